@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh machine: a venv with the pinned Python dependencies,
+# PostgreSQL's server binaries (for rollover-job and its tests), and the cached control plane.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "bootstrap: creating .venv" >&2
+  "$python" -m venv .venv
+fi
+stamp=.venv/.installed-$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+if [ ! -e "$stamp" ]; then
+  echo "bootstrap: installing pinned Python dependencies" >&2
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements.lock
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
+  rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+# PostgreSQL server binaries: Debian's package, installed only if none is present.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+  echo "bootstrap: installing PostgreSQL (Debian package)" >&2
+  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq postgresql >/dev/null
+fi
+
+# The control plane: built from Go modules on first use, then reused from the cache.
+bash tools/build-controlplane.sh >/dev/null
