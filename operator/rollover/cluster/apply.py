@@ -1,0 +1,136 @@
+"""Applying the planner's actions to the cluster, idempotently. The only module that writes.
+
+Every write uses the one field manager `district-rollover`, so GitOps tools can be told to ignore
+exactly our changes (e.g. CronJob spec.suspend while a rollover is paused).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.batch_v1 import CronJob
+from lightkube.resources.core_v1 import Pod
+from lightkube.types import PatchType
+
+from rollover import FIELD_MANAGER
+from rollover.api.models import SyncTargetKind
+from rollover.cluster.jobs import job_manifest
+from rollover.cluster.resources import DistrictRollover
+from rollover.controller.config import OperatorConfig
+from rollover.observed import FINALIZER, ORIGINAL_STATE_ANNOTATION
+from rollover.planner import CreateJob, PauseTarget, RepairTarget, RestoreTarget
+
+log = logging.getLogger(__name__)
+
+_RESOURCES = {SyncTargetKind.CRON_JOB: CronJob, SyncTargetKind.DEPLOYMENT: Deployment}
+HTTP_NOT_FOUND, HTTP_CONFLICT = 404, 409
+
+
+def _paused_spec(kind: SyncTargetKind) -> dict[str, Any]:
+    return {"suspend": True} if kind is SyncTargetKind.CRON_JOB else {"replicas": 0}
+
+
+async def pause_target(client: AsyncClient, namespace: str, action: PauseTarget) -> None:
+    """Pause and record the original state in one merge PATCH (atomic: no crash can split them)."""
+    patch = {
+        "metadata": {"annotations": {ORIGINAL_STATE_ANNOTATION: action.original.to_annotation()}},
+        "spec": _paused_spec(action.kind),
+    }
+    await _patch(client, action.kind, namespace, action.name, patch)
+
+
+async def repair_target(client: AsyncClient, namespace: str, action: RepairTarget) -> None:
+    """Re-pause a drifted target; its original-state annotation stays as it is."""
+    await _patch(client, action.kind, namespace, action.name, {"spec": _paused_spec(action.kind)})
+
+
+async def restore_target(client: AsyncClient, namespace: str, action: RestoreTarget) -> None:
+    """Put back exactly the recorded state and drop the annotation, in one PATCH."""
+    original = action.original
+    spec: dict[str, Any] = (
+        {"suspend": bool(original.suspend)} if action.kind is SyncTargetKind.CRON_JOB
+        else {"replicas": original.replicas if original.replicas is not None else 1}
+    )
+    patch = {"metadata": {"annotations": {ORIGINAL_STATE_ANNOTATION: None}}, "spec": spec}
+    await _patch(client, action.kind, namespace, action.name, patch)
+
+
+async def _patch(
+    client: AsyncClient, kind: SyncTargetKind, namespace: str, name: str, patch: dict[str, Any]
+) -> None:
+    try:
+        await client.patch(_RESOURCES[kind], name, patch, namespace=namespace,
+                           patch_type=PatchType.MERGE, field_manager=FIELD_MANAGER)
+    except ApiError as exc:
+        if exc.status.code != HTTP_NOT_FOUND:
+            raise
+        # Deleted since we looked: nothing to pause or restore; the next pass sees it gone.
+        log.info("%s %s/%s vanished before we could patch it", kind.value, namespace, name)
+
+
+async def create_job(
+    client: AsyncClient, rollover: dict[str, Any], action: CreateJob, config: OperatorConfig
+) -> None:
+    """Create the Job; AlreadyExists means a previous pass (or a peer) did: adopt it."""
+    job = job_manifest(rollover, action, config.template(action.product, action.step))
+    try:
+        await client.create(job, field_manager=FIELD_MANAGER)
+    except ApiError as exc:
+        if exc.status.code != HTTP_CONFLICT:
+            raise
+        log.info("Job %s already exists; adopting it", action.name)
+
+
+async def write_status(
+    client: AsyncClient, namespace: str, name: str, old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    """Merge-patch the status subresource; keys that disappeared are set to null."""
+    patch = dict(new) | {k: None for k in old if k not in new}
+    await client.patch(DistrictRollover.Status, name, {"status": patch}, namespace=namespace,
+                       patch_type=PatchType.MERGE, field_manager=FIELD_MANAGER)
+
+
+async def ensure_finalizer(client: AsyncClient, body: dict[str, Any]) -> None:
+    """Add our finalizer (JSON patch guarded by resourceVersion, so no one else's is lost)."""
+    meta = body["metadata"]
+    finalizers = meta.get("finalizers") or []
+    if FINALIZER in finalizers:
+        return
+    ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/resourceVersion",
+                                  "value": meta["resourceVersion"]}]
+    ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER} if finalizers
+               else {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]})
+    await client.patch(DistrictRollover, meta["name"], ops, namespace=meta["namespace"],
+                       patch_type=PatchType.JSON, field_manager=FIELD_MANAGER)
+
+
+async def release_finalizer(client: AsyncClient, body: dict[str, Any]) -> None:
+    """Remove our finalizer, guarded so a concurrent change to the list is not overwritten."""
+    meta = body["metadata"]
+    finalizers = meta.get("finalizers") or []
+    if FINALIZER not in finalizers:
+        return
+    index = finalizers.index(FINALIZER)
+    ops = [{"op": "test", "path": f"/metadata/finalizers/{index}", "value": FINALIZER},
+           {"op": "remove", "path": f"/metadata/finalizers/{index}"}]
+    try:
+        await client.patch(DistrictRollover, meta["name"], ops, namespace=meta["namespace"],
+                           patch_type=PatchType.JSON, field_manager=FIELD_MANAGER)
+    except ApiError as exc:
+        if exc.status.code != HTTP_NOT_FOUND:
+            raise
+
+
+async def read_termination_message(client: AsyncClient, namespace: str, job: str) -> str | None:
+    """The termination message of the Job's last finished pod, if any."""
+    message = None
+    async for pod in client.list(Pod, namespace=namespace, labels={"job-name": job}):
+        for cs in (pod.status.containerStatuses if pod.status else None) or []:
+            terminated = cs.state.terminated if cs.state else None
+            if terminated is not None and terminated.message:
+                message = terminated.message
+    return message
+

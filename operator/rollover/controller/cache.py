@@ -1,0 +1,179 @@
+"""In-memory indexes of the objects the operator watches, and the Observed view built from them.
+
+Fed by the watch handlers; read by the reconciler. Only slim fields are kept, so 15,000 rollovers
+and their CronJobs fit in a few hundred MiB. No I/O here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollover.api.models import JobState, Step, SyncTargetKind
+from rollover.observed import (
+    LABEL_ATTEMPT,
+    LABEL_PRODUCT,
+    LABEL_ROLLOVER,
+    LABEL_SCHOOL_YEAR,
+    LABEL_STEP,
+    ORIGINAL_STATE_ANNOTATION,
+    RETRY_ANNOTATION,
+    Observed,
+    ObservedJob,
+    ObservedTarget,
+    OriginalState,
+)
+from rollover.selectors import matches
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+@dataclass(frozen=True)
+class TargetEntry:
+    kind: SyncTargetKind
+    name: str
+    labels: dict[str, str]
+    suspended: bool
+    replicas: int
+    original: OriginalState | None
+
+
+@dataclass(frozen=True)
+class JobEntry:
+    name: str
+    labels: dict[str, str]
+    owner_cronjob: str | None
+    finished: bool
+    failed: bool
+    message: str
+
+
+@dataclass
+class Cache:
+    """Everything the reconciler reads, indexed by namespace."""
+
+    rollovers: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
+    targets: dict[str, dict[Key, TargetEntry]] = field(default_factory=lambda: defaultdict(dict))
+    jobs: dict[str, dict[str, JobEntry]] = field(default_factory=lambda: defaultdict(dict))
+    results: dict[Key, dict[str, Any]] = field(default_factory=dict)  # termination messages by Job
+    versions: dict[tuple[str, str, str], str] = field(default_factory=dict)  # kind/ns/name -> rv
+
+    def changed(self, kind: str, body: dict[str, Any]) -> bool:
+        """Record the object's resourceVersion; False if this exact version was seen (a replay)."""
+        meta = body.get("metadata", {})
+        key = (kind, meta.get("namespace", ""), meta.get("name", ""))
+        rv = meta.get("resourceVersion", "")
+        if self.versions.get(key) == rv:
+            return False
+        self.versions[key] = rv
+        return True
+
+    def forget(self, kind: str, namespace: str, name: str) -> None:
+        self.versions.pop((kind, namespace, name), None)
+
+    # --- updates from watch events ----------------------------------------------------------------
+
+    def put_target(self, kind: SyncTargetKind, body: dict[str, Any]) -> str:
+        meta, spec = body["metadata"], body.get("spec", {})
+        annotation = (meta.get("annotations") or {}).get(ORIGINAL_STATE_ANNOTATION)
+        entry = TargetEntry(
+            kind=kind, name=meta["name"], labels=dict(meta.get("labels") or {}),
+            suspended=bool(spec.get("suspend", False)), replicas=int(spec.get("replicas", 1)),
+            original=OriginalState.from_annotation(annotation) if annotation else None,
+        )
+        self.targets[meta["namespace"]][(kind.value, meta["name"])] = entry
+        return str(meta["namespace"])
+
+    def drop_target(self, kind: SyncTargetKind, namespace: str, name: str) -> None:
+        self.targets[namespace].pop((kind.value, name), None)
+        self.forget(kind.value, namespace, name)
+
+    def put_job(self, body: dict[str, Any]) -> JobEntry:
+        meta, status = body["metadata"], body.get("status", {})
+        conditions = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
+        failed = conditions.get("Failed")
+        owner = next((o["name"] for o in meta.get("ownerReferences") or [] if o.get("kind") == "CronJob"), None)
+        entry = JobEntry(
+            name=meta["name"], labels=dict(meta.get("labels") or {}), owner_cronjob=owner,
+            finished="Complete" in conditions or failed is not None, failed=failed is not None,
+            message=(failed or {}).get("message", "") or (failed or {}).get("reason", ""),
+        )
+        self.jobs[meta["namespace"]][meta["name"]] = entry
+        return entry
+
+    def drop_job(self, namespace: str, name: str) -> None:
+        self.jobs[namespace].pop(name, None)
+        self.forget("Job", namespace, name)
+
+    # --- the planner's view -----------------------------------------------------------------------
+
+    def observe(self, rollover: dict[str, Any]) -> Observed:
+        """What the planner sees for one rollover."""
+        meta = rollover["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        selector = (rollover.get("spec") or {}).get("syncSelector")
+        targets = []
+        for entry in self.targets[namespace].values():
+            selected = matches(selector, entry.labels)
+            if selected or entry.original is not None:
+                targets.append(ObservedTarget(
+                    kind=entry.kind, name=entry.name, matches_selector=selected,
+                    suspended=entry.suspended, replicas=entry.replicas, original=entry.original,
+                ))
+        target_cronjobs = {t.name for t in targets if t.kind is SyncTargetKind.CRON_JOB}
+        active_sync = sorted(
+            j.name for j in self.jobs[namespace].values()
+            if j.owner_cronjob in target_cronjobs and not j.finished
+        )
+        return Observed(
+            targets=tuple(sorted(targets, key=lambda t: (t.kind.value, t.name))),
+            jobs=tuple(self._our_jobs(namespace, name)),
+            active_sync_jobs=tuple(active_sync),
+            retry_token=(meta.get("annotations") or {}).get(RETRY_ANNOTATION),
+            deleting=bool(meta.get("deletionTimestamp")),
+        )
+
+    def _our_jobs(self, namespace: str, rollover: str) -> list[ObservedJob]:
+        out = []
+        for job in self.jobs[namespace].values():
+            labels = job.labels
+            if labels.get(LABEL_ROLLOVER) != rollover:
+                continue
+            try:
+                step, attempt = Step(labels[LABEL_STEP]), int(labels.get(LABEL_ATTEMPT, "0"))
+            except (KeyError, ValueError):
+                continue  # not a Job we made (or a damaged label): never act on a guess
+            state = JobState.FAILED if job.failed else JobState.SUCCEEDED if job.finished else JobState.RUNNING
+            out.append(ObservedJob(
+                name=job.name, step=step, product=labels.get(LABEL_PRODUCT, ""),
+                school_year=labels.get(LABEL_SCHOOL_YEAR, ""), attempt=attempt, state=state,
+                message=job.message, result=self.results.get((namespace, job.name)),
+            ))
+        return out
+
+    def jobs_needing_results(self, namespace: str, rollover: str) -> list[str]:
+        """Finished Jobs of ours whose termination message has not been read yet."""
+        return [
+            j.name for j in self.jobs[namespace].values()
+            if j.labels.get(LABEL_ROLLOVER) == rollover and j.finished
+            and (namespace, j.name) not in self.results
+        ]
+
+    def rollover(self, key: Key) -> dict[str, Any] | None:
+        return self.rollovers[key[0]].get(key[1])
+
+    def rollovers_in(self, namespace: str) -> list[Key]:
+        return [(namespace, name) for name in self.rollovers[namespace]]
+
+
+def parse_termination_message(message: str | None) -> dict[str, Any]:
+    """A Job pod's termination message as JSON; plain text is kept under "message"."""
+    if not message:
+        return {}
+    try:
+        value = json.loads(message)
+    except ValueError:
+        return {"message": message[:1024]}
+    return value if isinstance(value, dict) else {"value": value}

@@ -1,0 +1,89 @@
+"""Operator configuration (`rollover operator --config FILE`, the chart's ConfigMap).
+
+Job templates live here and never in a DistrictRollover: whoever writes district YAML must not be
+able to choose what runs in the cluster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+from ruamel.yaml import YAML, YAMLError
+
+from rollover.api.models import Step
+
+DEFAULT_IMAGE = os.environ.get("ROLLOVER_IMAGE", "ghcr.io/k12-dev/district-rollover:0.1.0")
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class JobTemplate(_Config):
+    """What one archive/reset Job runs. Env from the rollover is added by the operator."""
+
+    image: str = DEFAULT_IMAGE
+    command: list[str] | None = None  # default: ["rollover-job", <step>]
+    args: list[str] = Field(default_factory=list)
+    service_account_name: str | None = None
+    env: list[dict[str, Any]] = Field(default_factory=list)  # e.g. DATABASE_URL from a Secret
+    env_from: list[dict[str, Any]] = Field(default_factory=list)
+    resources: dict[str, Any] = Field(default_factory=dict)
+    volumes: list[dict[str, Any]] = Field(default_factory=list)
+    volume_mounts: list[dict[str, Any]] = Field(default_factory=list)
+    backoff_limit: int = Field(default=2, ge=0, le=10)
+    active_deadline_seconds: int | None = Field(default=6 * 3600, ge=60)
+    pod_labels: dict[str, str] = Field(default_factory=dict)
+
+
+class OperatorConfig(_Config):
+    """The whole operator configuration."""
+
+    default_job: JobTemplate = Field(default_factory=JobTemplate)
+    #: Overrides per product and step, e.g. {"twig-science": {"archive": {...}}}; merged over defaultJob.
+    jobs: dict[str, dict[Step, dict[str, Any]]] = Field(default_factory=dict)
+    drain_timeout_seconds: int = Field(default=6 * 3600, ge=0)
+    drain_poll_seconds: int = Field(default=30, ge=1)
+    workers: int = Field(default=16, ge=1, le=256)
+
+    def template(self, product: str, step: Step) -> JobTemplate:
+        """The Job template for one product and step."""
+        override = self.jobs.get(product, {}).get(step, {})
+        if not override:
+            return self.default_job
+        merged = self.default_job.model_dump(by_alias=True) | override
+        return JobTemplate.model_validate(merged)
+
+    @property
+    def drain_timeout(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.drain_timeout_seconds)
+
+    @property
+    def drain_poll(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.drain_poll_seconds)
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing or invalid (message names the file and field)."""
+
+
+def load_config(path: Path | None) -> OperatorConfig:
+    """Load the configuration; None gives the built-in default."""
+    if path is None:
+        return OperatorConfig()
+    try:
+        raw = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+        return OperatorConfig.model_validate(raw)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from exc

@@ -1,0 +1,116 @@
+"""kopf wiring: watch DistrictRollovers and the objects they act on, feed the caches, and run the
+reconciler. Handlers only observe; every decision is the planner's, every write is cluster.apply's.
+
+Only `on.event` handlers are used: kopf then keeps no progress annotations on our objects, so an
+idle rollover costs no API writes at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from lightkube import AsyncClient, KubeConfig
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.batch_v1 import CronJob, Job
+
+from rollover import FIELD_MANAGER, GROUP, PLURAL, VERSION
+from rollover.api.models import SyncTargetKind
+from rollover.controller.cache import Cache
+from rollover.controller.reconciler import Reconciler
+from rollover.observed import LABEL_ROLLOVER
+
+log = logging.getLogger(__name__)
+
+_KINDS = {"CronJob": SyncTargetKind.CRON_JOB, "Deployment": SyncTargetKind.DEPLOYMENT}
+
+
+@kopf.on.startup()
+async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Fill the caches with one LIST per kind, then start the workers (never plan on a partial view)."""
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 600
+    settings.networking.request_timeout = 60
+    client = AsyncClient(KubeConfig.from_env(), field_manager=FIELD_MANAGER)
+    cache: Cache = Cache()
+    namespaces: list[str] = memo.namespaces or [None]  # None: all namespaces
+    for ns in namespaces:
+        for resource, kind in ((CronJob, "CronJob"), (Deployment, "Deployment"), (Job, "Job")):
+            async for obj in client.list(resource, namespace=ns or "*"):
+                _remember(cache, kind, obj.to_dict())
+    memo.reconciler = Reconciler(client, cache, memo.config, memo.clock)
+    memo.reconciler.start()
+    log.info("caches filled: %d namespaces with sync targets, %d with jobs",
+             len(cache.targets), len(cache.jobs))
+
+
+@kopf.on.cleanup()
+async def stop(memo: kopf.Memo, **_: Any) -> None:
+    """Stop the workers and close the client."""
+    reconciler: Reconciler | None = memo.get("reconciler")
+    if reconciler is not None:
+        await reconciler.stop()
+        await reconciler.client.close()
+
+
+def _remember(cache: Cache, kind: str, body: dict[str, Any]) -> None:
+    # Recording the version makes kopf's replay of this same object at watch start a no-op.
+    cache.changed(kind, body)
+    if kind == "Job":
+        cache.put_job(body)
+    elif kind in _KINDS:
+        cache.put_target(_KINDS[kind], body)
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def rollover_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A DistrictRollover changed: cache it and reconcile it."""
+    reconciler: Reconciler = memo.reconciler
+    raw = dict(body)
+    meta = raw["metadata"]
+    key = (meta["namespace"], meta["name"])
+    if event["type"] == "DELETED":
+        reconciler.cache.rollovers[key[0]].pop(key[1], None)
+        reconciler.cache.forget("DistrictRollover", *key)
+        return
+    if reconciler.cache.changed("DistrictRollover", raw):
+        reconciler.cache.rollovers[key[0]][key[1]] = raw
+        reconciler.enqueue(key)
+
+
+@kopf.on.event("batch", "v1", "cronjobs")
+@kopf.on.event("apps", "v1", "deployments")
+def target_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A possible sync target changed: every rollover of its namespace may care."""
+    reconciler: Reconciler = memo.reconciler
+    raw = dict(body)
+    meta, kind = raw["metadata"], _KINDS[raw["kind"]]
+    if event["type"] == "DELETED":
+        reconciler.cache.drop_target(kind, meta["namespace"], meta["name"])
+    elif not reconciler.cache.changed(kind.value, raw):
+        return
+    else:
+        reconciler.cache.put_target(kind, raw)
+    for key in reconciler.cache.rollovers_in(meta["namespace"]):
+        reconciler.enqueue(key)
+
+
+@kopf.on.event("batch", "v1", "jobs")
+def job_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A Job changed: ours wakes its rollover; a sync Job wakes rollovers draining in its namespace."""
+    reconciler: Reconciler = memo.reconciler
+    raw = dict(body)
+    meta = raw["metadata"]
+    if event["type"] == "DELETED":
+        reconciler.cache.drop_job(meta["namespace"], meta["name"])
+    elif not reconciler.cache.changed("Job", raw):
+        return
+    else:
+        reconciler.cache.put_job(raw)
+    owner = (meta.get("labels") or {}).get(LABEL_ROLLOVER)
+    if owner:
+        reconciler.enqueue((meta["namespace"], owner))
+    elif any(o.get("kind") == "CronJob" for o in meta.get("ownerReferences") or []):
+        for key in reconciler.cache.rollovers_in(meta["namespace"]):
+            reconciler.enqueue(key)

@@ -1,0 +1,100 @@
+"""What the planner sees of the cluster: slim, immutable projections of the objects it acts on.
+
+The controller builds these from its watch caches; tests build them by hand. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from rollover import GROUP
+from rollover.api.models import JobState, Step, SyncTargetKind
+
+#: Annotation on a paused sync target: its original state, written in the same PATCH that pauses
+#: it, so a crash between the two can never lose what to restore.
+ORIGINAL_STATE_ANNOTATION = f"{GROUP}/original-state"
+RETRY_ANNOTATION = f"{GROUP}/retry"
+FINALIZER = f"{GROUP}/finalizer"
+
+LABEL_ROLLOVER = f"{GROUP}/rollover"
+LABEL_STEP = f"{GROUP}/step"
+LABEL_PRODUCT = f"{GROUP}/product"
+LABEL_SCHOOL_YEAR = f"{GROUP}/school-year"
+LABEL_ATTEMPT = f"{GROUP}/attempt"
+
+
+@dataclass(frozen=True)
+class OriginalState:
+    """How a sync target was before we paused it, and which rollover paused it."""
+
+    rollover: str
+    school_year: str
+    suspend: bool | None = None  # CronJob
+    replicas: int | None = None  # Deployment
+
+    def to_annotation(self) -> str:
+        """The annotation value (compact JSON)."""
+        body: dict[str, Any] = {"rollover": self.rollover, "schoolYear": self.school_year}
+        if self.suspend is not None:
+            body["suspend"] = self.suspend
+        if self.replicas is not None:
+            body["replicas"] = self.replicas
+        return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_annotation(cls, value: str) -> OriginalState | None:
+        """Parse the annotation; None when it is not ours or is damaged (never guessed at)."""
+        try:
+            raw = json.loads(value)
+            return cls(
+                rollover=str(raw["rollover"]),
+                school_year=str(raw["schoolYear"]),
+                suspend=bool(raw["suspend"]) if "suspend" in raw else None,
+                replicas=int(raw["replicas"]) if "replicas" in raw else None,
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class ObservedTarget:
+    """A roster-sync CronJob or CSV-import Deployment in the rollover's namespace."""
+
+    kind: SyncTargetKind
+    name: str
+    matches_selector: bool
+    suspended: bool = False  # CronJob spec.suspend
+    replicas: int = 0  # Deployment spec.replicas
+    original: OriginalState | None = None  # our annotation, if present
+
+    @property
+    def paused(self) -> bool:
+        """Whether the target is in its paused state right now."""
+        return self.suspended if self.kind is SyncTargetKind.CRON_JOB else self.replicas == 0
+
+
+@dataclass(frozen=True)
+class ObservedJob:
+    """One of our archive/reset Jobs, from its labels, conditions and pod termination message."""
+
+    name: str
+    step: Step
+    product: str
+    school_year: str
+    attempt: int
+    state: JobState
+    message: str = ""
+    result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything the planner needs from the cluster for one rollover."""
+
+    targets: tuple[ObservedTarget, ...] = ()
+    jobs: tuple[ObservedJob, ...] = ()
+    active_sync_jobs: tuple[str, ...] = ()  # Jobs of the sync CronJobs still running
+    retry_token: str | None = None  # value of the retry annotation on the rollover
+    deleting: bool = False  # deletionTimestamp is set

@@ -1,0 +1,645 @@
+"""The rollover state machine: `plan(rollover, observed, now)` decides what to do, and nothing else.
+
+Pure: no clock, no I/O. Given the spec, the last status, what is observed in the cluster and `now`,
+it returns the actions to apply (idempotently), the status to write, and when to wake up next.
+Every path — the operator, `rollover plan`, the accelerated demo clock, the tests — goes through it,
+and because it is a function of state rather than of event history, any restart converges.
+
+The safety rules live here, in one place:
+- nothing is reset unless every archive Job of the cycle succeeded;
+- a sync target is only ever restored to the state recorded when *we* paused it;
+- an invalid spec freezes the rollover where it is (no new actions) until it is fixed;
+- once archiving started, resetDate, schoolYear and products are locked to the accepted values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from rollover.api.models import (
+    ConditionStatus,
+    ConditionType,
+    DistrictRolloverSpec,
+    DistrictRolloverStatus,
+    HistoryEntry,
+    JobRecord,
+    JobState,
+    Phase,
+    Step,
+    SyncTarget,
+    SyncTargetKind,
+    SyncTargetState,
+)
+from rollover.calendar import Schedule, compute_schedule
+from rollover.conditions import merge_conditions
+from rollover.observed import Observed, ObservedJob, ObservedTarget, OriginalState
+from rollover.validation import Finding, validate_document, validate_spec
+
+JOB_NAME_MAX = 63
+_IN_FLIGHT = (JobState.PENDING, JobState.RUNNING)
+
+
+# --- inputs and outputs -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rollover:
+    """The DistrictRollover as the planner sees it."""
+
+    namespace: str
+    name: str
+    generation: int
+    spec: dict[str, Any]  # raw, camelCase: parsing is part of planning (a bad spec is a state)
+    status: DistrictRolloverStatus
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Operator configuration that shapes decisions."""
+
+    drain_timeout: dt.timedelta = dt.timedelta(hours=6)
+    drain_poll: dt.timedelta = dt.timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class PauseTarget:
+    """Suspend a CronJob / scale a Deployment to 0, writing `original` in the same PATCH."""
+
+    kind: SyncTargetKind
+    name: str
+    original: OriginalState
+
+
+@dataclass(frozen=True)
+class RepairTarget:
+    """Re-pause a target that drifted (its original-state annotation is already there)."""
+
+    kind: SyncTargetKind
+    name: str
+
+
+@dataclass(frozen=True)
+class RestoreTarget:
+    """Put a target back exactly as recorded and drop the annotation, in one PATCH."""
+
+    kind: SyncTargetKind
+    name: str
+    original: OriginalState
+
+
+@dataclass(frozen=True)
+class CreateJob:
+    """Create (or adopt, on AlreadyExists) one archive/reset Job."""
+
+    name: str
+    step: Step
+    product: str
+    attempt: int
+    school_year: str
+    reset_date: dt.date
+
+
+@dataclass(frozen=True)
+class EmitEvent:
+    """A Kubernetes Event on the rollover."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+Action = PauseTarget | RepairTarget | RestoreTarget | CreateJob | EmitEvent
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The planner's answer."""
+
+    status: DistrictRolloverStatus
+    actions: tuple[Action, ...] = ()
+    wake_at: dt.datetime | None = None
+    release_finalizer: bool = False
+
+
+# --- names --------------------------------------------------------------------------------------
+
+
+def job_name(rollover: str, school_year: str, step: Step, product: str, attempt: int) -> str:
+    """Deterministic Job name, at most 63 characters (a hash keeps truncated names unique)."""
+    full = f"{rollover}-{school_year}-{step.value}-{product}" + (f"-r{attempt}" if attempt else "")
+    if len(full) <= JOB_NAME_MAX:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:10]
+    return f"{full[: JOB_NAME_MAX - len(digest) - 1].rstrip('-.')}-{digest}"
+
+
+# --- the state machine --------------------------------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    """The status under construction plus what this pass decided."""
+
+    rollover: Rollover
+    now: dt.datetime
+    status: DistrictRolloverStatus
+    actions: list[Action] = field(default_factory=list)
+    conditions: list[tuple[ConditionType, ConditionStatus, str, str]] = field(default_factory=list)
+    wake_at: dt.datetime | None = None
+
+    def condition(self, type_: ConditionType, status: ConditionStatus, reason: str, message: str = "") -> None:
+        self.conditions.append((type_, status, reason, message))
+
+    def event(self, type_: Literal["Normal", "Warning"], reason: str, message: str) -> None:
+        self.actions.append(EmitEvent(type_, reason, message))
+
+    def finish(self, phase: Phase, *, release_finalizer: bool = False) -> Plan:
+        status = self.status.model_copy(
+            update={
+                "phase": phase,
+                "observed_generation": self.rollover.generation,
+                "next_transition_at": self.wake_at if phase in (Phase.SCHEDULED, Phase.PAUSED) else None,
+                "conditions": merge_conditions(
+                    self.status.conditions, self.conditions, now=self.now, generation=self.rollover.generation
+                ),
+            }
+        )
+        old_phase = self.rollover.status.phase
+        if phase != old_phase and phase is not Phase.PENDING:
+            self.event("Normal", f"Phase{phase.value}", f"{old_phase.value} -> {phase.value}")
+        return Plan(status, tuple(self.actions), self.wake_at, release_finalizer)
+
+
+def plan(rollover: Rollover, observed: Observed, now: dt.datetime, settings: Settings | None = None) -> Plan:
+    """Decide the next actions for one rollover at time `now`."""
+    settings = settings or Settings()
+    draft = _Draft(rollover, now, rollover.status)
+    spec, findings = _parse(rollover, now)
+    if observed.deleting:
+        return _plan_deletion(draft, observed)
+    if spec is None:
+        return _frozen(draft, findings)
+    if spec.suspend:
+        return _suspended(draft)
+
+    cycle = _cycle(draft, spec, observed, findings)
+    if cycle is None:
+        return _frozen(draft, findings)
+    return _advance(draft, cycle, observed, settings)
+
+
+@dataclass(frozen=True)
+class _Cycle:
+    """The values this cycle runs with: the spec's, or the locked ones once archiving started."""
+
+    spec: DistrictRolloverSpec
+    schedule: Schedule
+    products: tuple[str, ...]
+    locked: bool
+
+
+def _parse(rollover: Rollover, now: dt.datetime) -> tuple[DistrictRolloverSpec | None, list[Finding]]:
+    try:
+        spec = DistrictRolloverSpec.model_validate(rollover.spec)
+    except ValidationError:
+        return None, [f for f in validate_document(_as_document(rollover), now) if f.severity == "error"]
+    status = rollover.status
+    chosen = (spec.school_year, spec.reset_date) != (status.school_year, status.reset_date)
+    return spec, validate_spec(spec, now, date_chosen=chosen)
+
+
+def _as_document(rollover: Rollover) -> dict[str, Any]:
+    return {
+        "apiVersion": "rostering.k12.dev/v1alpha1", "kind": "DistrictRollover",
+        "metadata": {"name": rollover.name, "namespace": rollover.namespace}, "spec": rollover.spec,
+    }
+
+
+def _errors(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity == "error"]
+
+
+def _cycle(
+    draft: _Draft, spec: DistrictRolloverSpec, observed: Observed, findings: list[Finding]
+) -> _Cycle | None:
+    """Accept the spec's dates, keep the locked ones, or (None) refuse an invalid spec."""
+    status = draft.status
+    archived = [
+        j.product for j in (_merged_jobs(status, observed, status.school_year) if status.school_year else [])
+        if j.step is Step.ARCHIVE
+    ]
+    new_year = status.phase is Phase.COMPLETED and spec.school_year != status.school_year
+    if archived and not new_year:
+        assert status.school_year is not None and status.reset_date is not None
+        locked_products = tuple(sorted(set(archived)))
+        locked = spec.model_copy(update={"school_year": status.school_year, "reset_date": status.reset_date})
+        changed = [
+            name for name, ours, theirs in (
+                ("resetDate", status.reset_date, spec.reset_date),
+                ("schoolYear", status.school_year, spec.school_year),
+                ("products", locked_products, tuple(sorted(spec.products))),
+            ) if ours != theirs
+        ]
+        if changed:
+            draft.condition(
+                ConditionType.SPEC_VALID, "False", "LockedAfterArchiveStarted",
+                f"spec.{', spec.'.join(changed)} changed after archiving started; keeping "
+                f"resetDate={status.reset_date}, schoolYear={status.school_year}, "
+                f"products={','.join(locked_products)}",
+            )
+        else:
+            draft.condition(ConditionType.SPEC_VALID, "True", "Accepted", "")
+        return _Cycle(locked, _locked_schedule(status) or compute_schedule(locked), locked_products, locked=True)
+
+    errors = _errors(findings)
+    if errors:
+        return None
+    if new_year or status.school_year is None or (spec.school_year, spec.reset_date) != (
+        status.school_year, status.reset_date
+    ):
+        previous_year = status.school_year
+        draft.status = status.model_copy(
+            update={"school_year": spec.school_year, "reset_date": spec.reset_date}
+            | ({"jobs": [], "sync_targets": [], "retry_token": None, "phase": Phase.PENDING} if new_year else {})
+        )
+        if previous_year is not None:
+            draft.event("Normal", "DateAccepted",
+                        f"Reset date {spec.reset_date} accepted for school year {spec.school_year}")
+    warnings = [f for f in findings if f.severity == "warning"]
+    draft.condition(
+        ConditionType.SPEC_VALID, "True", "Accepted",
+        "; ".join(f"{w.field}: {w.message}" for w in warnings),
+    )
+    return _Cycle(spec, compute_schedule(spec), tuple(spec.products), locked=False)
+
+
+def _locked_schedule(status: DistrictRolloverStatus) -> Schedule | None:
+    """The schedule accepted with the locked dates (a later timeZone edit must not move it)."""
+    if status.pause_date is None or status.pause_at is None or status.reset_at is None:
+        return None
+    return Schedule(status.pause_date, status.pause_at, status.reset_at)
+
+
+def _frozen(draft: _Draft, findings: list[Finding]) -> Plan:
+    """An invalid spec: report it, change nothing in the cluster, wait for an edit."""
+    errors = _errors(findings) or [Finding.error("spec", "SpecInvalid", "spec is invalid")]
+    message = "; ".join(f"{f.field}: {f.message}" for f in errors)
+    draft.condition(ConditionType.SPEC_VALID, "False", errors[0].code, message)
+    draft.condition(ConditionType.STALLED, "True", errors[0].code, message)
+    draft.condition(ConditionType.READY, "False", errors[0].code, "fix the spec; nothing is changed until then")
+    draft.condition(ConditionType.RECONCILING, "False", "SpecInvalid", "")
+    if draft.rollover.status.condition(ConditionType.SPEC_VALID) is None or (
+        draft.rollover.status.condition(ConditionType.SPEC_VALID).status != "False"  # type: ignore[union-attr]
+    ):
+        draft.event("Warning", "SpecInvalid", message)
+    phase = draft.status.phase if draft.status.school_year else Phase.PENDING
+    return draft.finish(phase)
+
+
+def _suspended(draft: _Draft) -> Plan:
+    draft.condition(ConditionType.SUSPENDED, "True", "SuspendedBySpec", "spec.suspend is true: no actions")
+    draft.condition(ConditionType.READY, "False", "Suspended", "spec.suspend is true")
+    draft.condition(ConditionType.RECONCILING, "False", "Suspended", "")
+    draft.condition(ConditionType.STALLED, "False", "Suspended", "")
+    return draft.finish(draft.status.phase)
+
+
+# --- sync targets -------------------------------------------------------------------------------
+
+
+def _ours(target: ObservedTarget, rollover: Rollover) -> bool:
+    return target.original is not None and target.original.rollover == rollover.name
+
+
+def _pause_targets(draft: _Draft, cycle: _Cycle, observed: Observed) -> bool:
+    """Pause every matching target and repair drift; True when all are observed paused."""
+    rollover, all_paused = draft.rollover, True
+    records = {(t.kind, t.name): t for t in draft.status.sync_targets}
+    for target in observed.targets:
+        key = (target.kind, target.name)
+        if target.original is not None and not _ours(target, rollover):
+            draft.event("Warning", "TargetOwnedElsewhere",
+                        f"{target.kind.value} {target.name} was paused by rollover "
+                        f"{target.original.rollover}; leaving it alone")
+            continue
+        if target.original is None:
+            if not target.matches_selector:
+                continue
+            original = OriginalState(
+                rollover.name, cycle.spec.school_year,
+                suspend=target.suspended if target.kind is SyncTargetKind.CRON_JOB else None,
+                replicas=target.replicas if target.kind is SyncTargetKind.DEPLOYMENT else None,
+            )
+            draft.actions.append(PauseTarget(target.kind, target.name, original))
+            all_paused = False
+        else:
+            original = target.original
+            if not target.paused:
+                draft.actions.append(RepairTarget(target.kind, target.name))
+                draft.event("Warning", "DriftRepaired",
+                            f"{target.kind.value} {target.name} was resumed during the pause; paused again")
+                all_paused = False
+        old = records.get(key)
+        records[key] = SyncTarget(
+            kind=target.kind, name=target.name, original_suspend=original.suspend,
+            original_replicas=original.replicas, state=SyncTargetState.PAUSED,
+            paused_at=old.paused_at if old is not None and old.paused_at else draft.now,
+        )
+    draft.status = draft.status.model_copy(update={"sync_targets": sorted(records.values(), key=_target_key)})
+    return all_paused
+
+
+def _restore_targets(draft: _Draft, observed: Observed) -> bool:
+    """Restore every target we paused; True when none is left paused by us."""
+    done = True
+    for target in observed.targets:
+        if _ours(target, draft.rollover):
+            assert target.original is not None
+            draft.actions.append(RestoreTarget(target.kind, target.name, target.original))
+            done = False
+    restored = [t.model_copy(update={"state": SyncTargetState.RESTORED}) for t in draft.status.sync_targets]
+    draft.status = draft.status.model_copy(update={"sync_targets": restored})
+    return done
+
+
+def _target_key(t: SyncTarget) -> tuple[str, str]:
+    return (t.kind.value, t.name)
+
+
+def _describe_targets(actions: Iterable[Action]) -> str:
+    cronjobs = [a.name for a in actions if isinstance(a, PauseTarget) and a.kind is SyncTargetKind.CRON_JOB]
+    deployments = [a.name for a in actions if isinstance(a, PauseTarget) and a.kind is SyncTargetKind.DEPLOYMENT]
+    parts = []
+    if cronjobs:
+        parts.append(f"suspended CronJob(s) {', '.join(cronjobs)}")
+    if deployments:
+        parts.append(f"scaled Deployment(s) {', '.join(deployments)} to 0")
+    return "; ".join(parts) or "no roster-sync targets matched spec.syncSelector"
+
+
+def _local(moment: dt.datetime) -> str:
+    return moment.strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+
+def _merged_jobs(status: DistrictRolloverStatus, observed: Observed, school_year: str) -> list[JobRecord]:
+    """Job records of the cycle: observed state wins; a recorded Job that vanished keeps its record."""
+    records = {j.name: j for j in status.jobs}
+    for job in observed.jobs:
+        if job.school_year != school_year:
+            continue
+        old = records.get(job.name)
+        records[job.name] = JobRecord(
+            name=job.name, step=job.step, product=job.product, attempt=job.attempt, state=job.state,
+            started_at=old.started_at if old else None,
+            completed_at=(old.completed_at if old and old.completed_at else None),
+            message=job.message, result=job.result if job.result is not None else (old.result if old else None),
+        )
+    return sorted(records.values(), key=lambda j: (j.step != Step.ARCHIVE, j.product, j.attempt))
+
+
+def _reset_done(status: DistrictRolloverStatus, observed: Observed, cycle: _Cycle) -> bool:
+    latest = _latest(_merged_jobs(status, observed, cycle.spec.school_year), Step.RESET)
+    return all(p in latest and latest[p].state is JobState.SUCCEEDED for p in cycle.products)
+
+
+def _latest(jobs: Iterable[JobRecord], step: Step) -> dict[str, JobRecord]:
+    latest: dict[str, JobRecord] = {}
+    for job in jobs:
+        if job.step is step and (job.product not in latest or job.attempt > latest[job.product].attempt):
+            latest[job.product] = job
+    return latest
+
+
+def _run_step(draft: _Draft, cycle: _Cycle, step: Step, jobs: list[JobRecord], retry: bool) -> JobState:
+    """Create the step's missing Jobs; the step's overall state (Succeeded only if all did)."""
+    latest = _latest(jobs, step)
+    states = []
+    for product in cycle.products:
+        job = latest.get(product)
+        if job is None or (retry and job.state is JobState.FAILED):
+            attempt = 0 if job is None else job.attempt + 1
+            name = job_name(draft.rollover.name, cycle.spec.school_year, step, product, attempt)
+            draft.actions.append(CreateJob(name, step, product, attempt, cycle.spec.school_year,
+                                           cycle.spec.reset_date))
+            jobs.append(JobRecord(name=name, step=step, product=product, attempt=attempt,
+                                  state=JobState.PENDING, started_at=draft.now))
+            states.append(JobState.PENDING)
+        else:
+            states.append(job.state)
+    if JobState.FAILED in states:
+        return JobState.FAILED
+    if all(s is JobState.SUCCEEDED for s in states):
+        return JobState.SUCCEEDED
+    return JobState.RUNNING
+
+
+def _stamp_completions(jobs: list[JobRecord], now: dt.datetime) -> list[JobRecord]:
+    return [
+        j.model_copy(update={"completed_at": now})
+        if j.state in (JobState.SUCCEEDED, JobState.FAILED) and j.completed_at is None else j
+        for j in jobs
+    ]
+
+
+# --- phases -------------------------------------------------------------------------------------
+
+
+def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Settings) -> Plan:
+    schedule, now, status = cycle.schedule, draft.now, draft.status
+    draft.status = status.model_copy(update={
+        "pause_date": schedule.pause_date, "pause_at": schedule.pause_at, "reset_at": schedule.reset_at,
+    })
+    draft.condition(ConditionType.SUSPENDED, "False", "NotSuspended", "")
+    if status.phase is Phase.COMPLETED and status.school_year == cycle.spec.school_year:
+        return _completed(draft)
+    if not cycle.locked and now < schedule.pause_at:
+        return _scheduled(draft, cycle, observed)
+    if cycle.locked and _reset_done(draft.status, observed, cycle):
+        # Past the reset: targets are being restored, so pausing (or "drift repair") must stop.
+        return _jobs_phases(draft, cycle, observed)
+    all_paused = _pause_targets(draft, cycle, observed)
+    paused_now = [a for a in draft.actions if isinstance(a, PauseTarget)]
+    if paused_now:
+        draft.event("Normal", "SyncPaused",
+                    f"Roster sync paused: {_describe_targets(paused_now)}. "
+                    f"Archiving starts {_local(schedule.reset_at)}.")
+    draft.condition(ConditionType.SYNC_PAUSED, "True" if all_paused else "False",
+                    "Paused" if all_paused else "Pausing",
+                    f"{len(draft.status.sync_targets)} roster-sync target(s) paused")
+    if not cycle.locked and now < schedule.reset_at:
+        draft.wake_at = schedule.reset_at
+        return _waiting(draft, Phase.PAUSED, all_paused, "WaitingForResetDate",
+                        f"Roster sync paused; archiving starts {_local(schedule.reset_at)}")
+    if not cycle.locked:
+        if not all_paused:
+            return _progressing(draft, Phase.PAUSED, "Pausing", "pausing roster sync before archiving")
+        if observed.active_sync_jobs:
+            return _draining(draft, observed, schedule, settings)
+    return _jobs_phases(draft, cycle, observed)
+
+
+def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
+    draft.wake_at = cycle.schedule.pause_at
+    restored = _restore_targets(draft, observed)
+    if not restored:
+        draft.event("Normal", "PauseRescheduled",
+                    f"Reset date moved; roster sync resumed until {_local(cycle.schedule.pause_at)}")
+        return _progressing(draft, Phase.SCHEDULED, "Resuming", "resuming roster sync: the pause moved later")
+    draft.condition(ConditionType.SYNC_PAUSED, "False", "NotYetPaused",
+                    f"roster sync pauses {_local(cycle.schedule.pause_at)}")
+    return _waiting(draft, Phase.SCHEDULED, True, "WaitingForPauseDate",
+                    f"Roster sync pauses {_local(cycle.schedule.pause_at)}; "
+                    f"archive and reset {_local(cycle.schedule.reset_at)}")
+
+
+def _waiting(draft: _Draft, phase: Phase, settled: bool, reason: str, message: str) -> Plan:
+    """Waiting for a date: Ready=True (GitOps must not hang for months), unless still applying."""
+    if not settled:
+        return _progressing(draft, phase, "Pausing", "applying the pause to roster-sync targets")
+    draft.condition(ConditionType.READY, "True", reason, message)
+    draft.condition(ConditionType.RECONCILING, "False", reason, "")
+    draft.condition(ConditionType.STALLED, "False", reason, "")
+    return draft.finish(phase)
+
+
+def _progressing(draft: _Draft, phase: Phase, reason: str, message: str) -> Plan:
+    draft.condition(ConditionType.READY, "False", reason, message)
+    draft.condition(ConditionType.RECONCILING, "True", reason, message)
+    draft.condition(ConditionType.STALLED, "False", reason, "")
+    return draft.finish(phase)
+
+
+def _stalled(draft: _Draft, phase: Phase, reason: str, message: str) -> Plan:
+    draft.condition(ConditionType.READY, "False", reason, message)
+    draft.condition(ConditionType.RECONCILING, "False", reason, "")
+    draft.condition(ConditionType.STALLED, "True", reason, message)
+    return draft.finish(phase)
+
+
+def _draining(draft: _Draft, observed: Observed, schedule: Schedule, settings: Settings) -> Plan:
+    running = ", ".join(observed.active_sync_jobs)
+    if draft.now - schedule.reset_at > settings.drain_timeout:
+        return _stalled(draft, Phase.PAUSED, "SyncDrainTimeout",
+                        f"sync Job(s) {running} still running {settings.drain_timeout} after the reset time; "
+                        "archiving has not started")
+    draft.wake_at = draft.now + settings.drain_poll
+    return _progressing(draft, Phase.PAUSED, "WaitingForSyncDrain",
+                        f"waiting for sync Job(s) {running} to finish before archiving")
+
+
+def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
+    status = draft.status
+    assert status.school_year is not None
+    jobs = _merged_jobs(status, observed, status.school_year)
+    retry = (
+        status.phase is Phase.FAILED
+        and observed.retry_token is not None
+        and observed.retry_token != status.retry_token
+    )
+    if retry:
+        draft.status = status.model_copy(update={"retry_token": observed.retry_token})
+        draft.event("Normal", "RetryRequested", f"retry {observed.retry_token}: new Jobs for the failed step")
+
+    def finish_with(phase: Phase) -> Plan:
+        draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
+        return draft.finish(phase)
+
+    archive = _run_step(draft, cycle, Step.ARCHIVE, jobs, retry)
+    _announce_created(draft, Step.ARCHIVE)
+    if archive is JobState.FAILED:
+        draft.condition(ConditionType.ARCHIVED, "False", "ArchiveFailed", _failures(jobs, Step.ARCHIVE))
+        return _failed(draft, "ArchiveFailed", _failures(jobs, Step.ARCHIVE), finish_with)
+    if archive is not JobState.SUCCEEDED:
+        draft.condition(ConditionType.ARCHIVED, "False", "Archiving", "archive Job(s) running")
+        _progressing(draft, Phase.ARCHIVING, "Archiving", "archive Job(s) running")
+        return finish_with(Phase.ARCHIVING)
+    draft.condition(ConditionType.ARCHIVED, "True", "ArchiveSucceeded", "every product's archive Job succeeded")
+
+    # Only here, after every archive Job succeeded, may a reset Job be created.
+    reset = _run_step(draft, cycle, Step.RESET, jobs, retry)
+    _announce_created(draft, Step.RESET)
+    if reset is JobState.FAILED:
+        draft.condition(ConditionType.DATA_RESET, "False", "ResetFailed", _failures(jobs, Step.RESET))
+        return _failed(draft, "ResetFailed", _failures(jobs, Step.RESET), finish_with)
+    if reset is not JobState.SUCCEEDED:
+        draft.condition(ConditionType.DATA_RESET, "False", "Resetting", "reset Job(s) running")
+        _progressing(draft, Phase.RESETTING, "Resetting", "reset Job(s) running")
+        return finish_with(Phase.RESETTING)
+    draft.condition(ConditionType.DATA_RESET, "True", "ResetSucceeded", "every product's reset Job succeeded")
+
+    if not _restore_targets(draft, observed):
+        draft.condition(ConditionType.SYNC_PAUSED, "True", "Resuming", "restoring roster-sync targets")
+        _progressing(draft, Phase.RESUMING, "Resuming", "restoring roster-sync targets to their recorded state")
+        return finish_with(Phase.RESUMING)
+    draft.condition(ConditionType.SYNC_PAUSED, "False", "Resumed", "roster sync restored for the new year")
+    draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
+    draft.status = _with_history(draft.status, cycle, draft.now, "Completed")
+    draft.event("Normal", "RolloverCompleted",
+                f"School year {cycle.spec.school_year} archived and reset; roster sync resumed")
+    return _completed(draft)
+
+
+def _announce_created(draft: _Draft, step: Step) -> None:
+    created = [a.name for a in draft.actions if isinstance(a, CreateJob) and a.step is step]
+    if created:
+        draft.event("Normal", f"{step.value.capitalize()}Started", f"Created {step.value} Job(s) {', '.join(created)}")
+
+
+def _failures(jobs: Iterable[JobRecord], step: Step) -> str:
+    failed = [j for j in _latest(jobs, step).values() if j.state is JobState.FAILED]
+    return "; ".join(f"{j.product}: Job {j.name} failed: {j.message or 'no message'}" for j in failed)
+
+
+def _failed(draft: _Draft, reason: str, message: str, finish_with: Any) -> Plan:
+    if draft.rollover.status.phase is not Phase.FAILED:
+        draft.event("Warning", reason,
+                    f"{message}. Roster sync stays paused. Fix the cause, then set annotation "
+                    f"rostering.k12.dev/retry to a new value to retry the failed step.")
+    _stalled(draft, Phase.FAILED, reason, message)
+    return finish_with(Phase.FAILED)  # type: ignore[no-any-return]
+
+
+def _completed(draft: _Draft) -> Plan:
+    draft.condition(ConditionType.READY, "True", "RolloverCompleted",
+                    f"school year {draft.status.school_year} rolled over")
+    draft.condition(ConditionType.RECONCILING, "False", "RolloverCompleted", "")
+    draft.condition(ConditionType.STALLED, "False", "RolloverCompleted", "")
+    return draft.finish(Phase.COMPLETED)
+
+
+def _with_history(
+    status: DistrictRolloverStatus, cycle: _Cycle, now: dt.datetime, outcome: Literal["Completed", "Failed"]
+) -> DistrictRolloverStatus:
+    entry = HistoryEntry(
+        school_year=cycle.spec.school_year, reset_date=cycle.spec.reset_date,
+        pause_at=cycle.schedule.pause_at, reset_at=cycle.schedule.reset_at,
+        completed_at=now, outcome=outcome, jobs=[j.model_copy(update={"result": None}) for j in status.jobs],
+    )
+    return status.model_copy(update={"history": [*status.history, entry][-10:]})
+
+
+# --- deletion -----------------------------------------------------------------------------------
+
+
+def _plan_deletion(draft: _Draft, observed: Observed) -> Plan:
+    """Deleting: wait for running reset Jobs, restore what we paused, then let go."""
+    year = draft.status.school_year
+    running_resets = [
+        j.name for j in (_merged_jobs(draft.status, observed, year) if year else [])
+        if j.step is Step.RESET and j.state in _IN_FLIGHT
+    ]
+    if running_resets:
+        return _progressing(draft, draft.status.phase, "WaitingForResetJobs",
+                            f"deletion waits for reset Job(s) {', '.join(running_resets)}")
+    if not _restore_targets(draft, observed):
+        return _progressing(draft, draft.status.phase, "RestoringOnDelete", "restoring roster-sync targets")
+    return replace(draft.finish(draft.status.phase), release_finalizer=True)
