@@ -38,7 +38,7 @@ from rollover.api.models import (
 )
 from rollover.calendar import Schedule, compute_schedule
 from rollover.conditions import merge_conditions
-from rollover.observed import Observed, ObservedJob, ObservedTarget, OriginalState
+from rollover.observed import Observed, ObservedTarget, OriginalState
 from rollover.validation import Finding, validate_document, validate_spec
 
 JOB_NAME_MAX = 63
@@ -153,7 +153,9 @@ class _Draft:
     conditions: list[tuple[ConditionType, ConditionStatus, str, str]] = field(default_factory=list)
     wake_at: dt.datetime | None = None
 
-    def condition(self, type_: ConditionType, status: ConditionStatus, reason: str, message: str = "") -> None:
+    def condition(
+        self, type_: ConditionType, status: ConditionStatus, reason: str, message: str = ""
+    ) -> None:
         self.conditions.append((type_, status, reason, message))
 
     def event(self, type_: Literal["Normal", "Warning"], reason: str, message: str) -> None:
@@ -216,8 +218,10 @@ def _parse(rollover: Rollover, now: dt.datetime) -> tuple[DistrictRolloverSpec |
 
 def _as_document(rollover: Rollover) -> dict[str, Any]:
     return {
-        "apiVersion": "rostering.k12.dev/v1alpha1", "kind": "DistrictRollover",
-        "metadata": {"name": rollover.name, "namespace": rollover.namespace}, "spec": rollover.spec,
+        "apiVersion": "rostering.k12.dev/v1alpha1",
+        "kind": "DistrictRollover",
+        "metadata": {"name": rollover.name, "namespace": rollover.namespace},
+        "spec": rollover.spec,
     }
 
 
@@ -231,7 +235,8 @@ def _cycle(
     """Accept the spec's dates, keep the locked ones, or (None) refuse an invalid spec."""
     status = draft.status
     archived = [
-        j.product for j in (_merged_jobs(status, observed, status.school_year) if status.school_year else [])
+        j.product
+        for j in (_merged_jobs(status, observed, status.school_year) if status.school_year else [])
         if j.step is Step.ARCHIVE
     ]
     new_year = status.phase is Phase.COMPLETED and spec.school_year != status.school_year
@@ -240,40 +245,57 @@ def _cycle(
         locked_products = tuple(sorted(set(archived)))
         locked = spec.model_copy(update={"school_year": status.school_year, "reset_date": status.reset_date})
         changed = [
-            name for name, ours, theirs in (
+            name
+            for name, ours, theirs in (
                 ("resetDate", status.reset_date, spec.reset_date),
                 ("schoolYear", status.school_year, spec.school_year),
                 ("products", locked_products, tuple(sorted(spec.products))),
-            ) if ours != theirs
+            )
+            if ours != theirs
         ]
         if changed:
             draft.condition(
-                ConditionType.SPEC_VALID, "False", "LockedAfterArchiveStarted",
+                ConditionType.SPEC_VALID,
+                "False",
+                "LockedAfterArchiveStarted",
                 f"spec.{', spec.'.join(changed)} changed after archiving started; keeping "
                 f"resetDate={status.reset_date}, schoolYear={status.school_year}, "
                 f"products={','.join(locked_products)}",
             )
         else:
             draft.condition(ConditionType.SPEC_VALID, "True", "Accepted", "")
-        return _Cycle(locked, _locked_schedule(status) or compute_schedule(locked), locked_products, locked=True)
+        return _Cycle(
+            locked, _locked_schedule(status) or compute_schedule(locked), locked_products, locked=True
+        )
 
     errors = _errors(findings)
     if errors:
         return None
-    if new_year or status.school_year is None or (spec.school_year, spec.reset_date) != (
-        status.school_year, status.reset_date
+    if (
+        new_year
+        or status.school_year is None
+        or (spec.school_year, spec.reset_date) != (status.school_year, status.reset_date)
     ):
         previous_year = status.school_year
         draft.status = status.model_copy(
             update={"school_year": spec.school_year, "reset_date": spec.reset_date}
-            | ({"jobs": [], "sync_targets": [], "retry_token": None, "phase": Phase.PENDING} if new_year else {})
+            | (
+                {"jobs": [], "sync_targets": [], "retry_token": None, "phase": Phase.PENDING}
+                if new_year
+                else {}
+            )
         )
         if previous_year is not None:
-            draft.event("Normal", "DateAccepted",
-                        f"Reset date {spec.reset_date} accepted for school year {spec.school_year}")
+            draft.event(
+                "Normal",
+                "DateAccepted",
+                f"Reset date {spec.reset_date} accepted for school year {spec.school_year}",
+            )
     warnings = [f for f in findings if f.severity == "warning"]
     draft.condition(
-        ConditionType.SPEC_VALID, "True", "Accepted",
+        ConditionType.SPEC_VALID,
+        "True",
+        "Accepted",
         "; ".join(f"{w.field}: {w.message}" for w in warnings),
     )
     return _Cycle(spec, compute_schedule(spec), tuple(spec.products), locked=False)
@@ -292,7 +314,9 @@ def _frozen(draft: _Draft, findings: list[Finding]) -> Plan:
     message = "; ".join(f"{f.field}: {f.message}" for f in errors)
     draft.condition(ConditionType.SPEC_VALID, "False", errors[0].code, message)
     draft.condition(ConditionType.STALLED, "True", errors[0].code, message)
-    draft.condition(ConditionType.READY, "False", errors[0].code, "fix the spec; nothing is changed until then")
+    draft.condition(
+        ConditionType.READY, "False", errors[0].code, "fix the spec; nothing is changed until then"
+    )
     draft.condition(ConditionType.RECONCILING, "False", "SpecInvalid", "")
     if draft.rollover.status.condition(ConditionType.SPEC_VALID) is None or (
         draft.rollover.status.condition(ConditionType.SPEC_VALID).status != "False"  # type: ignore[union-attr]
@@ -324,15 +348,19 @@ def _pause_targets(draft: _Draft, cycle: _Cycle, observed: Observed) -> bool:
     for target in observed.targets:
         key = (target.kind, target.name)
         if target.original is not None and not _ours(target, rollover):
-            draft.event("Warning", "TargetOwnedElsewhere",
-                        f"{target.kind.value} {target.name} was paused by rollover "
-                        f"{target.original.rollover}; leaving it alone")
+            draft.event(
+                "Warning",
+                "TargetOwnedElsewhere",
+                f"{target.kind.value} {target.name} was paused by rollover "
+                f"{target.original.rollover}; leaving it alone",
+            )
             continue
         if target.original is None:
             if not target.matches_selector:
                 continue
             original = OriginalState(
-                rollover.name, cycle.spec.school_year,
+                rollover.name,
+                cycle.spec.school_year,
                 suspend=target.suspended if target.kind is SyncTargetKind.CRON_JOB else None,
                 replicas=target.replicas if target.kind is SyncTargetKind.DEPLOYMENT else None,
             )
@@ -342,13 +370,19 @@ def _pause_targets(draft: _Draft, cycle: _Cycle, observed: Observed) -> bool:
             original = target.original
             if not target.paused:
                 draft.actions.append(RepairTarget(target.kind, target.name))
-                draft.event("Warning", "DriftRepaired",
-                            f"{target.kind.value} {target.name} was resumed during the pause; paused again")
+                draft.event(
+                    "Warning",
+                    "DriftRepaired",
+                    f"{target.kind.value} {target.name} was resumed during the pause; paused again",
+                )
                 all_paused = False
         old = records.get(key)
         records[key] = SyncTarget(
-            kind=target.kind, name=target.name, original_suspend=original.suspend,
-            original_replicas=original.replicas, state=SyncTargetState.PAUSED,
+            kind=target.kind,
+            name=target.name,
+            original_suspend=original.suspend,
+            original_replicas=original.replicas,
+            state=SyncTargetState.PAUSED,
             paused_at=old.paused_at if old is not None and old.paused_at else draft.now,
         )
     draft.status = draft.status.model_copy(update={"sync_targets": sorted(records.values(), key=_target_key)})
@@ -374,7 +408,9 @@ def _target_key(t: SyncTarget) -> tuple[str, str]:
 
 def _describe_targets(actions: Iterable[Action]) -> str:
     cronjobs = [a.name for a in actions if isinstance(a, PauseTarget) and a.kind is SyncTargetKind.CRON_JOB]
-    deployments = [a.name for a in actions if isinstance(a, PauseTarget) and a.kind is SyncTargetKind.DEPLOYMENT]
+    deployments = [
+        a.name for a in actions if isinstance(a, PauseTarget) and a.kind is SyncTargetKind.DEPLOYMENT
+    ]
     parts = []
     if cronjobs:
         parts.append(f"suspended CronJob(s) {', '.join(cronjobs)}")
@@ -398,10 +434,15 @@ def _merged_jobs(status: DistrictRolloverStatus, observed: Observed, school_year
             continue
         old = records.get(job.name)
         records[job.name] = JobRecord(
-            name=job.name, step=job.step, product=job.product, attempt=job.attempt, state=job.state,
+            name=job.name,
+            step=job.step,
+            product=job.product,
+            attempt=job.attempt,
+            state=job.state,
             started_at=old.started_at if old else None,
             completed_at=(old.completed_at if old and old.completed_at else None),
-            message=job.message, result=job.result if job.result is not None else (old.result if old else None),
+            message=job.message,
+            result=job.result if job.result is not None else (old.result if old else None),
         )
     return sorted(records.values(), key=lambda j: (j.step != Step.ARCHIVE, j.product, j.attempt))
 
@@ -428,10 +469,19 @@ def _run_step(draft: _Draft, cycle: _Cycle, step: Step, jobs: list[JobRecord], r
         if job is None or (retry and job.state is JobState.FAILED):
             attempt = 0 if job is None else job.attempt + 1
             name = job_name(draft.rollover.name, cycle.spec.school_year, step, product, attempt)
-            draft.actions.append(CreateJob(name, step, product, attempt, cycle.spec.school_year,
-                                           cycle.spec.reset_date))
-            jobs.append(JobRecord(name=name, step=step, product=product, attempt=attempt,
-                                  state=JobState.PENDING, started_at=draft.now))
+            draft.actions.append(
+                CreateJob(name, step, product, attempt, cycle.spec.school_year, cycle.spec.reset_date)
+            )
+            jobs.append(
+                JobRecord(
+                    name=name,
+                    step=step,
+                    product=product,
+                    attempt=attempt,
+                    state=JobState.PENDING,
+                    started_at=draft.now,
+                )
+            )
             states.append(JobState.PENDING)
         else:
             states.append(job.state)
@@ -445,7 +495,8 @@ def _run_step(draft: _Draft, cycle: _Cycle, step: Step, jobs: list[JobRecord], r
 def _stamp_completions(jobs: list[JobRecord], now: dt.datetime) -> list[JobRecord]:
     return [
         j.model_copy(update={"completed_at": now})
-        if j.state in (JobState.SUCCEEDED, JobState.FAILED) and j.completed_at is None else j
+        if j.state in (JobState.SUCCEEDED, JobState.FAILED) and j.completed_at is None
+        else j
         for j in jobs
     ]
 
@@ -455,9 +506,13 @@ def _stamp_completions(jobs: list[JobRecord], now: dt.datetime) -> list[JobRecor
 
 def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Settings) -> Plan:
     schedule, now, status = cycle.schedule, draft.now, draft.status
-    draft.status = status.model_copy(update={
-        "pause_date": schedule.pause_date, "pause_at": schedule.pause_at, "reset_at": schedule.reset_at,
-    })
+    draft.status = status.model_copy(
+        update={
+            "pause_date": schedule.pause_date,
+            "pause_at": schedule.pause_at,
+            "reset_at": schedule.reset_at,
+        }
+    )
     draft.condition(ConditionType.SUSPENDED, "False", "NotSuspended", "")
     if status.phase is Phase.COMPLETED and status.school_year == cycle.spec.school_year:
         return _completed(draft)
@@ -469,16 +524,27 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
     all_paused = _pause_targets(draft, cycle, observed)
     paused_now = [a for a in draft.actions if isinstance(a, PauseTarget)]
     if paused_now:
-        draft.event("Normal", "SyncPaused",
-                    f"Roster sync paused: {_describe_targets(paused_now)}. "
-                    f"Archiving starts {_local(schedule.reset_at)}.")
-    draft.condition(ConditionType.SYNC_PAUSED, "True" if all_paused else "False",
-                    "Paused" if all_paused else "Pausing",
-                    f"{len(draft.status.sync_targets)} roster-sync target(s) paused")
+        draft.event(
+            "Normal",
+            "SyncPaused",
+            f"Roster sync paused: {_describe_targets(paused_now)}. "
+            f"Archiving starts {_local(schedule.reset_at)}.",
+        )
+    draft.condition(
+        ConditionType.SYNC_PAUSED,
+        "True" if all_paused else "False",
+        "Paused" if all_paused else "Pausing",
+        f"{len(draft.status.sync_targets)} roster-sync target(s) paused",
+    )
     if not cycle.locked and now < schedule.reset_at:
         draft.wake_at = schedule.reset_at
-        return _waiting(draft, Phase.PAUSED, all_paused, "WaitingForResetDate",
-                        f"Roster sync paused; archiving starts {_local(schedule.reset_at)}")
+        return _waiting(
+            draft,
+            Phase.PAUSED,
+            all_paused,
+            "WaitingForResetDate",
+            f"Roster sync paused; archiving starts {_local(schedule.reset_at)}",
+        )
     if not cycle.locked:
         if not all_paused:
             return _progressing(draft, Phase.PAUSED, "Pausing", "pausing roster sync before archiving")
@@ -491,14 +557,26 @@ def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
     draft.wake_at = cycle.schedule.pause_at
     restored = _restore_targets(draft, observed)
     if not restored:
-        draft.event("Normal", "PauseRescheduled",
-                    f"Reset date moved; roster sync resumed until {_local(cycle.schedule.pause_at)}")
+        draft.event(
+            "Normal",
+            "PauseRescheduled",
+            f"Reset date moved; roster sync resumed until {_local(cycle.schedule.pause_at)}",
+        )
         return _progressing(draft, Phase.SCHEDULED, "Resuming", "resuming roster sync: the pause moved later")
-    draft.condition(ConditionType.SYNC_PAUSED, "False", "NotYetPaused",
-                    f"roster sync pauses {_local(cycle.schedule.pause_at)}")
-    return _waiting(draft, Phase.SCHEDULED, True, "WaitingForPauseDate",
-                    f"Roster sync pauses {_local(cycle.schedule.pause_at)}; "
-                    f"archive and reset {_local(cycle.schedule.reset_at)}")
+    draft.condition(
+        ConditionType.SYNC_PAUSED,
+        "False",
+        "NotYetPaused",
+        f"roster sync pauses {_local(cycle.schedule.pause_at)}",
+    )
+    return _waiting(
+        draft,
+        Phase.SCHEDULED,
+        True,
+        "WaitingForPauseDate",
+        f"Roster sync pauses {_local(cycle.schedule.pause_at)}; "
+        f"archive and reset {_local(cycle.schedule.reset_at)}",
+    )
 
 
 def _waiting(draft: _Draft, phase: Phase, settled: bool, reason: str, message: str) -> Plan:
@@ -528,12 +606,20 @@ def _stalled(draft: _Draft, phase: Phase, reason: str, message: str) -> Plan:
 def _draining(draft: _Draft, observed: Observed, schedule: Schedule, settings: Settings) -> Plan:
     running = ", ".join(observed.active_sync_jobs)
     if draft.now - schedule.reset_at > settings.drain_timeout:
-        return _stalled(draft, Phase.PAUSED, "SyncDrainTimeout",
-                        f"sync Job(s) {running} still running {settings.drain_timeout} after the reset time; "
-                        "archiving has not started")
+        return _stalled(
+            draft,
+            Phase.PAUSED,
+            "SyncDrainTimeout",
+            f"sync Job(s) {running} still running {settings.drain_timeout} after the reset time; "
+            "archiving has not started",
+        )
     draft.wake_at = draft.now + settings.drain_poll
-    return _progressing(draft, Phase.PAUSED, "WaitingForSyncDrain",
-                        f"waiting for sync Job(s) {running} to finish before archiving")
+    return _progressing(
+        draft,
+        Phase.PAUSED,
+        "WaitingForSyncDrain",
+        f"waiting for sync Job(s) {running} to finish before archiving",
+    )
 
 
 def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
@@ -562,7 +648,9 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
         draft.condition(ConditionType.ARCHIVED, "False", "Archiving", "archive Job(s) running")
         _progressing(draft, Phase.ARCHIVING, "Archiving", "archive Job(s) running")
         return finish_with(Phase.ARCHIVING)
-    draft.condition(ConditionType.ARCHIVED, "True", "ArchiveSucceeded", "every product's archive Job succeeded")
+    draft.condition(
+        ConditionType.ARCHIVED, "True", "ArchiveSucceeded", "every product's archive Job succeeded"
+    )
 
     # Only here, after every archive Job succeeded, may a reset Job be created.
     reset = _run_step(draft, cycle, Step.RESET, jobs, retry)
@@ -578,20 +666,27 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
 
     if not _restore_targets(draft, observed):
         draft.condition(ConditionType.SYNC_PAUSED, "True", "Resuming", "restoring roster-sync targets")
-        _progressing(draft, Phase.RESUMING, "Resuming", "restoring roster-sync targets to their recorded state")
+        _progressing(
+            draft, Phase.RESUMING, "Resuming", "restoring roster-sync targets to their recorded state"
+        )
         return finish_with(Phase.RESUMING)
     draft.condition(ConditionType.SYNC_PAUSED, "False", "Resumed", "roster sync restored for the new year")
     draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
     draft.status = _with_history(draft.status, cycle, draft.now, "Completed")
-    draft.event("Normal", "RolloverCompleted",
-                f"School year {cycle.spec.school_year} archived and reset; roster sync resumed")
+    draft.event(
+        "Normal",
+        "RolloverCompleted",
+        f"School year {cycle.spec.school_year} archived and reset; roster sync resumed",
+    )
     return _completed(draft)
 
 
 def _announce_created(draft: _Draft, step: Step) -> None:
     created = [a.name for a in draft.actions if isinstance(a, CreateJob) and a.step is step]
     if created:
-        draft.event("Normal", f"{step.value.capitalize()}Started", f"Created {step.value} Job(s) {', '.join(created)}")
+        draft.event(
+            "Normal", f"{step.value.capitalize()}Started", f"Created {step.value} Job(s) {', '.join(created)}"
+        )
 
 
 def _failures(jobs: Iterable[JobRecord], step: Step) -> str:
@@ -601,16 +696,23 @@ def _failures(jobs: Iterable[JobRecord], step: Step) -> str:
 
 def _failed(draft: _Draft, reason: str, message: str, finish_with: Any) -> Plan:
     if draft.rollover.status.phase is not Phase.FAILED:
-        draft.event("Warning", reason,
-                    f"{message}. Roster sync stays paused. Fix the cause, then set annotation "
-                    f"rostering.k12.dev/retry to a new value to retry the failed step.")
+        draft.event(
+            "Warning",
+            reason,
+            f"{message}. Roster sync stays paused. Fix the cause, then set annotation "
+            f"rostering.k12.dev/retry to a new value to retry the failed step.",
+        )
     _stalled(draft, Phase.FAILED, reason, message)
     return finish_with(Phase.FAILED)  # type: ignore[no-any-return]
 
 
 def _completed(draft: _Draft) -> Plan:
-    draft.condition(ConditionType.READY, "True", "RolloverCompleted",
-                    f"school year {draft.status.school_year} rolled over")
+    draft.condition(
+        ConditionType.READY,
+        "True",
+        "RolloverCompleted",
+        f"school year {draft.status.school_year} rolled over",
+    )
     draft.condition(ConditionType.RECONCILING, "False", "RolloverCompleted", "")
     draft.condition(ConditionType.STALLED, "False", "RolloverCompleted", "")
     return draft.finish(Phase.COMPLETED)
@@ -620,9 +722,13 @@ def _with_history(
     status: DistrictRolloverStatus, cycle: _Cycle, now: dt.datetime, outcome: Literal["Completed", "Failed"]
 ) -> DistrictRolloverStatus:
     entry = HistoryEntry(
-        school_year=cycle.spec.school_year, reset_date=cycle.spec.reset_date,
-        pause_at=cycle.schedule.pause_at, reset_at=cycle.schedule.reset_at,
-        completed_at=now, outcome=outcome, jobs=[j.model_copy(update={"result": None}) for j in status.jobs],
+        school_year=cycle.spec.school_year,
+        reset_date=cycle.spec.reset_date,
+        pause_at=cycle.schedule.pause_at,
+        reset_at=cycle.schedule.reset_at,
+        completed_at=now,
+        outcome=outcome,
+        jobs=[j.model_copy(update={"result": None}) for j in status.jobs],
     )
     return status.model_copy(update={"history": [*status.history, entry][-10:]})
 
@@ -634,12 +740,17 @@ def _plan_deletion(draft: _Draft, observed: Observed) -> Plan:
     """Deleting: wait for running reset Jobs, restore what we paused, then let go."""
     year = draft.status.school_year
     running_resets = [
-        j.name for j in (_merged_jobs(draft.status, observed, year) if year else [])
+        j.name
+        for j in (_merged_jobs(draft.status, observed, year) if year else [])
         if j.step is Step.RESET and j.state in _IN_FLIGHT
     ]
     if running_resets:
-        return _progressing(draft, draft.status.phase, "WaitingForResetJobs",
-                            f"deletion waits for reset Job(s) {', '.join(running_resets)}")
+        return _progressing(
+            draft,
+            draft.status.phase,
+            "WaitingForResetJobs",
+            f"deletion waits for reset Job(s) {', '.join(running_resets)}",
+        )
     if not _restore_targets(draft, observed):
         return _progressing(draft, draft.status.phase, "RestoringOnDelete", "restoring roster-sync targets")
     return replace(draft.finish(draft.status.phase), release_finalizer=True)

@@ -46,8 +46,11 @@ RESET_AT = dt.datetime(2027, 7, 16, tzinfo=CHICAGO)  # Friday
 
 def spec(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "districtId": "IL-0631950", "schoolYear": YEAR, "resetDate": "2027-07-16",
-        "timeZone": "America/Chicago", "calendar": {"country": "US", "subdivision": "IL"},
+        "districtId": "IL-0631950",
+        "schoolYear": YEAR,
+        "resetDate": "2027-07-16",
+        "timeZone": "America/Chicago",
+        "calendar": {"country": "US", "subdivision": "IL"},
         "products": ["imagine-math", "twig-science"],
         "syncSelector": {"matchLabels": {"district": "springfield"}},
     }
@@ -64,8 +67,9 @@ def accepted() -> DistrictRolloverStatus:
     return plan(fresh, Observed(), CREATED).status
 
 
-def cronjob(name: str, *, suspended: bool = False, original: OriginalState | None = None,
-            matches: bool = True) -> ObservedTarget:
+def cronjob(
+    name: str, *, suspended: bool = False, original: OriginalState | None = None, matches: bool = True
+) -> ObservedTarget:
     return ObservedTarget(SyncTargetKind.CRON_JOB, name, matches, suspended=suspended, original=original)
 
 
@@ -90,7 +94,9 @@ def step_through(r: Rollover, observed: Observed, now: dt.datetime) -> Plan:
 
 
 def job(step: Step, product: str, state: JobState, attempt: int = 0, message: str = "") -> ObservedJob:
-    return ObservedJob(job_name(NAME, YEAR, step, product, attempt), step, product, YEAR, attempt, state, message)
+    return ObservedJob(
+        job_name(NAME, YEAR, step, product, attempt), step, product, YEAR, attempt, state, message
+    )
 
 
 # --- scheduled ---------------------------------------------------------------------------------
@@ -123,12 +129,14 @@ def test_the_status_round_trips_through_its_wire_form() -> None:
 
 
 def test_at_pause_time_every_matching_target_is_paused_with_its_original_state() -> None:
-    observed = Observed(targets=(
-        cronjob("clever-sync"),
-        cronjob("oneroster-nightly", suspended=True),  # suspended by someone else before the pause
-        ObservedTarget(SyncTargetKind.DEPLOYMENT, "csv-import", True, replicas=3),
-        cronjob("unrelated", matches=False),
-    ))
+    observed = Observed(
+        targets=(
+            cronjob("clever-sync"),
+            cronjob("oneroster-nightly", suspended=True),  # suspended by someone else before the pause
+            ObservedTarget(SyncTargetKind.DEPLOYMENT, "csv-import", True, replicas=3),
+            cronjob("unrelated", matches=False),
+        )
+    )
     p = plan(rollover(), observed, PAUSE_AT)
     paused = {a.name: a.original for a in actions(p, PauseTarget)}
     assert set(paused) == {"clever-sync", "oneroster-nightly", "csv-import"}
@@ -154,7 +162,9 @@ def test_drift_during_the_pause_is_repaired_with_a_warning() -> None:
     observed = Observed(targets=(cronjob("clever-sync", suspended=False, original=mine()),))
     p = plan(rollover(), observed, PAUSE_AT + dt.timedelta(hours=1))
     assert actions(p, RepairTarget) == [RepairTarget(SyncTargetKind.CRON_JOB, "clever-sync")]
-    assert any(isinstance(a, EmitEvent) and a.type == "Warning" and a.reason == "DriftRepaired" for a in p.actions)
+    assert any(
+        isinstance(a, EmitEvent) and a.type == "Warning" and a.reason == "DriftRepaired" for a in p.actions
+    )
 
 
 def test_a_target_paused_by_another_rollover_is_left_alone() -> None:
@@ -164,7 +174,9 @@ def test_a_target_paused_by_another_rollover_is_left_alone() -> None:
 
 
 def test_moving_the_date_later_during_the_pause_resumes_sync() -> None:
-    paused = step_through(rollover(), Observed(targets=(cronjob("c", suspended=True, original=mine()),)), PAUSE_AT)
+    paused = step_through(
+        rollover(), Observed(targets=(cronjob("c", suspended=True, original=mine()),)), PAUSE_AT
+    )
     moved = rollover(paused.status, generation=2, resetDate="2027-08-13")
     p = plan(moved, Observed(targets=(cronjob("c", suspended=True, original=mine()),)), PAUSE_AT)
     assert actions(p, RestoreTarget) == [RestoreTarget(SyncTargetKind.CRON_JOB, "c", mine())]
@@ -175,8 +187,9 @@ def test_moving_the_date_later_during_the_pause_resumes_sync() -> None:
 
 
 def paused_observed(*jobs: ObservedJob, active_sync: tuple[str, ...] = ()) -> Observed:
-    return Observed(targets=(cronjob("c", suspended=True, original=mine()),), jobs=jobs,
-                    active_sync_jobs=active_sync)
+    return Observed(
+        targets=(cronjob("c", suspended=True, original=mine()),), jobs=jobs, active_sync_jobs=active_sync
+    )
 
 
 def test_archiving_waits_for_running_sync_jobs_then_stalls_after_the_drain_timeout() -> None:
@@ -185,7 +198,9 @@ def test_archiving_waits_for_running_sync_jobs_then_stalls_after_the_drain_timeo
     assert cond(p, ConditionType.RECONCILING) == ("True", "WaitingForSyncDrain")
     assert not actions(p, CreateJob)
     assert p.wake_at == RESET_AT + settings.drain_poll
-    late = plan(rollover(), paused_observed(active_sync=("c-123",)), RESET_AT + dt.timedelta(hours=3), settings)
+    late = plan(
+        rollover(), paused_observed(active_sync=("c-123",)), RESET_AT + dt.timedelta(hours=3), settings
+    )
     assert cond(late, ConditionType.STALLED) == ("True", "SyncDrainTimeout")
     assert not actions(late, CreateJob)
 
@@ -193,27 +208,39 @@ def test_archiving_waits_for_running_sync_jobs_then_stalls_after_the_drain_timeo
 def test_at_reset_time_one_archive_job_per_product_and_no_reset_job() -> None:
     p = plan(rollover(), paused_observed(), RESET_AT)
     created = actions(p, CreateJob)
-    assert {(a.step, a.product) for a in created} == {(Step.ARCHIVE, "imagine-math"), (Step.ARCHIVE, "twig-science")}
+    assert {(a.step, a.product) for a in created} == {
+        (Step.ARCHIVE, "imagine-math"),
+        (Step.ARCHIVE, "twig-science"),
+    }
     assert p.status.phase is Phase.ARCHIVING
     assert all(len(a.name) <= 63 for a in created)
 
 
 def test_reset_jobs_start_only_after_every_archive_succeeded() -> None:
-    half = paused_observed(job(Step.ARCHIVE, "imagine-math", JobState.SUCCEEDED),
-                           job(Step.ARCHIVE, "twig-science", JobState.RUNNING))
+    half = paused_observed(
+        job(Step.ARCHIVE, "imagine-math", JobState.SUCCEEDED),
+        job(Step.ARCHIVE, "twig-science", JobState.RUNNING),
+    )
     assert not actions(plan(rollover(), half, RESET_AT), CreateJob)
-    done = paused_observed(job(Step.ARCHIVE, "imagine-math", JobState.SUCCEEDED),
-                           job(Step.ARCHIVE, "twig-science", JobState.SUCCEEDED))
+    done = paused_observed(
+        job(Step.ARCHIVE, "imagine-math", JobState.SUCCEEDED),
+        job(Step.ARCHIVE, "twig-science", JobState.SUCCEEDED),
+    )
     p = plan(rollover(), done, RESET_AT)
     assert {(a.step, a.product) for a in actions(p, CreateJob)} == {
-        (Step.RESET, "imagine-math"), (Step.RESET, "twig-science")}
+        (Step.RESET, "imagine-math"),
+        (Step.RESET, "twig-science"),
+    }
     assert p.status.phase is Phase.RESETTING
 
 
 @given(st.lists(st.sampled_from(list(JobState)), min_size=2, max_size=2), st.booleans())
-def test_no_reset_job_is_ever_planned_unless_all_archives_succeeded(states: list[JobState], retry: bool) -> None:
-    observed = paused_observed(job(Step.ARCHIVE, "imagine-math", states[0]),
-                               job(Step.ARCHIVE, "twig-science", states[1]))
+def test_no_reset_job_is_ever_planned_unless_all_archives_succeeded(
+    states: list[JobState], retry: bool
+) -> None:
+    observed = paused_observed(
+        job(Step.ARCHIVE, "imagine-math", states[0]), job(Step.ARCHIVE, "twig-science", states[1])
+    )
     status = plan(rollover(), observed, RESET_AT).status
     again = Observed(observed.targets, observed.jobs, retry_token="x" if retry else None)
     p = plan(rollover(status), again, RESET_AT + dt.timedelta(minutes=5))
@@ -223,8 +250,10 @@ def test_no_reset_job_is_ever_planned_unless_all_archives_succeeded(states: list
 
 
 def test_a_failed_archive_fails_the_rollover_keeps_sync_paused_and_retry_reruns_only_it() -> None:
-    failed = paused_observed(job(Step.ARCHIVE, "imagine-math", JobState.SUCCEEDED),
-                             job(Step.ARCHIVE, "twig-science", JobState.FAILED, message="BackoffLimitExceeded"))
+    failed = paused_observed(
+        job(Step.ARCHIVE, "imagine-math", JobState.SUCCEEDED),
+        job(Step.ARCHIVE, "twig-science", JobState.FAILED, message="BackoffLimitExceeded"),
+    )
     p = step_through(rollover(), failed, RESET_AT)
     assert p.status.phase is Phase.FAILED
     assert cond(p, ConditionType.STALLED) == ("True", "ArchiveFailed")
@@ -233,7 +262,9 @@ def test_a_failed_archive_fails_the_rollover_keeps_sync_paused_and_retry_reruns_
 
     retried = Observed(failed.targets, failed.jobs, retry_token="2027-07-16T09:00")
     r = plan(rollover(p.status), retried, RESET_AT + dt.timedelta(hours=1))
-    assert [(a.step, a.product, a.attempt) for a in actions(r, CreateJob)] == [(Step.ARCHIVE, "twig-science", 1)]
+    assert [(a.step, a.product, a.attempt) for a in actions(r, CreateJob)] == [
+        (Step.ARCHIVE, "twig-science", 1)
+    ]
     assert r.status.retry_token == "2027-07-16T09:00"
     # The same retry token again changes nothing.
     again = plan(rollover(r.status), retried, RESET_AT + dt.timedelta(hours=2))
@@ -242,15 +273,20 @@ def test_a_failed_archive_fails_the_rollover_keeps_sync_paused_and_retry_reruns_
 
 def test_after_every_reset_job_targets_are_restored_exactly_then_completed() -> None:
     jobs = [job(s, p, JobState.SUCCEEDED) for s in Step for p in ("imagine-math", "twig-science")]
-    targets = (cronjob("c", suspended=True, original=mine(suspend=False)),
-               cronjob("was-off", suspended=True, original=mine(suspend=True)))
+    targets = (
+        cronjob("c", suspended=True, original=mine(suspend=False)),
+        cronjob("was-off", suspended=True, original=mine(suspend=True)),
+    )
     resuming = plan(rollover(), Observed(targets=targets, jobs=tuple(jobs)), RESET_AT + dt.timedelta(hours=1))
     restores = {a.name: a.original.suspend for a in actions(resuming, RestoreTarget)}
     assert restores == {"c": False, "was-off": True}  # a CronJob we did not suspend stays suspended
     assert resuming.status.phase is Phase.RESUMING
     restored = (cronjob("c"), cronjob("was-off", suspended=True))
-    done = plan(rollover(resuming.status), Observed(targets=restored, jobs=tuple(jobs)),
-                RESET_AT + dt.timedelta(hours=1))
+    done = plan(
+        rollover(resuming.status),
+        Observed(targets=restored, jobs=tuple(jobs)),
+        RESET_AT + dt.timedelta(hours=1),
+    )
     assert done.status.phase is Phase.COMPLETED
     assert cond(done, ConditionType.READY) == ("True", "RolloverCompleted")
     assert [h.school_year for h in done.status.history] == [YEAR]
@@ -259,7 +295,9 @@ def test_after_every_reset_job_targets_are_restored_exactly_then_completed() -> 
 
 def test_next_school_year_starts_a_new_cycle() -> None:
     jobs = tuple(job(s, p, JobState.SUCCEEDED) for s in Step for p in ("imagine-math", "twig-science"))
-    done = step_through(rollover(), Observed(targets=(cronjob("c"),), jobs=jobs), RESET_AT + dt.timedelta(hours=1))
+    done = step_through(
+        rollover(), Observed(targets=(cronjob("c"),), jobs=jobs), RESET_AT + dt.timedelta(hours=1)
+    )
     assert done.status.phase is Phase.COMPLETED
     nxt = rollover(done.status, generation=2, schoolYear="2027-2028", resetDate="2028-07-14")
     p = plan(nxt, Observed(targets=(cronjob("c"),), jobs=jobs), RESET_AT + dt.timedelta(days=30))
@@ -272,7 +310,9 @@ def test_next_school_year_starts_a_new_cycle() -> None:
 
 
 def test_an_invalid_spec_changes_nothing_and_says_why() -> None:
-    bad = Rollover("district-il", NAME, 1, spec(resetDate="2027-07-05"), DistrictRolloverStatus())  # July 4 observed
+    bad = Rollover(
+        "district-il", NAME, 1, spec(resetDate="2027-07-05"), DistrictRolloverStatus()
+    )  # July 4 observed
     p = plan(bad, Observed(targets=(cronjob("c"),)), dt.datetime(2027, 7, 2, tzinfo=CHICAGO))
     assert not [a for a in p.actions if not isinstance(a, EmitEvent)]
     status, reason = cond(p, ConditionType.SPEC_VALID)
@@ -298,8 +338,11 @@ def test_locked_fields_keep_their_values_after_archiving_started() -> None:
     archiving = step_through(rollover(), paused_observed(), RESET_AT)
     assert archiving.status.phase is Phase.ARCHIVING
     edited = rollover(archiving.status, generation=2, resetDate="2027-08-13", products=["imagine-math"])
-    p = plan(edited, paused_observed(*(job(Step.ARCHIVE, x, JobState.RUNNING)
-                                       for x in ("imagine-math", "twig-science"))), RESET_AT)
+    p = plan(
+        edited,
+        paused_observed(*(job(Step.ARCHIVE, x, JobState.RUNNING) for x in ("imagine-math", "twig-science"))),
+        RESET_AT,
+    )
     assert cond(p, ConditionType.SPEC_VALID) == ("False", "LockedAfterArchiveStarted")
     assert p.status.reset_date == dt.date(2027, 7, 16)
     assert p.status.phase is Phase.ARCHIVING
@@ -321,15 +364,23 @@ def test_deletion_during_the_pause_restores_then_releases() -> None:
 
 def test_deletion_waits_for_a_running_reset_job() -> None:
     status = plan(rollover(), paused_observed(), RESET_AT).status
-    running = Observed(targets=(cronjob("c", suspended=True, original=mine()),),
-                       jobs=(job(Step.RESET, "imagine-math", JobState.RUNNING),), deleting=True)
+    running = Observed(
+        targets=(cronjob("c", suspended=True, original=mine()),),
+        jobs=(job(Step.RESET, "imagine-math", JobState.RUNNING),),
+        deleting=True,
+    )
     p = plan(rollover(status), running, RESET_AT)
     assert not actions(p, RestoreTarget) and not p.release_finalizer
 
 
-@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=253),
-       st.sampled_from(list(Step)), st.integers(0, 20))
-def test_job_names_are_deterministic_valid_and_distinct_per_attempt(name: str, step: Step, attempt: int) -> None:
+@given(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=253),
+    st.sampled_from(list(Step)),
+    st.integers(0, 20),
+)
+def test_job_names_are_deterministic_valid_and_distinct_per_attempt(
+    name: str, step: Step, attempt: int
+) -> None:
     a = job_name(name, YEAR, step, "imagine-math-facts", attempt)
     assert a == job_name(name, YEAR, step, "imagine-math-facts", attempt)
     assert len(a) <= 63

@@ -25,7 +25,10 @@ from rollover.planner import CreateJob, PauseTarget, RepairTarget, RestoreTarget
 
 log = logging.getLogger(__name__)
 
-_RESOURCES = {SyncTargetKind.CRON_JOB: CronJob, SyncTargetKind.DEPLOYMENT: Deployment}
+_RESOURCES: dict[SyncTargetKind, type[CronJob] | type[Deployment]] = {
+    SyncTargetKind.CRON_JOB: CronJob,
+    SyncTargetKind.DEPLOYMENT: Deployment,
+}
 HTTP_NOT_FOUND, HTTP_CONFLICT = 404, 409
 
 
@@ -51,7 +54,8 @@ async def restore_target(client: AsyncClient, namespace: str, action: RestoreTar
     """Put back exactly the recorded state and drop the annotation, in one PATCH."""
     original = action.original
     spec: dict[str, Any] = (
-        {"suspend": bool(original.suspend)} if action.kind is SyncTargetKind.CRON_JOB
+        {"suspend": bool(original.suspend)}
+        if action.kind is SyncTargetKind.CRON_JOB
         else {"replicas": original.replicas if original.replicas is not None else 1}
     )
     patch = {"metadata": {"annotations": {ORIGINAL_STATE_ANNOTATION: None}}, "spec": spec}
@@ -62,8 +66,14 @@ async def _patch(
     client: AsyncClient, kind: SyncTargetKind, namespace: str, name: str, patch: dict[str, Any]
 ) -> None:
     try:
-        await client.patch(_RESOURCES[kind], name, patch, namespace=namespace,
-                           patch_type=PatchType.MERGE, field_manager=FIELD_MANAGER)
+        await client.patch(
+            _RESOURCES[kind],
+            name,
+            patch,
+            namespace=namespace,
+            patch_type=PatchType.MERGE,
+            field_manager=FIELD_MANAGER,
+        )
     except ApiError as exc:
         if exc.status.code != HTTP_NOT_FOUND:
             raise
@@ -86,25 +96,51 @@ async def create_job(
 
 async def write_status(
     client: AsyncClient, namespace: str, name: str, old: dict[str, Any], new: dict[str, Any]
-) -> None:
-    """Merge-patch the status subresource; keys that disappeared are set to null."""
+) -> str:
+    """Merge-patch the status subresource (keys that disappeared are set to null); the new resourceVersion."""
     patch = dict(new) | {k: None for k in old if k not in new}
-    await client.patch(DistrictRollover.Status, name, {"status": patch}, namespace=namespace,
-                       patch_type=PatchType.MERGE, field_manager=FIELD_MANAGER)
+    written = await client.patch(
+        DistrictRollover.Status,
+        name,
+        {"status": patch},
+        namespace=namespace,
+        patch_type=PatchType.MERGE,
+        field_manager=FIELD_MANAGER,
+    )
+    return _resource_version(written)
 
 
-async def ensure_finalizer(client: AsyncClient, body: dict[str, Any]) -> None:
-    """Add our finalizer (JSON patch guarded by resourceVersion, so no one else's is lost)."""
+def _resource_version(obj: Any) -> str:
+    return str(obj.metadata.resourceVersion) if obj.metadata else ""
+
+
+async def ensure_finalizer(client: AsyncClient, body: dict[str, Any]) -> str | None:
+    """Add our finalizer (JSON patch guarded by resourceVersion, so no one else's is lost).
+
+    Returns the new resourceVersion, or None when the finalizer was already there.
+    """
     meta = body["metadata"]
     finalizers = meta.get("finalizers") or []
     if FINALIZER in finalizers:
-        return
-    ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/resourceVersion",
-                                  "value": meta["resourceVersion"]}]
-    ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER} if finalizers
-               else {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]})
-    await client.patch(DistrictRollover, meta["name"], ops, namespace=meta["namespace"],
-                       patch_type=PatchType.JSON, field_manager=FIELD_MANAGER)
+        return None
+    ops: list[dict[str, Any]] = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]}
+    ]
+    ops.append(
+        {"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER}
+        if finalizers
+        else {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}
+    )
+    written = await client.patch(
+        DistrictRollover,
+        meta["name"],
+        ops,
+        namespace=meta["namespace"],
+        patch_type=PatchType.JSON,
+        field_manager=FIELD_MANAGER,
+    )
+    meta["finalizers"] = [*finalizers, FINALIZER]
+    return _resource_version(written)
 
 
 async def release_finalizer(client: AsyncClient, body: dict[str, Any]) -> None:
@@ -114,11 +150,19 @@ async def release_finalizer(client: AsyncClient, body: dict[str, Any]) -> None:
     if FINALIZER not in finalizers:
         return
     index = finalizers.index(FINALIZER)
-    ops = [{"op": "test", "path": f"/metadata/finalizers/{index}", "value": FINALIZER},
-           {"op": "remove", "path": f"/metadata/finalizers/{index}"}]
+    ops = [
+        {"op": "test", "path": f"/metadata/finalizers/{index}", "value": FINALIZER},
+        {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+    ]
     try:
-        await client.patch(DistrictRollover, meta["name"], ops, namespace=meta["namespace"],
-                           patch_type=PatchType.JSON, field_manager=FIELD_MANAGER)
+        await client.patch(
+            DistrictRollover,
+            meta["name"],
+            ops,
+            namespace=meta["namespace"],
+            patch_type=PatchType.JSON,
+            field_manager=FIELD_MANAGER,
+        )
     except ApiError as exc:
         if exc.status.code != HTTP_NOT_FOUND:
             raise
@@ -133,4 +177,3 @@ async def read_termination_message(client: AsyncClient, namespace: str, job: str
             if terminated is not None and terminated.message:
                 message = terminated.message
     return message
-

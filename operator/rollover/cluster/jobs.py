@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from lightkube.resources.batch_v1 import Job
 
@@ -17,8 +17,11 @@ def job_manifest(rollover: dict[str, Any], action: CreateJob, template: JobTempl
     meta = rollover["metadata"]
     spec = rollover.get("spec") or {}
     labels = {
-        LABEL_ROLLOVER: meta["name"], LABEL_STEP: action.step.value, LABEL_PRODUCT: action.product,
-        LABEL_SCHOOL_YEAR: action.school_year, LABEL_ATTEMPT: str(action.attempt),
+        LABEL_ROLLOVER: meta["name"],
+        LABEL_STEP: action.step.value,
+        LABEL_PRODUCT: action.product,
+        LABEL_SCHOOL_YEAR: action.school_year,
+        LABEL_ATTEMPT: str(action.attempt),
     }
     env = [
         {"name": "ROLLOVER_NAME", "value": meta["name"]},
@@ -41,7 +44,9 @@ def job_manifest(rollover: dict[str, Any], action: CreateJob, template: JobTempl
         "volumeMounts": template.volume_mounts,
         "terminationMessagePolicy": "File",
         "securityContext": {
-            "runAsNonRoot": True, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
     }
@@ -54,13 +59,22 @@ def job_manifest(rollover: dict[str, Any], action: CreateJob, template: JobTempl
     if template.service_account_name:
         pod_spec["serviceAccountName"] = template.service_account_name
     body = {
-        "apiVersion": "batch/v1", "kind": "Job",
+        "apiVersion": "batch/v1",
+        "kind": "Job",
         "metadata": {
-            "name": action.name, "namespace": meta["namespace"], "labels": labels,
-            "ownerReferences": [{
-                "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "name": meta["name"], "uid": meta["uid"],
-                "controller": True, "blockOwnerDeletion": True,
-            }],
+            "name": action.name,
+            "namespace": meta["namespace"],
+            "labels": labels,
+            "ownerReferences": [
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": KIND,
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
         },
         "spec": {
             "backoffLimit": template.backoff_limit,
@@ -68,4 +82,4 @@ def job_manifest(rollover: dict[str, Any], action: CreateJob, template: JobTempl
             "template": {"metadata": {"labels": labels | template.pod_labels}, "spec": pod_spec},
         },
     }
-    return Job.from_dict(body)
+    return cast(Job, Job.from_dict(body))

@@ -59,6 +59,8 @@ class Cache:
     jobs: dict[str, dict[str, JobEntry]] = field(default_factory=lambda: defaultdict(dict))
     results: dict[Key, dict[str, Any]] = field(default_factory=dict)  # termination messages by Job
     versions: dict[tuple[str, str, str], str] = field(default_factory=dict)  # kind/ns/name -> rv
+    # Rollovers we just wrote: the resourceVersion our write produced and until when to wait for it.
+    expected: dict[Key, tuple[str, float]] = field(default_factory=dict)
 
     def changed(self, kind: str, body: dict[str, Any]) -> bool:
         """Record the object's resourceVersion; False if this exact version was seen (a replay)."""
@@ -70,6 +72,22 @@ class Cache:
         self.versions[key] = rv
         return True
 
+    def expect(self, key: Key, resource_version: str, until: float) -> None:
+        """After our own write: events older than it are stale and must not overwrite the cache."""
+        self.expected[key] = (resource_version, until)
+
+    def stale(self, key: Key, resource_version: str, now: float) -> bool:
+        """Whether a rollover event predates our last write (the watch stream is ordered, so every
+        event before the one carrying our write's resourceVersion is older than what we wrote).
+        Expectations expire, in case a watch restart skips that event."""
+        expected = self.expected.get(key)
+        if expected is None:
+            return False
+        if resource_version == expected[0] or now > expected[1]:
+            del self.expected[key]
+            return False
+        return True
+
     def forget(self, kind: str, namespace: str, name: str) -> None:
         self.versions.pop((kind, namespace, name), None)
 
@@ -79,8 +97,11 @@ class Cache:
         meta, spec = body["metadata"], body.get("spec", {})
         annotation = (meta.get("annotations") or {}).get(ORIGINAL_STATE_ANNOTATION)
         entry = TargetEntry(
-            kind=kind, name=meta["name"], labels=dict(meta.get("labels") or {}),
-            suspended=bool(spec.get("suspend", False)), replicas=int(spec.get("replicas", 1)),
+            kind=kind,
+            name=meta["name"],
+            labels=dict(meta.get("labels") or {}),
+            suspended=bool(spec.get("suspend", False)),
+            replicas=int(spec.get("replicas", 1)),
             original=OriginalState.from_annotation(annotation) if annotation else None,
         )
         self.targets[meta["namespace"]][(kind.value, meta["name"])] = entry
@@ -94,10 +115,15 @@ class Cache:
         meta, status = body["metadata"], body.get("status", {})
         conditions = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
         failed = conditions.get("Failed")
-        owner = next((o["name"] for o in meta.get("ownerReferences") or [] if o.get("kind") == "CronJob"), None)
+        owner = next(
+            (o["name"] for o in meta.get("ownerReferences") or [] if o.get("kind") == "CronJob"), None
+        )
         entry = JobEntry(
-            name=meta["name"], labels=dict(meta.get("labels") or {}), owner_cronjob=owner,
-            finished="Complete" in conditions or failed is not None, failed=failed is not None,
+            name=meta["name"],
+            labels=dict(meta.get("labels") or {}),
+            owner_cronjob=owner,
+            finished="Complete" in conditions or failed is not None,
+            failed=failed is not None,
             message=(failed or {}).get("message", "") or (failed or {}).get("reason", ""),
         )
         self.jobs[meta["namespace"]][meta["name"]] = entry
@@ -118,13 +144,20 @@ class Cache:
         for entry in self.targets[namespace].values():
             selected = matches(selector, entry.labels)
             if selected or entry.original is not None:
-                targets.append(ObservedTarget(
-                    kind=entry.kind, name=entry.name, matches_selector=selected,
-                    suspended=entry.suspended, replicas=entry.replicas, original=entry.original,
-                ))
+                targets.append(
+                    ObservedTarget(
+                        kind=entry.kind,
+                        name=entry.name,
+                        matches_selector=selected,
+                        suspended=entry.suspended,
+                        replicas=entry.replicas,
+                        original=entry.original,
+                    )
+                )
         target_cronjobs = {t.name for t in targets if t.kind is SyncTargetKind.CRON_JOB}
         active_sync = sorted(
-            j.name for j in self.jobs[namespace].values()
+            j.name
+            for j in self.jobs[namespace].values()
             if j.owner_cronjob in target_cronjobs and not j.finished
         )
         return Observed(
@@ -145,19 +178,30 @@ class Cache:
                 step, attempt = Step(labels[LABEL_STEP]), int(labels.get(LABEL_ATTEMPT, "0"))
             except (KeyError, ValueError):
                 continue  # not a Job we made (or a damaged label): never act on a guess
-            state = JobState.FAILED if job.failed else JobState.SUCCEEDED if job.finished else JobState.RUNNING
-            out.append(ObservedJob(
-                name=job.name, step=step, product=labels.get(LABEL_PRODUCT, ""),
-                school_year=labels.get(LABEL_SCHOOL_YEAR, ""), attempt=attempt, state=state,
-                message=job.message, result=self.results.get((namespace, job.name)),
-            ))
+            state = (
+                JobState.FAILED if job.failed else JobState.SUCCEEDED if job.finished else JobState.RUNNING
+            )
+            out.append(
+                ObservedJob(
+                    name=job.name,
+                    step=step,
+                    product=labels.get(LABEL_PRODUCT, ""),
+                    school_year=labels.get(LABEL_SCHOOL_YEAR, ""),
+                    attempt=attempt,
+                    state=state,
+                    message=job.message,
+                    result=self.results.get((namespace, job.name)),
+                )
+            )
         return out
 
     def jobs_needing_results(self, namespace: str, rollover: str) -> list[str]:
         """Finished Jobs of ours whose termination message has not been read yet."""
         return [
-            j.name for j in self.jobs[namespace].values()
-            if j.labels.get(LABEL_ROLLOVER) == rollover and j.finished
+            j.name
+            for j in self.jobs[namespace].values()
+            if j.labels.get(LABEL_ROLLOVER) == rollover
+            and j.finished
             and (namespace, j.name) not in self.results
         ]
 

@@ -8,7 +8,8 @@ idle rollover costs no API writes at all.
 from __future__ import annotations
 
 import logging
-from typing import Any
+import time
+from typing import Any, cast
 
 import kopf
 from lightkube import AsyncClient, KubeConfig
@@ -38,11 +39,12 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     for ns in namespaces:
         for resource, kind in ((CronJob, "CronJob"), (Deployment, "Deployment"), (Job, "Job")):
             async for obj in client.list(resource, namespace=ns or "*"):
-                _remember(cache, kind, obj.to_dict())
+                _remember(cache, kind, cast(Any, obj).to_dict())
     memo.reconciler = Reconciler(client, cache, memo.config, memo.clock)
     memo.reconciler.start()
-    log.info("caches filled: %d namespaces with sync targets, %d with jobs",
-             len(cache.targets), len(cache.jobs))
+    log.info(
+        "caches filled: %d namespaces with sync targets, %d with jobs", len(cache.targets), len(cache.jobs)
+    )
 
 
 @kopf.on.cleanup()
@@ -64,7 +66,7 @@ def _remember(cache: Cache, kind: str, body: dict[str, Any]) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def rollover_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A DistrictRollover changed: cache it and reconcile it."""
     reconciler: Reconciler = memo.reconciler
     raw = dict(body)
@@ -74,6 +76,8 @@ def rollover_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_:
         reconciler.cache.rollovers[key[0]].pop(key[1], None)
         reconciler.cache.forget("DistrictRollover", *key)
         return
+    if reconciler.cache.stale(key, meta.get("resourceVersion", ""), time.monotonic()):
+        return
     if reconciler.cache.changed("DistrictRollover", raw):
         reconciler.cache.rollovers[key[0]][key[1]] = raw
         reconciler.enqueue(key)
@@ -81,7 +85,7 @@ def rollover_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_:
 
 @kopf.on.event("batch", "v1", "cronjobs")
 @kopf.on.event("apps", "v1", "deployments")
-def target_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+def target_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A possible sync target changed: every rollover of its namespace may care."""
     reconciler: Reconciler = memo.reconciler
     raw = dict(body)
@@ -97,7 +101,7 @@ def target_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: A
 
 
 @kopf.on.event("batch", "v1", "jobs")
-def job_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+def job_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A Job changed: ours wakes its rollover; a sync Job wakes rollovers draining in its namespace."""
     reconciler: Reconciler = memo.reconciler
     raw = dict(body)

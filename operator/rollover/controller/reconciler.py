@@ -8,6 +8,8 @@ call is made until its next transition or until something it depends on changes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import heapq
 import logging
 import time
@@ -42,6 +44,7 @@ from rollover.planner import (
 log = logging.getLogger(__name__)
 
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.5, 300.0
+EXPECTATION_TTL_S = 30.0
 
 
 @dataclass
@@ -83,8 +86,9 @@ class Reconciler:
 
     def start(self) -> None:
         """Start the workers and the timer."""
-        self._tasks = [asyncio.create_task(self._worker(), name=f"reconcile-{i}")
-                       for i in range(self.config.workers)]
+        self._tasks = [
+            asyncio.create_task(self._worker(), name=f"reconcile-{i}") for i in range(self.config.workers)
+        ]
         self._tasks.append(asyncio.create_task(self._timer(), name="wake-ups"))
 
     async def stop(self) -> None:
@@ -103,10 +107,8 @@ class Reconciler:
                     del self._due[key]
                     self.enqueue(key)
             timeout = self._timers[0][0] - now if self._timers else None
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._timer_changed.wait(), timeout)
-            except TimeoutError:
-                pass
 
     async def _worker(self) -> None:
         while True:
@@ -139,7 +141,7 @@ class Reconciler:
         meta = body["metadata"]
         deleting = bool(meta.get("deletionTimestamp"))
         if not deleting:
-            await apply.ensure_finalizer(self.client, body)
+            self._wrote(key, await apply.ensure_finalizer(self.client, body))
         await self._collect_results(key)
         try:
             status = parse_status(body.get("status"))
@@ -147,8 +149,12 @@ class Reconciler:
             log.warning("status of %s/%s is unreadable; rebuilding it from the cluster", *key)
             status = DistrictRolloverStatus()
         rollover = Rollover(key[0], key[1], int(meta.get("generation", 0)), body.get("spec") or {}, status)
-        decided = plan(rollover, self.cache.observe(body), self.clock.now(),
-                       Settings(self.config.drain_timeout, self.config.drain_poll))
+        decided = plan(
+            rollover,
+            self.cache.observe(body),
+            self.clock.now(),
+            Settings(self.config.drain_timeout, self.config.drain_poll),
+        )
         await self._apply(body, decided)
         if decided.wake_at is not None:
             self.wake_after(key, self.clock.seconds_until(decided.wake_at))
@@ -175,27 +181,47 @@ class Reconciler:
         old_status = body.get("status") or {}
         new_status = dump(decided.status)
         if new_status != old_status:
-            await apply.write_status(self.client, namespace, name, old_status, new_status)
-            # Remember what we wrote so a replayed watch event does not look like drift.
+            written = await apply.write_status(self.client, namespace, name, old_status, new_status)
             body["status"] = new_status
+            self._wrote((namespace, name), written)
         if decided.release_finalizer:
             await apply.release_finalizer(self.client, body)
         for event in events:
             await self._post_event(body, event)
 
+    def _wrote(self, key: Key, resource_version: str | None) -> None:
+        """Our write changed the rollover: until its watch event arrives, older events are stale."""
+        if resource_version:
+            body = self.cache.rollover(key)
+            if body is not None:
+                body["metadata"]["resourceVersion"] = resource_version
+            self.cache.expect(key, resource_version, time.monotonic() + EXPECTATION_TTL_S)
+
     async def _post_event(self, body: dict[str, Any], event: EmitEvent) -> None:
         meta = body["metadata"]
-        now = self.clock.now()
+        now = dt.datetime.now(dt.UTC)  # events happen in real time, even under a demo clock
         try:
-            await self.client.create(Event(
-                metadata=ObjectMeta(name=f"{meta['name']}.{uuid.uuid4().hex[:12]}", namespace=meta["namespace"]),
-                involvedObject=ObjectReference(
-                    apiVersion=f"{GROUP}/{VERSION}", kind=KIND, name=meta["name"],
-                    namespace=meta["namespace"], uid=meta.get("uid"),
+            await self.client.create(
+                Event(
+                    metadata=ObjectMeta(
+                        name=f"{meta['name']}.{uuid.uuid4().hex[:12]}", namespace=meta["namespace"]
+                    ),
+                    involvedObject=ObjectReference(
+                        apiVersion=f"{GROUP}/{VERSION}",
+                        kind=KIND,
+                        name=meta["name"],
+                        namespace=meta["namespace"],
+                        uid=meta.get("uid"),
+                    ),
+                    type=event.type,
+                    reason=event.reason,
+                    message=event.message[:1024],
+                    source=EventSource(component=FIELD_MANAGER),
+                    firstTimestamp=now,
+                    lastTimestamp=now,
+                    count=1,
                 ),
-                type=event.type, reason=event.reason, message=event.message[:1024],
-                source=EventSource(component=FIELD_MANAGER),
-                firstTimestamp=now, lastTimestamp=now, count=1,
-            ), field_manager=FIELD_MANAGER)
+                field_manager=FIELD_MANAGER,
+            )
         except ApiError as exc:  # an event is worth a log line, never a failed reconcile
             log.warning("could not post event %s on %s: %s", event.reason, meta["name"], exc)

@@ -9,6 +9,7 @@ from another process — kills exactly what `start()` started and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -179,20 +180,29 @@ class ControlPlane:
             client = f"http://127.0.0.1:{state.etcd_port}"
             peer = f"http://127.0.0.1:{state.etcd_peer_port}"
             return [
-                str(binaries / "etcd"), "--name=dev", f"--data-dir={self.state_dir / 'etcd'}",
-                f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-                f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-                f"--initial-cluster=dev={peer}", "--listen-metrics-urls=",
+                str(binaries / "etcd"),
+                "--name=dev",
+                f"--data-dir={self.state_dir / 'etcd'}",
+                f"--listen-client-urls={client}",
+                f"--advertise-client-urls={client}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=dev={peer}",
+                "--listen-metrics-urls=",
                 # A throwaway dev store: fsync buys nothing here and costs seconds per test.
-                "--unsafe-no-fsync=true", "--quota-backend-bytes=8589934592", "--log-level=warn",
+                "--unsafe-no-fsync=true",
+                "--quota-backend-bytes=8589934592",
+                "--log-level=warn",
             ]
         if name == "kube-apiserver":
             return [
                 str(binaries / "kube-apiserver"),
                 f"--etcd-servers=http://127.0.0.1:{state.etcd_port}",
-                "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
                 f"--secure-port={state.apiserver_port}",
-                f"--tls-cert-file={p.serving_cert}", f"--tls-private-key-file={p.serving_key}",
+                f"--tls-cert-file={p.serving_cert}",
+                f"--tls-private-key-file={p.serving_key}",
                 f"--client-ca-file={p.ca_cert}",
                 f"--service-account-key-file={p.sa_pub}",
                 f"--service-account-signing-key-file={p.sa_key}",
@@ -202,20 +212,26 @@ class ControlPlane:
                 "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,ValidatingAdmissionPolicy",
                 # Benchmarks push thousands of writes a second from one client; the dev plane
                 # should measure the operator, not API priority-and-fairness queueing.
-                "--max-requests-inflight=1200", "--max-mutating-requests-inflight=600",
-                "--profiling=false", "--v=0",
+                "--max-requests-inflight=1200",
+                "--max-mutating-requests-inflight=600",
+                "--profiling=false",
+                "--v=0",
             ]
         if name == "kube-controller-manager":
             return [
                 str(binaries / "kube-controller-manager"),
                 f"--kubeconfig={self.kubeconfig}",
                 f"--controllers={','.join(CONTROLLERS)}",
-                "--leader-elect=false", "--bind-address=127.0.0.1",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
                 f"--secure-port={state.controller_manager_port}",
                 f"--cert-dir={self.state_dir / 'kcm-certs'}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--concurrent-job-syncs=20", "--concurrent-cron-job-syncs=20",
-                "--kube-api-qps=400", "--kube-api-burst=800", "--v=0",
+                "--concurrent-job-syncs=20",
+                "--concurrent-cron-job-syncs=20",
+                "--kube-api-qps=400",
+                "--kube-api-burst=800",
+                "--v=0",
             ]
         raise ValueError(name)
 
@@ -223,8 +239,12 @@ class ControlPlane:
         log = (self.log_dir / f"{name}.log").open("ab")
         # A session of its own: Ctrl-C in the caller's terminal must not kill a background cluster.
         popen = subprocess.Popen(
-            self._command(name, state, binaries), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.state_dir,
+            self._command(name, state, binaries),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.state_dir,
         )
         log.close()
         ticks = _start_ticks(popen.pid)
@@ -236,11 +256,24 @@ class ControlPlane:
     def _write_kubeconfig(self, port: int) -> None:
         p = self.pki
         config = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "dev",
-            "clusters": [{"name": "dev", "cluster": {
-                "server": f"https://127.0.0.1:{port}", "certificate-authority": str(p.ca_cert)}}],
-            "users": [{"name": "dev-admin", "user": {
-                "client-certificate": str(p.admin_cert), "client-key": str(p.admin_key)}}],
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "dev",
+            "clusters": [
+                {
+                    "name": "dev",
+                    "cluster": {
+                        "server": f"https://127.0.0.1:{port}",
+                        "certificate-authority": str(p.ca_cert),
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": "dev-admin",
+                    "user": {"client-certificate": str(p.admin_cert), "client-key": str(p.admin_key)},
+                }
+            ],
             "contexts": [{"name": "dev", "context": {"cluster": "dev", "user": "dev-admin"}}],
         }
         # JSON is YAML: every kubeconfig reader accepts it.
@@ -299,10 +332,8 @@ def _terminate(proc: _Process, grace: float = 10.0) -> None:
 
 def _reap(pid: int) -> None:
     # A child of this process stays a zombie (and "alive" in /proc) until waited for.
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def install_manifests(kubeconfig: Path, files: Iterable[Path], *, timeout: float = 60.0) -> None:
@@ -319,7 +350,7 @@ def install_manifests(kubeconfig: Path, files: Iterable[Path], *, timeout: float
         with path.open() as fh:
             for obj in load_all_yaml(fh):
                 client.apply(obj, force=True)
-                if isinstance(obj, CustomResourceDefinition) and obj.metadata and obj.metadata.name:
+                if obj.kind == "CustomResourceDefinition" and obj.metadata and obj.metadata.name:
                     crd_names.append(obj.metadata.name)
     deadline = time.monotonic() + timeout
     for name in crd_names:

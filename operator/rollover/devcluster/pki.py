@@ -58,8 +58,16 @@ class PkiPaths:
         """True when every file exists (so a reused state directory keeps its identity)."""
         return all(
             p.exists()
-            for p in (self.ca_cert, self.ca_key, self.serving_cert, self.serving_key,
-                      self.sa_key, self.sa_pub, self.admin_cert, self.admin_key)
+            for p in (
+                self.ca_cert,
+                self.ca_key,
+                self.serving_cert,
+                self.serving_key,
+                self.sa_key,
+                self.sa_pub,
+                self.admin_cert,
+                self.admin_key,
+            )
         )
 
 
@@ -79,7 +87,7 @@ def _issue(
     issuer_key: ec.EllipticCurvePrivateKey,
     *,
     is_ca: bool = False,
-    usage: ExtendedKeyUsageOID | None = None,
+    usage: x509.ObjectIdentifier | None = None,
     sans: list[x509.GeneralName] | None = None,
 ) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
@@ -132,16 +140,27 @@ def ensure_pki(root: Path) -> PkiPaths:
     _write_key(paths.serving_key, serving_key)
     _write_cert(
         paths.serving_cert,
-        _issue(_name("kube-apiserver"), serving_key, ca_name, ca_key,
-               usage=ExtendedKeyUsageOID.SERVER_AUTH, sans=sans),
+        _issue(
+            _name("kube-apiserver"),
+            serving_key,
+            ca_name,
+            ca_key,
+            usage=ExtendedKeyUsageOID.SERVER_AUTH,
+            sans=sans,
+        ),
     )
 
     admin_key = ec.generate_private_key(ec.SECP256R1())
     _write_key(paths.admin_key, admin_key)
     _write_cert(
         paths.admin_cert,
-        _issue(_name("dev-admin", "system:masters"), admin_key, ca_name, ca_key,
-               usage=ExtendedKeyUsageOID.CLIENT_AUTH),
+        _issue(
+            _name("dev-admin", "system:masters"),
+            admin_key,
+            ca_name,
+            ca_key,
+            usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+        ),
     )
 
     sa_key = ec.generate_private_key(ec.SECP256R1())

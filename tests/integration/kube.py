@@ -1,0 +1,220 @@
+"""Helpers for integration tests: run the operator as users do, read objects, finish Job pods."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tests.conftest import RunningControlPlane
+
+T = TypeVar("T")
+
+# 10 simulated hours per real second: a one-business-day pause takes 2.4 s.
+CLOCK_RATE = 36000
+
+
+def wait_for(probe: Callable[[], T], *, timeout: float = 60.0, what: str = "condition") -> T:
+    """Poll `probe` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+class Kube:
+    """kubectl against one namespace of the test control plane, returning parsed JSON."""
+
+    def __init__(self, control_plane: RunningControlPlane, namespace: str) -> None:
+        self.cp = control_plane
+        self.ns = namespace
+
+    def run(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return self.cp.kubectl("-n", self.ns, *args, input=input, check=check)
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        return dict(json.loads(self.run("get", kind, name, "-o", "json").stdout))
+
+    def items(self, kind: str, *selector: str) -> list[dict[str, Any]]:
+        return list(json.loads(self.run("get", kind, *selector, "-o", "json").stdout)["items"])
+
+    def apply(self, doc: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        return self.run("apply", "-f", "-", input=json.dumps(doc), check=False)
+
+    def rollover(self, name: str) -> dict[str, Any]:
+        return self.get("districtrollover", name)
+
+    def phase(self, name: str) -> str:
+        return str(self.rollover(name).get("status", {}).get("phase", ""))
+
+    def wait_phase(self, name: str, phase: str, timeout: float = 60.0) -> dict[str, Any]:
+        wait_for(lambda: self.phase(name) == phase, timeout=timeout, what=f"{name} to reach {phase}")
+        return self.rollover(name)
+
+    def cronjob(self, name: str, labels: dict[str, str], *, suspend: bool = False) -> None:
+        self.run(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps(
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "CronJob",
+                    "metadata": {"name": name, "namespace": self.ns, "labels": labels},
+                    "spec": {
+                        "schedule": "0 3 * * *",
+                        "suspend": suspend,
+                        "jobTemplate": {
+                            "spec": {
+                                "template": {
+                                    "spec": {
+                                        "restartPolicy": "Never",
+                                        "containers": [{"name": "sync", "image": "example.invalid/sync"}],
+                                    }
+                                }
+                            }
+                        },
+                    },
+                }
+            ),
+        )
+
+    def deployment(self, name: str, labels: dict[str, str], replicas: int) -> None:
+        self.run(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": name, "namespace": self.ns, "labels": labels},
+                    "spec": {
+                        "replicas": replicas,
+                        "selector": {"matchLabels": {"app": name}},
+                        "template": {
+                            "metadata": {"labels": {"app": name}},
+                            "spec": {"containers": [{"name": "csv", "image": "example.invalid/csv"}]},
+                        },
+                    },
+                }
+            ),
+        )
+
+    def finish_pods(
+        self, selector: str, *, succeed: bool = True, message: dict[str, Any] | None = None
+    ) -> int:
+        """Mark every pending pod matching `selector` Succeeded/Failed (there is no kubelet)."""
+        done = 0
+        for pod in self.items("pods", "-l", selector):
+            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            container = pod["spec"]["containers"][0]["name"]
+            terminated = {
+                "exitCode": 0 if succeed else 1,
+                "reason": "Completed" if succeed else "Error",
+                "message": json.dumps(message or {}),
+            }
+            self.run(
+                "patch",
+                "pod",
+                pod["metadata"]["name"],
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                json.dumps(
+                    {
+                        "status": {
+                            "phase": "Succeeded" if succeed else "Failed",
+                            "containerStatuses": [
+                                {
+                                    "name": container,
+                                    "image": "x",
+                                    "imageID": "",
+                                    "ready": False,
+                                    "restartCount": 0,
+                                    "state": {"terminated": terminated},
+                                }
+                            ],
+                        }
+                    }
+                ),
+            )
+            done += 1
+        return done
+
+
+def rollover_doc(namespace: str, name: str = "springfield", **spec: Any) -> dict[str, Any]:
+    """A valid DistrictRollover (reset Friday 2027-07-16, pause Thursday) with overrides."""
+    return {
+        "apiVersion": "rostering.k12.dev/v1alpha1",
+        "kind": "DistrictRollover",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "districtId": "IL-0631950",
+            "schoolYear": "2026-2027",
+            "resetDate": "2027-07-16",
+            "timeZone": "America/Chicago",
+            "calendar": {"country": "US", "subdivision": "IL"},
+            "products": ["imagine-math", "twig-science"],
+            "syncSelector": {"matchLabels": {"district": name}},
+        }
+        | spec,
+    }
+
+
+@contextmanager
+def operator(
+    control_plane: RunningControlPlane,
+    namespace: str,
+    log_path: Path,
+    *,
+    clock_start: str = "2027-07-14T00:00:00-05:00",
+    rate: float = CLOCK_RATE,
+    config: Path | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`rollover operator` on one namespace with an accelerated clock; its log must hold no traceback."""
+    args = [
+        sys.executable,
+        "-m",
+        "rollover.cli.main",
+        "operator",
+        "--namespace",
+        namespace,
+        "--clock-start",
+        clock_start,
+        "--clock-rate",
+        str(rate),
+    ]
+    if config is not None:
+        args += ["--config", str(config)]
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=control_plane.env())
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    assert_no_traceback(log_path)
+
+
+def assert_no_traceback(log_path: Path) -> None:
+    text = log_path.read_text(errors="replace")
+    assert "Traceback" not in text, f"unhandled error in the operator log {log_path}:\n{text[-4000:]}"

@@ -1,0 +1,248 @@
+"""The reconciler on the real control plane: the operator runs as users run it, with a demo clock."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunningControlPlane
+from tests.integration.kube import Kube, operator, rollover_doc, wait_for
+
+pytestmark = pytest.mark.integration
+
+LABELS = {"district": "springfield"}
+ARCHIVE = "rostering.k12.dev/step=archive"
+RESET = "rostering.k12.dev/step=reset"
+
+
+@pytest.fixture
+def kube(control_plane: RunningControlPlane, namespace: str) -> Kube:
+    return Kube(control_plane, namespace)
+
+
+def suspend_of(kube: Kube, name: str) -> bool:
+    return bool(kube.get("cronjob", name)["spec"].get("suspend"))
+
+
+def condition(rollover: dict, type_: str) -> dict:
+    """The condition of that type, or {} while the operator has not written it yet."""
+    conditions = rollover.get("status", {}).get("conditions", [])
+    return next((c for c in conditions if c["type"] == type_), {})
+
+
+def test_full_rollover_pauses_archives_resets_and_restores_exactly(
+    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+) -> None:
+    kube.cronjob("clever-sync", LABELS)
+    kube.cronjob("oneroster-nightly", LABELS, suspend=True)  # suspended by its owner: must stay so
+    kube.cronjob("other-district", {"district": "shelbyville"})
+    kube.deployment("csv-import", LABELS, replicas=2)
+    assert kube.apply(rollover_doc(kube.ns)).returncode == 0
+
+    with operator(control_plane, kube.ns, tmp_path / "operator.log"):
+        scheduled = kube.wait_phase("springfield", "Scheduled")
+        assert scheduled["status"]["pauseAt"] == "2027-07-15T00:00:00-05:00"
+        assert condition(scheduled, "Ready")["status"] == "True"
+        assert scheduled["status"]["observedGeneration"] == scheduled["metadata"]["generation"]
+
+        kube.wait_phase("springfield", "Paused")
+        wait_for(lambda: suspend_of(kube, "clever-sync"), what="clever-sync suspended")
+        wait_for(
+            lambda: kube.get("deployment", "csv-import")["spec"]["replicas"] == 0, what="csv-import at 0"
+        )
+        assert not suspend_of(kube, "other-district")
+
+        kube.wait_phase("springfield", "Archiving")
+        archive_jobs = kube.items("jobs", "-l", ARCHIVE)
+        assert sorted(j["metadata"]["labels"]["rostering.k12.dev/product"] for j in archive_jobs) == [
+            "imagine-math",
+            "twig-science",
+        ]
+        job = archive_jobs[0]
+        assert job["metadata"]["ownerReferences"][0]["kind"] == "DistrictRollover"
+        assert job["metadata"]["ownerReferences"][0]["controller"] is True
+        env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert (
+            env["DISTRICT_ID"] == "IL-0631950"
+            and env["STEP"] == "archive"
+            and env["RESET_DATE"] == "2027-07-16"
+        )
+        assert not kube.items("jobs", "-l", RESET), "no reset Job before every archive succeeded"
+
+        wait_for(lambda: len(kube.items("pods", "-l", ARCHIVE)) == 2, what="archive pods")
+        kube.finish_pods(ARCHIVE, message={"rows": 1234, "manifest": "file:///archive/manifest.json"})
+        kube.wait_phase("springfield", "Resetting")
+        wait_for(lambda: len(kube.items("pods", "-l", RESET)) == 2, what="reset pods")
+        kube.finish_pods(RESET, message={"deleted": 1234})
+
+        done = kube.wait_phase("springfield", "Completed")
+        assert not suspend_of(kube, "clever-sync")
+        assert suspend_of(kube, "oneroster-nightly"), "a CronJob we did not suspend is never resumed"
+        assert kube.get("deployment", "csv-import")["spec"]["replicas"] == 2
+        for name in ("clever-sync", "oneroster-nightly"):
+            assert "rostering.k12.dev/original-state" not in (
+                kube.get("cronjob", name)["metadata"].get("annotations") or {}
+            )
+        results = {j["name"]: j.get("result") for j in done["status"]["jobs"]}
+        assert {"rows": 1234, "manifest": "file:///archive/manifest.json"} in results.values()
+        assert done["status"]["history"][0]["schoolYear"] == "2026-2027"
+        assert condition(done, "Ready")["status"] == "True"
+        reasons = {
+            e["reason"] for e in kube.items("events", "--field-selector", "involvedObject.name=springfield")
+        }
+        assert {"SyncPaused", "ArchiveStarted", "ResetStarted", "RolloverCompleted"} <= reasons
+
+
+def test_failed_archive_blocks_reset_keeps_sync_paused_and_retry_succeeds(
+    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("defaultJob:\n  backoffLimit: 0\n")
+    kube.cronjob("clever-sync", LABELS)
+    kube.apply(rollover_doc(kube.ns, products=["imagine-math"]))
+    with operator(control_plane, kube.ns, tmp_path / "operator.log", config=config):
+        kube.wait_phase("springfield", "Archiving")
+        wait_for(lambda: kube.items("pods", "-l", ARCHIVE), what="archive pod")
+        kube.finish_pods(ARCHIVE, succeed=False, message={"error": "archive destination unreachable"})
+        failed = kube.wait_phase("springfield", "Failed")
+        stalled = condition(failed, "Stalled")
+        assert stalled["status"] == "True" and stalled["reason"] == "ArchiveFailed"
+        time.sleep(1)  # ten simulated hours: nothing may move on its own
+        assert not kube.items("jobs", "-l", RESET)
+        assert suspend_of(kube, "clever-sync"), "syncs stay paused after a failure"
+
+        kube.run("annotate", "districtrollover", "springfield", "rostering.k12.dev/retry=1", "--overwrite")
+        wait_for(lambda: len(kube.items("jobs", "-l", ARCHIVE)) == 2, what="a second archive attempt")
+        wait_for(lambda: kube.finish_pods(ARCHIVE), what="retry pod finished")
+        kube.wait_phase("springfield", "Resetting")
+        wait_for(lambda: kube.finish_pods(RESET), what="reset pod finished")
+        kube.wait_phase("springfield", "Completed")
+        assert not suspend_of(kube, "clever-sync")
+
+
+def test_invalid_spec_is_reported_and_touches_nothing(
+    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+) -> None:
+    kube.cronjob("clever-sync", LABELS)
+    # 2027-07-05 is the observed Independence Day: CEL can't know holidays, the operator does.
+    assert kube.apply(rollover_doc(kube.ns, resetDate="2027-07-05")).returncode == 0
+    with operator(control_plane, kube.ns, tmp_path / "operator.log", clock_start="2027-06-20T00:00:00-05:00"):
+        wait_for(lambda: kube.rollover("springfield").get("status", {}).get("conditions"), what="status")
+        rollover = kube.rollover("springfield")
+        spec_valid = condition(rollover, "SpecValid")
+        assert spec_valid["status"] == "False"
+        assert "spec.resetDate" in spec_valid["message"]
+        assert condition(rollover, "Stalled")["status"] == "True"
+        time.sleep(2)  # past the would-be pause and reset
+        assert not suspend_of(kube, "clever-sync")
+        assert not kube.items("jobs")
+
+
+def test_drift_is_repaired_and_deletion_during_the_pause_restores_sync(
+    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+) -> None:
+    kube.cronjob("clever-sync", LABELS)
+    kube.apply(rollover_doc(kube.ns))
+    # Start just after the pause, with a slow clock: the pause lasts all test long.
+    with operator(
+        control_plane, kube.ns, tmp_path / "operator.log", clock_start="2027-07-15T01:00:00-05:00", rate=1
+    ):
+        kube.wait_phase("springfield", "Paused")
+        wait_for(lambda: suspend_of(kube, "clever-sync"), what="pause")
+        kube.run("patch", "cronjob", "clever-sync", "--type=merge", "-p", '{"spec":{"suspend":false}}')
+        wait_for(lambda: suspend_of(kube, "clever-sync"), what="drift repaired")
+        kube.cronjob("late-arrival", LABELS)
+        wait_for(lambda: suspend_of(kube, "late-arrival"), what="a new matching CronJob paused")
+        reasons = [
+            e["reason"] for e in kube.items("events", "--field-selector", "involvedObject.name=springfield")
+        ]
+        assert "DriftRepaired" in reasons
+
+        kube.run("delete", "districtrollover", "springfield", "--wait=false")
+        wait_for(
+            lambda: kube.run("get", "districtrollover", "springfield", check=False).returncode != 0,
+            what="the rollover to be gone",
+        )
+        assert not suspend_of(kube, "clever-sync")
+        assert not suspend_of(kube, "late-arrival")
+
+
+def test_killed_operator_and_a_second_replica_converge_without_duplicate_jobs(
+    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+) -> None:
+    kube.cronjob("clever-sync", LABELS)
+    kube.apply(rollover_doc(kube.ns))
+    log = tmp_path / "operator.log"
+    with operator(control_plane, kube.ns, log) as first:
+        kube.wait_phase("springfield", "Archiving", timeout=30)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    # Two replicas at once (worst case: no peering): deterministic names make duplicates impossible.
+    with (
+        operator(control_plane, kube.ns, tmp_path / "a.log", clock_start="2027-07-16T00:10:00-05:00", rate=1),
+        operator(control_plane, kube.ns, tmp_path / "b.log", clock_start="2027-07-16T00:10:00-05:00", rate=1),
+    ):
+        wait_for(lambda: len(kube.items("pods", "-l", ARCHIVE)) == 2, what="archive pods")
+        kube.finish_pods(ARCHIVE)
+        wait_for(lambda: len(kube.items("pods", "-l", RESET)) == 2, what="reset pods")
+        kube.finish_pods(RESET)
+        kube.wait_phase("springfield", "Completed")
+    names = [j["metadata"]["name"] for j in kube.items("jobs")]
+    assert len(names) == len(set(names)) == 4
+    assert not suspend_of(kube, "clever-sync")
+
+
+def test_sync_job_running_at_reset_delays_archiving(
+    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+) -> None:
+    kube.cronjob("clever-sync", LABELS)
+    cronjob = kube.get("cronjob", "clever-sync")
+    kube.run(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {
+                    "name": "clever-sync-manual",
+                    "namespace": kube.ns,
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "batch/v1",
+                            "kind": "CronJob",
+                            "name": "clever-sync",
+                            "uid": cronjob["metadata"]["uid"],
+                        }
+                    ],
+                },
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "containers": [{"name": "sync", "image": "example.invalid/sync"}],
+                        }
+                    }
+                },
+            }
+        ),
+    )
+    kube.apply(rollover_doc(kube.ns))
+    with operator(
+        control_plane, kube.ns, tmp_path / "operator.log", clock_start="2027-07-15T23:59:59-05:00", rate=1
+    ):
+        wait_for(
+            lambda: (
+                condition(kube.rollover("springfield"), "Reconciling").get("reason") == "WaitingForSyncDrain"
+            ),
+            what="WaitingForSyncDrain",
+        )
+        assert not kube.items("jobs", "-l", ARCHIVE)
+        wait_for(lambda: kube.items("pods", "-l", "job-name=clever-sync-manual"), what="sync pod")
+        kube.finish_pods("job-name=clever-sync-manual")
+        kube.wait_phase("springfield", "Archiving", timeout=90)
