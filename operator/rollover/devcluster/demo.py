@@ -1,0 +1,221 @@
+"""`make demo`: the operator against the local control plane with examples/districts, end to end.
+
+A fresh local control plane and PostgreSQL roster store; each example district seeded with students
+and given roster-sync CronJobs; the operator started with an ACCELERATED DEMO CLOCK (a year's
+rollovers in about two minutes); `kubectl get districtrollovers -A` printed at every change.
+Job pods are run by the demo pod runner (rollover.devcluster.podrunner), since there is no kubelet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from rollover.devcluster import default_crd_dir
+from rollover.devcluster.binaries import repo_root
+from rollover.devcluster.controlplane import ControlPlane, install_manifests
+from rollover.devcluster.postgres import PostgresServer
+
+SYNC_CRONJOBS = ("clever-sync", "oneroster-csv-import")
+
+
+def _examples(directory: Path) -> list[dict[str, Any]]:
+    yaml = YAML(typ="safe")
+    docs = []
+    for path in sorted(directory.glob("*.yaml")):
+        docs.extend(d for d in yaml.load_all(path.read_text()) if d and d.get("kind") == "DistrictRollover")
+    return docs
+
+
+def _sync_objects(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A namespace and the district's roster-sync CronJobs, labelled to match its syncSelector."""
+    ns = doc["metadata"]["namespace"]
+    labels = dict(doc["spec"]["syncSelector"].get("matchLabels", {}))
+    objects: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}]
+    for name in SYNC_CRONJOBS:
+        objects.append(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "metadata": {
+                    "name": f"{doc['metadata']['name']}-{name}"[:52],
+                    "namespace": ns,
+                    "labels": labels,
+                },
+                "spec": {
+                    "schedule": "15 2 * * *",
+                    "jobTemplate": {
+                        "spec": {
+                            "template": {
+                                "spec": {
+                                    "restartPolicy": "Never",
+                                    "containers": [{"name": "sync", "image": "example.invalid/sync"}],
+                                }
+                            }
+                        }
+                    },
+                },
+            }
+        )
+    return objects
+
+
+def _write_yaml_stream(path: Path, docs: list[dict[str, Any]]) -> None:
+    path.write_text("\n---\n".join(json.dumps(d) for d in docs))
+
+
+def _rollover_job(*args: str) -> None:
+    subprocess.run([str(Path(sys.executable).parent / "rollover-job"), *args], check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; returns 0 when every example district completed its rollover."""
+    parser = argparse.ArgumentParser(prog="rollover-demo", description=__doc__)
+    parser.add_argument("--clock-start", default="2027-01-20T00:00:00+00:00")
+    parser.add_argument("--clock-rate", type=float, default=172800, help="demo seconds per real second")
+    parser.add_argument("--students", type=int, default=300, help="students seeded per district")
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args(argv)
+
+    root = repo_root()
+    assert root is not None, "run the demo from a source checkout"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "district-rollover"
+    state = cache / "demo-cluster"
+    plane = ControlPlane(state, default_crd_dir())
+    plane.stop()
+    shutil.rmtree(state, ignore_errors=True)  # a fresh cluster each run: the demo starts from nothing
+    print("== starting the local control plane (etcd, kube-apiserver, kube-controller-manager)", flush=True)
+    plane.start()
+    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
+    examples = _examples(root / "examples" / "districts")
+
+    with PostgresServer() as pg:
+        db = pg.url
+        print(f"== PostgreSQL roster store up; seeding {len(examples)} districts", flush=True)
+        _rollover_job("migrate", f"--database-url={db}")
+        for doc in examples:
+            _rollover_job(
+                "seed",
+                f"--database-url={db}",
+                f"--district={doc['spec']['districtId']}",
+                f"--students={args.students}",
+                "--seed=7",
+            )
+        archive = state / "archive"
+        config = state / "operator-config.yaml"
+        config.write_text(
+            json.dumps(
+                {
+                    "defaultJob": {
+                        "backoffLimit": 0,
+                        "env": [
+                            {"name": "DATABASE_URL", "value": db},
+                            {"name": "ARCHIVE_URI", "value": f"file://{archive}"},
+                        ],
+                    }
+                }
+            )
+        )
+
+        objects = state / "sync-objects.yaml"
+        _write_yaml_stream(objects, [o for d in examples for o in _sync_objects(d)])
+        install_manifests(plane.kubeconfig, [objects])
+        install_manifests(plane.kubeconfig, sorted((root / "examples" / "districts").glob("*.yaml")))
+        print(
+            "== applied examples/districts; starting the operator with an ACCELERATED DEMO CLOCK "
+            f"({args.clock_start}, x{args.clock_rate:g})",
+            flush=True,
+        )
+        logs = state / "logs"
+        with (logs / "operator.log").open("wb") as op_log, (logs / "podrunner.log").open("wb") as pr_log:
+            operator = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "rollover.cli.main",
+                    "operator",
+                    "--config",
+                    str(config),
+                    "--clock-start",
+                    args.clock_start,
+                    "--clock-rate",
+                    str(args.clock_rate),
+                ],
+                env=env,
+                stdout=op_log,
+                stderr=subprocess.STDOUT,
+            )
+            runner = subprocess.Popen(
+                [sys.executable, "-m", "rollover.devcluster.podrunner"],
+                env=env,
+                stdout=pr_log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                ok = _watch(env, len(examples), args.timeout)
+            finally:
+                for proc in (operator, runner):
+                    proc.terminate()
+                    proc.wait(timeout=20)
+        _show_archive(env, examples[0], archive)
+    print(
+        f"\nOperator log: {logs / 'operator.log'}\nThe cluster is still up for you to explore:\n"
+        f"  export KUBECONFIG={plane.kubeconfig}\n  kubectl get dro -A; kubectl describe dro -n "
+        f"{examples[0]['metadata']['namespace']}\n  rollover dev-cluster down --dir {state}"
+    )
+    return 0 if ok else 1
+
+
+def _watch(env: dict[str, str], count: int, timeout: float) -> bool:
+    """Print `kubectl get dro -A` whenever a phase changes, until all complete."""
+    deadline, last = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        phases = subprocess.run(
+            ["kubectl", "get", "dro", "-A", "-o", "jsonpath={range .items[*]}{.status.phase} {end}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        if phases != last:
+            last = phases
+            table = subprocess.run(
+                ["kubectl", "get", "dro", "-A"], env=env, capture_output=True, text=True, check=False
+            ).stdout
+            print(f"\n$ kubectl get districtrollovers -A\n{table}", flush=True)
+        if phases.split().count("Completed") == count:
+            return True
+        time.sleep(0.5)
+    print(f"demo: not every district completed within {timeout:.0f}s", file=sys.stderr)
+    return False
+
+
+def _show_archive(env: dict[str, str], doc: dict[str, Any], archive: Path) -> None:
+    ns, name = doc["metadata"]["namespace"], doc["metadata"]["name"]
+    raw = subprocess.run(
+        ["kubectl", "-n", ns, "get", "dro", name, "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    status = json.loads(raw).get("status", {}) if raw else {}
+    print(f"\n== {ns}/{name}: what each Job reported (status.jobs[].result)")
+    for job in status.get("jobs", []):
+        print(f"  {job['step']:<8} {job['product']:<20} {job['state']:<10} {json.dumps(job.get('result'))}")
+    manifests = sorted(archive.rglob("manifest.json"))
+    if manifests:
+        print(f"\n== archive manifest {manifests[0]}\n{manifests[0].read_text()[:1500]}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
