@@ -1,0 +1,182 @@
+"""Shared benchmark tooling: a fleet of DistrictRollovers with their roster-sync CronJobs, the
+operator as a measured subprocess, and the apiserver's own request counters."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lightkube import AsyncClient, KubeConfig
+from lightkube.codecs import from_dict
+from lightkube.resources.batch_v1 import CronJob
+from lightkube.resources.core_v1 import Namespace
+
+from rollover.cluster.resources import DistrictRollover
+from rollover.devcluster.controlplane import ControlPlane
+
+WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE"})
+# What the operator reads or writes; the apiserver's own bookkeeping (leases, …) is not ours.
+OUR_RESOURCES = frozenset({"districtrollovers", "cronjobs", "deployments", "jobs", "pods", "events"})
+_METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$")
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+@dataclass(frozen=True)
+class Fleet:
+    rollovers: int
+    namespaces: int
+    cronjobs_per_rollover: int = 3
+    reset_date: str = "2027-07-16"
+
+
+def rollover_body(ns: str, index: int, fleet: Fleet) -> dict[str, Any]:
+    return {
+        "apiVersion": "rostering.k12.dev/v1alpha1",
+        "kind": "DistrictRollover",
+        "metadata": {"name": f"district-{index:05d}", "namespace": ns},
+        "spec": {
+            "districtId": f"US-{index:07d}",
+            "schoolYear": "2026-2027",
+            "resetDate": fleet.reset_date,
+            "timeZone": "America/Chicago",
+            "calendar": {"country": "US", "subdivision": "IL"},
+            "products": ["imagine-math", "twig-science"],
+            "syncSelector": {"matchLabels": {"district": f"d{index:05d}"}},
+        },
+    }
+
+
+def cronjob_body(ns: str, index: int, k: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {
+            "name": f"d{index:05d}-sync-{k}",
+            "namespace": ns,
+            "labels": {"district": f"d{index:05d}"},
+        },
+        "spec": {
+            "schedule": "15 3 * * *",
+            "jobTemplate": {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "containers": [{"name": "sync", "image": "example.invalid/sync"}],
+                        }
+                    }
+                }
+            },
+        },
+    }
+
+
+async def create_fleet(kubeconfig: Path, fleet: Fleet, concurrency: int = 64) -> None:
+    """Create namespaces, CronJobs and rollovers as fast as the apiserver takes them."""
+    client = AsyncClient(KubeConfig.from_file(kubeconfig))
+    sem = asyncio.Semaphore(concurrency)
+
+    async def create(body: dict[str, Any]) -> None:
+        async with sem:
+            obj = DistrictRollover(body) if body["kind"] == "DistrictRollover" else from_dict(body)
+            await client.create(obj)
+
+    names = [f"bench-{n:03d}" for n in range(fleet.namespaces)]
+    await asyncio.gather(*(client.create(Namespace(metadata={"name": n})) for n in names))  # type: ignore[arg-type]
+    bodies: list[dict[str, Any]] = []
+    for i in range(fleet.rollovers):
+        ns = names[i % fleet.namespaces]
+        bodies += [cronjob_body(ns, i, k) for k in range(fleet.cronjobs_per_rollover)]
+        bodies.append(rollover_body(ns, i, fleet))
+    await asyncio.gather(*(create(b) for b in bodies))
+    await client.close()
+
+
+async def count_observed(kubeconfig: Path) -> tuple[int, int]:
+    """(rollovers whose status.observedGeneration is current, all rollovers)."""
+    client = AsyncClient(KubeConfig.from_file(kubeconfig))
+    current = total = 0
+    async for dro in client.list(DistrictRollover, namespace="*"):
+        total += 1
+        status = dro.get("status") or {}
+        if status.get("observedGeneration") == dro.metadata.generation:  # type: ignore[union-attr]
+            current += 1
+    await client.close()
+    return current, total
+
+
+def request_counts(plane: ControlPlane) -> Counter[tuple[str, str]]:
+    """apiserver_request_total summed by (verb, resource)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for line in plane.get("/metrics", timeout=30).decode().splitlines():
+        match = _METRIC.match(line)
+        if match:
+            labels = dict(_LABEL.findall(match["labels"]))
+            counts[(labels.get("verb", ""), labels.get("resource", ""))] += int(float(match["value"]))
+    return counts
+
+
+def ours(delta: Counter[tuple[str, str]], *, writes_only: bool = False) -> Counter[tuple[str, str]]:
+    return Counter(
+        {
+            k: v
+            for k, v in delta.items()
+            if k[1] in OUR_RESOURCES and v and (not writes_only or k[0] in WRITE_VERBS)
+        }
+    )
+
+
+@contextmanager
+def running_operator(plane: ControlPlane, log: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`rollover operator` as users run it; stopped with SIGINT afterwards."""
+    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rollover.cli.main", "operator", *extra],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds of a running process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def wait_all_observed(kubeconfig: Path, total: int, timeout: float) -> float:
+    """Seconds until every rollover's status is current."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        current, seen = asyncio.run(count_observed(kubeconfig))
+        if seen >= total and current == total:
+            return time.monotonic() - start
+        time.sleep(0.5)
+    raise TimeoutError(f"not all {total} rollovers observed within {timeout}s")
