@@ -19,7 +19,6 @@ from typing import Any
 
 from lightkube import AsyncClient, KubeConfig
 from lightkube.codecs import from_dict
-from lightkube.resources.batch_v1 import CronJob
 from lightkube.resources.core_v1 import Namespace
 
 from rollover.cluster.resources import DistrictRollover
@@ -89,7 +88,7 @@ async def create_fleet(kubeconfig: Path, fleet: Fleet, concurrency: int = 64) ->
 
     async def create(body: dict[str, Any]) -> None:
         async with sem:
-            obj = DistrictRollover(body) if body["kind"] == "DistrictRollover" else from_dict(body)
+            obj = from_dict(body) if body["kind"] != "DistrictRollover" else DistrictRollover.from_dict(body)
             await client.create(obj)
 
     names = [f"bench-{n:03d}" for n in range(fleet.namespaces)]
