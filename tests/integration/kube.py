@@ -184,6 +184,7 @@ def operator(
     clock_start: str = "2027-07-14T00:00:00-05:00",
     rate: float = CLOCK_RATE,
     config: Path | None = None,
+    extra: list[str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`rollover operator` on one namespace with an accelerated clock; its log must hold no traceback."""
     args = [
@@ -200,6 +201,7 @@ def operator(
     ]
     if config is not None:
         args += ["--config", str(config)]
+    args += extra or []
     with log_path.open("ab") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=control_plane.env())
     try:

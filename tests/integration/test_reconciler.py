@@ -246,3 +246,128 @@ def test_sync_job_running_at_reset_delays_archiving(
         wait_for(lambda: kube.items("pods", "-l", "job-name=clever-sync-manual"), what="sync pod")
         kube.finish_pods("job-name=clever-sync-manual")
         kube.wait_phase("springfield", "Archiving", timeout=90)
+
+
+def test_reset_on_the_monday_after_a_friday_holiday_pauses_thursday(
+    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+) -> None:
+    # Juneteenth 2027 falls on a Saturday and is observed Friday June 18: one business day before
+    # Monday June 21 is Thursday June 17.
+    kube.cronjob("clever-sync", LABELS)
+    kube.apply(rollover_doc(kube.ns, resetDate="2027-06-21"))
+    with operator(
+        control_plane, kube.ns, tmp_path / "operator.log", clock_start="2027-06-16T12:00:00-05:00", rate=1
+    ):
+        scheduled = kube.wait_phase("springfield", "Scheduled")
+        assert scheduled["status"]["pauseDate"] == "2027-06-17"
+        assert scheduled["status"]["pauseAt"] == "2027-06-17T00:00:00-05:00"
+        assert scheduled["status"]["nextTransitionAt"] == "2027-06-17T00:00:00-05:00"
+
+
+def test_killed_in_every_phase_the_operator_converges_without_duplicates(
+    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+) -> None:
+    kube.cronjob("clever-sync", LABELS)
+    kube.cronjob("was-off", LABELS, suspend=True)
+    kube.apply(rollover_doc(kube.ns, products=["imagine-math"]))
+    log = tmp_path / "operator.log"
+
+    def run_until(phase: str, clock_start: str) -> None:
+        with operator(control_plane, kube.ns, log, clock_start=clock_start, rate=1) as proc:
+            kube.wait_phase("springfield", phase)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+
+    run_until("Scheduled", "2027-07-14T12:00:00-05:00")
+    run_until("Paused", "2027-07-15T06:00:00-05:00")
+    assert suspend_of(kube, "clever-sync")
+    run_until("Archiving", "2027-07-16T00:00:01-05:00")
+    wait_for(lambda: kube.finish_pods(ARCHIVE), what="archive pod finished")
+    run_until("Resetting", "2027-07-16T01:00:00-05:00")
+    wait_for(lambda: kube.finish_pods(RESET), what="reset pod finished")
+    with operator(control_plane, kube.ns, log, clock_start="2027-07-16T02:00:00-05:00", rate=1):
+        kube.wait_phase("springfield", "Completed")
+    names = [j["metadata"]["name"] for j in kube.items("jobs")]
+    assert sorted(names) == [
+        "springfield-2026-2027-archive-imagine-math",
+        "springfield-2026-2027-reset-imagine-math",
+    ]
+    assert not suspend_of(kube, "clever-sync")
+    assert suspend_of(kube, "was-off")
+
+
+def test_resuming_starts_at_most_one_catch_up_run(
+    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+) -> None:
+    # A CronJob due every minute whose last run was an hour ago: sixty missed schedules.
+    kube.run(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "metadata": {"name": "minutely", "namespace": kube.ns, "labels": LABELS},
+                "spec": {
+                    "schedule": "* * * * *",
+                    "suspend": True,
+                    "jobTemplate": {
+                        "spec": {
+                            "template": {
+                                "spec": {
+                                    "restartPolicy": "Never",
+                                    "containers": [{"name": "sync", "image": "example.invalid/sync"}],
+                                }
+                            }
+                        }
+                    },
+                },
+            }
+        ),
+    )
+    hour_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    kube.run(
+        "patch",
+        "cronjob",
+        "minutely",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"lastScheduleTime": hour_ago}}),
+    )
+    kube.run(
+        "annotate",
+        "cronjob",
+        "minutely",
+        'rostering.k12.dev/original-state={"rollover":"springfield","schoolYear":"2026-2027","suspend":false}',
+    )
+    kube.apply(rollover_doc(kube.ns))
+    # Deleting the rollover before archiving restores its targets: the same PATCH as Resuming.
+    with operator(
+        control_plane, kube.ns, tmp_path / "operator.log", clock_start="2027-07-15T06:00:00-05:00", rate=1
+    ):
+        kube.wait_phase("springfield", "Paused")
+        kube.run("delete", "districtrollover", "springfield", "--wait=false")
+        wait_for(lambda: not suspend_of(kube, "minutely"), what="minutely resumed")
+        time.sleep(8)  # the CronJob controller acts within seconds of the update
+    assert len([j for j in kube.items("jobs") if j["metadata"]["name"].startswith("minutely")]) <= 1
+
+
+def test_metrics_report_phases_and_transitions(
+    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kube.apply(rollover_doc(kube.ns))
+    log = tmp_path / "operator.log"
+    args = ["--metrics-port", str(port)]
+    with operator(control_plane, kube.ns, log, extra=args):
+        kube.wait_phase("springfield", "Scheduled")
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    assert f'rollover_phase{{name="springfield",namespace="{kube.ns}",phase="Scheduled"}} 1.0' in text
+    assert 'rollover_transitions_total{phase="Scheduled"}' in text

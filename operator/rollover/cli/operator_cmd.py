@@ -80,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"rollover operator: error: {exc}", file=sys.stderr)
         return 2
+    if args.metrics_port:
+        from rollover.controller.metrics import serve
+
+        serve(args.metrics_port)
     memo = kopf.Memo(config=config, clock=_clock(args), namespaces=args.namespace or [])
     kopf.run(
         clusterwide=not args.namespace,

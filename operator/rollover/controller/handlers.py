@@ -18,6 +18,7 @@ from lightkube.resources.batch_v1 import CronJob, Job
 
 from rollover import FIELD_MANAGER, GROUP, PLURAL, VERSION
 from rollover.api.models import SyncTargetKind
+from rollover.controller import metrics
 from rollover.controller.cache import Cache
 from rollover.controller.reconciler import Reconciler
 from rollover.observed import LABEL_ROLLOVER
@@ -75,6 +76,7 @@ def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: 
     if event["type"] == "DELETED":
         reconciler.cache.rollovers[key[0]].pop(key[1], None)
         reconciler.cache.forget("DistrictRollover", *key)
+        metrics.forget(*key)
         return
     if reconciler.cache.stale(key, meta.get("resourceVersion", ""), time.monotonic()):
         return

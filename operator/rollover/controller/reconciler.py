@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from rollover import FIELD_MANAGER, GROUP, KIND, VERSION
 from rollover.api.models import DistrictRolloverStatus, dump, parse_status
 from rollover.cluster import apply
+from rollover.controller import metrics
 from rollover.controller.cache import Cache, Key, parse_termination_message
 from rollover.controller.clock import SystemClock
 from rollover.controller.config import OperatorConfig
@@ -121,6 +122,7 @@ class Reconciler:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                metrics.RECONCILE_ERRORS.inc()
                 failures = self._failures[key] = self._failures.get(key, 0) + 1
                 delay = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2 ** (failures - 1))
                 log.exception("reconcile of %s/%s failed; retrying in %.1fs", *key, delay)
@@ -156,6 +158,7 @@ class Reconciler:
             Settings(self.config.drain_timeout, self.config.drain_poll),
         )
         await self._apply(body, decided)
+        metrics.record(key[0], key[1], status, decided.status)
         if decided.wake_at is not None:
             self.wake_after(key, self.clock.seconds_until(decided.wake_at))
 

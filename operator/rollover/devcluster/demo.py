@@ -30,7 +30,7 @@ SYNC_CRONJOBS = ("clever-sync", "oneroster-csv-import")
 
 def _examples(directory: Path) -> list[dict[str, Any]]:
     yaml = YAML(typ="safe")
-    docs = []
+    docs: list[dict[str, Any]] = []
     for path in sorted(directory.glob("*.yaml")):
         docs.extend(d for d in yaml.load_all(path.read_text()) if d and d.get("kind") == "DistrictRollover")
     return docs

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from lightkube import AsyncClient
+from lightkube import AsyncClient, operators
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
@@ -63,11 +63,10 @@ async def run_pod(client: AsyncClient, pod: dict[str, Any]) -> None:
         ],
     }
     await client.patch(
-        Pod,
+        Pod.Status,
         meta["name"],
         {"status": status},
         namespace=meta["namespace"],
-        subresource="status",
         patch_type=PatchType.MERGE,
     )
 
@@ -77,7 +76,7 @@ async def run_forever(client: AsyncClient, poll_seconds: float = 0.5) -> None:
     started: set[str] = set()
     tasks: set[asyncio.Task[None]] = set()
     while True:
-        async for pod in client.list(Pod, namespace="*", labels={LABEL_ROLLOVER: ...}):
+        async for pod in client.list(Pod, namespace="*", labels={LABEL_ROLLOVER: operators.exists()}):
             body = pod.to_dict()
             uid = body["metadata"]["uid"]
             if uid in started or body.get("status", {}).get("phase") not in (None, "Pending"):
