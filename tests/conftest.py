@@ -40,8 +40,13 @@ class RunningControlPlane:
     ) -> subprocess.CompletedProcess[str]:
         """Run kubectl against the control plane; output captured as text."""
         return subprocess.run(
-            ["kubectl", *args], env=self.env(), input=input, text=True, capture_output=True,
-            check=check, timeout=120,
+            ["kubectl", *args],
+            env=self.env(),
+            input=input,
+            text=True,
+            capture_output=True,
+            check=check,
+            timeout=120,
         )
 
 

@@ -48,7 +48,9 @@ class Catalog(BaseModel):
         try:
             return self.products[product]
         except KeyError:
-            raise KeyError(f"unknown product {product!r}; known: {', '.join(sorted(self.products))}") from None
+            raise KeyError(
+                f"unknown product {product!r}; known: {', '.join(sorted(self.products))}"
+            ) from None
 
 
 @cache

@@ -28,8 +28,12 @@ def merge_conditions(
         old = by_type.get(type_)
         since = old.last_transition_time if old is not None and old.status == status else now
         by_type[type_] = Condition(
-            type=type_, status=status, reason=reason, message=message,
-            last_transition_time=since, observed_generation=generation,
+            type=type_,
+            status=status,
+            reason=reason,
+            message=message,
+            last_transition_time=since,
+            observed_generation=generation,
         )
     known = [by_type.pop(t) for t in ORDER if t in by_type]
     return known + sorted(by_type.values(), key=lambda c: c.type)

@@ -18,6 +18,12 @@ DISTRICT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 SCHOOL_YEAR_PATTERN = r"^[0-9]{4}-[0-9]{4}$"
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 PRODUCT_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+COUNTRY_PATTERN = r"^[A-Z]{2,3}$"
+SUBDIVISION_PATTERN = r"^[A-Z0-9]{1,3}$"
+NON_BLANK_PATTERN = r"\S"  # at least one non-whitespace character (search semantics everywhere)
+#: Kubernetes object names (DNS-1123 subdomain) and namespaces (DNS-1123 label).
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 LABEL_KEY_MAX = 317  # optional 253-char DNS prefix, '/', 63-char name
 LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 
@@ -25,9 +31,7 @@ LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 class _Model(BaseModel):
     """Base: camelCase on the wire, unknown fields rejected, immutable values."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
 # --- spec -------------------------------------------------------------------------------------
@@ -43,10 +47,12 @@ class SelectorOperator(StrEnum):
 class LabelSelectorRequirement(_Model):
     """One matchExpressions entry of a Kubernetes label selector."""
 
-    key: Annotated[str, StringConstraints(min_length=1, max_length=LABEL_KEY_MAX)]
-    operator: SelectorOperator
+    key: Annotated[str, StringConstraints(min_length=1, max_length=LABEL_KEY_MAX)] = Field(
+        description="The label key the requirement applies to."
+    )
+    operator: SelectorOperator = Field(description="How the key relates to the values.")
     values: list[Annotated[str, StringConstraints(max_length=63, pattern=LABEL_VALUE_PATTERN)]] = Field(
-        default_factory=list, max_length=64
+        default_factory=list, max_length=64, description="Values for In and NotIn; empty otherwise."
     )
 
 
@@ -56,17 +62,21 @@ class LabelSelector(_Model):
     match_labels: dict[
         Annotated[str, StringConstraints(min_length=1, max_length=LABEL_KEY_MAX)],
         Annotated[str, StringConstraints(max_length=63, pattern=LABEL_VALUE_PATTERN)],
-    ] = Field(default_factory=dict, max_length=32)
-    match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list, max_length=32)
+    ] = Field(default_factory=dict, max_length=32, description="Labels an object must have, all of them.")
+    match_expressions: list[LabelSelectorRequirement] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Label requirements an object must meet, all of them.",
+    )
 
 
 class CalendarSpec(_Model):
     """Which days are business days for this district."""
 
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")] = Field(
+    country: Annotated[str, StringConstraints(pattern=COUNTRY_PATTERN)] = Field(
         default="US", description="Country code of the `holidays` package (ISO 3166-1 alpha-2)."
     )
-    subdivision: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,3}$")] | None = Field(
+    subdivision: Annotated[str, StringConstraints(pattern=SUBDIVISION_PATTERN)] | None = Field(
         default=None, description="State/territory code of the `holidays` package, e.g. IL, AZ, GU."
     )
     closures: list[dt.date] = Field(
@@ -85,34 +95,48 @@ class PauseSpec(_Model):
 class ExceptionSpec(_Model):
     """A CSM-approved exception to the June 1 - October 1 reset window."""
 
-    approved_by: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
-        description="Who approved it, e.g. csm:jane.doe."
+    approved_by: Annotated[
+        str, StringConstraints(min_length=1, max_length=128, pattern=NON_BLANK_PATTERN)
+    ] = Field(description="Who approved it, e.g. csm:jane.doe.")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=NON_BLANK_PATTERN)] = (
+        Field(description="Why the district needs a date outside the rules.")
     )
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class DistrictRolloverSpec(_Model):
     """What a platform engineer declares for one district's yearly rollover."""
 
-    district_id: Annotated[str, StringConstraints(pattern=DISTRICT_ID_PATTERN)] = Field(
+    district_id: Annotated[str, StringConstraints(max_length=63, pattern=DISTRICT_ID_PATTERN)] = Field(
         description="The district's ID in the SIS / rostering provider. Immutable."
     )
     display_name: Annotated[str, StringConstraints(max_length=256)] | None = Field(
         default=None, description="Human-readable district name."
     )
-    school_year: Annotated[str, StringConstraints(pattern=SCHOOL_YEAR_PATTERN)] = Field(
+    school_year: Annotated[str, StringConstraints(max_length=9, pattern=SCHOOL_YEAR_PATTERN)] = Field(
         description="The school year being closed, YYYY-YYYY (consecutive years)."
     )
     reset_date: dt.date = Field(description="The day last year's data is archived and reset.")
     time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
         description="IANA time zone of the district; dates are midnights in this zone."
     )
-    calendar: CalendarSpec = Field(default_factory=CalendarSpec)
+    # `default: {}` in the schemas lets the apiserver apply the nested defaults (country, businessDaysBefore).
+    calendar: CalendarSpec = Field(
+        default_factory=CalendarSpec,
+        description="Holidays and closures that make a day a non-business day.",
+        json_schema_extra={"default": {}},
+    )
     school_year_end: dt.date | None = Field(default=None, description="Last day of the school year.")
     summer_school_end: dt.date | None = Field(default=None, description="Last day of summer school.")
-    pause: PauseSpec = Field(default_factory=PauseSpec)
+    pause: PauseSpec = Field(
+        default_factory=PauseSpec,
+        description="When roster sync pauses before resetDate.",
+        json_schema_extra={"default": {}},
+    )
     products: list[Annotated[str, StringConstraints(pattern=PRODUCT_PATTERN)]] = Field(
-        min_length=1, max_length=16, description="Products rolled over, from the product catalog."
+        min_length=1,
+        max_length=16,
+        description="Products rolled over, from the product catalog; each at most once.",
+        json_schema_extra={"uniqueItems": True},
     )
     sync_selector: LabelSelector = Field(
         description="Selects the roster-sync CronJobs and CSV-import Deployments in this namespace."
@@ -231,21 +255,27 @@ class HistoryEntry(_Model):
 class DistrictRolloverStatus(_Model):
     """What the operator reports. Written only by the operator (status subresource)."""
 
-    phase: Phase = Phase.PENDING
+    phase: Phase = Field(default=Phase.PENDING, description="Where the rollover is.")
     school_year: str | None = Field(default=None, description="The cycle these fields describe.")
     reset_date: dt.date | None = Field(
         default=None, description="The reset date accepted for this cycle (validated when it was chosen)."
     )
-    pause_date: dt.date | None = None
-    pause_at: dt.datetime | None = None
-    reset_at: dt.datetime | None = None
-    next_transition_at: dt.datetime | None = None
-    observed_generation: int | None = None
+    pause_date: dt.date | None = Field(default=None, description="The day roster sync pauses.")
+    pause_at: dt.datetime | None = Field(
+        default=None, description="When roster sync pauses: pauseDate 00:00."
+    )
+    reset_at: dt.datetime | None = Field(default=None, description="When archive and reset start.")
+    next_transition_at: dt.datetime | None = Field(default=None, description="When the operator acts next.")
+    observed_generation: int | None = Field(
+        default=None, description="The spec generation this status is for."
+    )
     retry_token: str | None = Field(default=None, description="Last rostering.k12.dev/retry value acted on.")
-    conditions: list[Condition] = Field(default_factory=list)
-    sync_targets: list[SyncTarget] = Field(default_factory=list)
-    jobs: list[JobRecord] = Field(default_factory=list)
-    history: list[HistoryEntry] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list, description="Ready, SpecValid, Stalled, ...")
+    sync_targets: list[SyncTarget] = Field(
+        default_factory=list, description="Roster-sync objects paused this cycle."
+    )
+    jobs: list[JobRecord] = Field(default_factory=list, description="Archive and reset Jobs of this cycle.")
+    history: list[HistoryEntry] = Field(default_factory=list, description="Finished cycles.")
 
     def condition(self, type_: ConditionType | str) -> Condition | None:
         """The condition of that type, if set."""

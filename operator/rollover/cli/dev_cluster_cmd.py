@@ -19,16 +19,21 @@ from rollover.devcluster.controlplane import COMPONENTS, ControlPlane, ControlPl
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `dev-cluster` and its verbs."""
     parser = subparsers.add_parser(
-        "dev-cluster", help="start/stop a local kube-apiserver + etcd + controller-manager",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "dev-cluster",
+        help="start/stop a local kube-apiserver + etcd + controller-manager",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for verb, func, help_ in (("up", _up, "start in the background (idempotent)"),
-                              ("down", _down, "stop what `up` started"),
-                              ("status", _status, "say whether it is up")):
+    for verb, func, help_ in (
+        ("up", _up, "start in the background (idempotent)"),
+        ("down", _down, "stop what `up` started"),
+        ("status", _status, "say whether it is up"),
+    ):
         sub = verbs.add_parser(verb, help=help_)
-        sub.add_argument("--dir", type=Path, default=default_state_dir(),
-                         help="state directory (default: %(default)s)")
+        sub.add_argument(
+            "--dir", type=Path, default=default_state_dir(), help="state directory (default: %(default)s)"
+        )
         sub.set_defaults(func=func)
 
 

@@ -40,10 +40,14 @@ def ensure_binaries() -> Path:
         # The script streams its progress to our stderr and prints the directory last.
         done = subprocess.run(
             ["bash", str(root / "tools" / "build-controlplane.sh")],
-            stdout=subprocess.PIPE, text=True, check=False,
+            stdout=subprocess.PIPE,
+            text=True,
+            check=False,
         )
         if done.returncode != 0:
-            raise BinariesUnavailable(f"building the control plane failed (exit {done.returncode}); see above")
+            raise BinariesUnavailable(
+                f"building the control plane failed (exit {done.returncode}); see above"
+            )
         directory = Path(done.stdout.strip().splitlines()[-1])
     missing = [b for b in REQUIRED if not (directory / b).is_file()]
     if missing:

@@ -1,0 +1,427 @@
+"""The rollover rules: a spec (or a whole document) in, errors and warnings with field paths out.
+
+Pure: the clock is the `now` argument. The operator reports these findings as conditions; the CLI adds
+YAML line numbers. What the CRD schema can check is also checked here, so the CLI catches it before merge.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from rollover import GROUP, KIND, VERSION
+from rollover.api.models import (
+    COUNTRY_PATTERN,
+    DISTRICT_ID_PATTERN,
+    LABEL_VALUE_PATTERN,
+    NAME_PATTERN,
+    NAMESPACE_PATTERN,
+    NON_BLANK_PATTERN,
+    PRODUCT_PATTERN,
+    SCHOOL_YEAR_PATTERN,
+    SUBDIVISION_PATTERN,
+    DistrictRolloverSpec,
+)
+from rollover.calendar import SATURDAY, BusinessCalendar, CalendarError, Schedule, compute_schedule, time_zone
+from rollover.catalog import load_catalog
+
+Severity = Literal["error", "warning"]
+PathSegment = str | int
+
+API_VERSION = f"{GROUP}/{VERSION}"
+WINDOW_START = (6, 1)  # June 1
+WINDOW_END = (10, 1)  # October 1, inclusive
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PATH_TOKEN = re.compile(r'\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken rule at one field; `str(finding)` is `field: message`, the line people read."""
+
+    severity: Severity
+    field: str  # dotted path, e.g. spec.resetDate, spec.products[2], metadata.labels["a.b/c"]
+    message: str  # what is wrong and what is allowed, e.g. "2027-07-17 is a Saturday; choose a business day"
+    code: str  # CamelCase, usable as a condition reason, e.g. ResetDateOnHoliday
+
+    @classmethod
+    def error(cls, field: str, code: str, message: str) -> Finding:
+        """An error at `field`."""
+        return cls("error", field, message, code)
+
+    @classmethod
+    def warning(cls, field: str, code: str, message: str) -> Finding:
+        """A warning at `field`."""
+        return cls("warning", field, message, code)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class DocumentReport:
+    """A checked document: its spec when that parsed, and every finding."""
+
+    spec: DistrictRolloverSpec | None
+    findings: tuple[Finding, ...]
+
+
+# --- field paths ------------------------------------------------------------------------------
+
+
+def format_path(segments: Sequence[PathSegment]) -> str:
+    """`('spec', 'products', 2)` -> `spec.products[2]`; keys that are not identifiers are quoted."""
+    out = ""
+    for segment in segments:
+        if isinstance(segment, int):
+            out += f"[{segment}]"
+        elif _IDENTIFIER.match(segment):
+            out += f".{segment}" if out else segment
+        else:
+            out += f"[{json.dumps(segment)}]"
+    return out
+
+
+def parse_path(path: str) -> tuple[PathSegment, ...]:
+    """The inverse of `format_path`; stops at the first token it does not understand."""
+    segments: list[PathSegment] = []
+    position = 0
+    while match := _PATH_TOKEN.match(path, position):
+        name, index, quoted = match.groups()
+        segments.append(name if name else int(index) if index else json.loads(quoted))
+        position = match.end()
+    return tuple(segments)
+
+
+# --- one spec ---------------------------------------------------------------------------------
+
+
+def validate_spec(spec: DistrictRolloverSpec, now: dt.datetime, *, date_chosen: bool = True) -> list[Finding]:
+    """The rollover rules on a parsed spec (pydantic has checked types, patterns and ranges).
+    `date_chosen=False` is for a rollover already under way or done: its date was checked when it was
+    chosen, so "in the future" and "the pause already started" no longer apply."""
+    findings = [*_school_year_findings(spec), *_product_findings(spec)]
+    calendar: BusinessCalendar | None = None
+    today: dt.date | None = None
+    try:
+        calendar = BusinessCalendar(spec.calendar)
+    except CalendarError as exc:
+        findings.append(Finding.error(f"spec.{exc.field}", exc.code, str(exc)))
+    try:
+        today = now.astimezone(time_zone(spec.time_zone)).date()
+    except CalendarError as exc:
+        findings.append(Finding.error(f"spec.{exc.field}", exc.code, str(exc)))
+    findings += _reset_date_findings(spec, calendar, today if date_chosen else None)
+    if calendar is not None and today is not None:
+        findings += _schedule_findings(spec, compute_schedule(spec), now if date_chosen else None)
+    return findings
+
+
+def _school_year_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
+    first, second = spec.school_year_bounds()
+    if second != first + 1:
+        yield Finding.error(
+            "spec.schoolYear",
+            "SchoolYearInvalid",
+            f"{spec.school_year} is not two consecutive years; expected e.g. {first}-{first + 1}",
+        )
+
+
+def _product_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
+    known = load_catalog().products
+    seen: set[str] = set()
+    for i, product in enumerate(spec.products):
+        field = f"spec.products[{i}]"
+        if product in seen:
+            yield Finding.error(
+                field, "ProductDuplicate", f"{product!r} is listed twice; list each product once"
+            )
+        elif product not in known:
+            yield Finding.error(
+                field,
+                "ProductUnknown",
+                f"{product!r} is not in the product catalog; known: {', '.join(known)}",
+            )
+        seen.add(product)
+
+
+def _reset_date_findings(
+    spec: DistrictRolloverSpec, calendar: BusinessCalendar | None, today: dt.date | None
+) -> Iterator[Finding]:
+    field, day = "spec.resetDate", spec.reset_date
+    if day.weekday() >= SATURDAY:
+        yield Finding.error(
+            field, "ResetDateOnWeekend", f"{day} is a {day:%A}; choose a business day (Monday-Friday)"
+        )
+    elif calendar is not None and (holiday := calendar.holiday_name(day)):
+        yield Finding.error(
+            field,
+            "ResetDateOnHoliday",
+            f"{day} is a holiday in {calendar.label} ({holiday}); choose a business day",
+        )
+    elif calendar is not None and calendar.is_closure(day):
+        yield Finding.error(
+            field,
+            "ResetDateOnClosure",
+            f"{day} is a district closure day (spec.calendar.closures); choose a business day",
+        )
+    if spec.exception is None:
+        if not dt.date(day.year, *WINDOW_START) <= day <= dt.date(day.year, *WINDOW_END):
+            yield Finding.error(
+                field,
+                "ResetDateOutsideWindow",
+                f"{day} is outside the reset window June 1 - October 1; choose a date in the window "
+                "or add spec.exception (approvedBy, reason) approved by the district's CSM",
+            )
+        _, closing_year = spec.school_year_bounds()
+        if day.year != closing_year:
+            yield Finding.error(
+                field,
+                "ResetDateWrongYear",
+                f"{day} is not in {closing_year}, the second year of schoolYear {spec.school_year}; "
+                "the reset closes that school year (a CSM exception in spec.exception allows otherwise)",
+            )
+    if today is not None and day <= today:
+        yield Finding.error(
+            field,
+            "ResetDateNotInFuture",
+            f"{day} is not in the future (today is {today} in {spec.time_zone}); "
+            f"the earliest allowed date is {today + dt.timedelta(days=1)}",
+        )
+    for end_field, end, code, what in (
+        ("schoolYearEnd", spec.school_year_end, "ResetDateNotAfterSchoolYearEnd", "the school year ends"),
+        ("summerSchoolEnd", spec.summer_school_end, "ResetDateNotAfterSummerSchoolEnd", "summer school ends"),
+    ):
+        if end is not None and day <= end:
+            yield Finding.error(
+                field, code, f"{day} is on or before spec.{end_field} ({end}); choose a date after {what}"
+            )
+
+
+def _schedule_findings(
+    spec: DistrictRolloverSpec, schedule: Schedule, now: dt.datetime | None
+) -> Iterator[Finding]:
+    summer_end = spec.summer_school_end
+    if summer_end is not None and schedule.pause_date <= summer_end < spec.reset_date:
+        yield Finding.warning(
+            "spec.summerSchoolEnd",
+            "PauseBeforeSummerSchoolEnd",
+            f"summer school ends {summer_end}, on or after the pause on {schedule.pause_date}; the "
+            "summer-school roster must be imported before the pause: move resetDate later or lower "
+            "pause.businessDaysBefore",
+        )
+    if now is not None and schedule.pause_at <= now < schedule.reset_at:
+        yield Finding.warning(
+            "spec.resetDate",
+            "PauseAlreadyStarted",
+            f"the pause started at {schedule.pause_at.isoformat()}; roster sync pauses as soon as this "
+            "is applied",
+        )
+
+
+# --- one document -----------------------------------------------------------------------------
+
+
+def validate_document(raw: Mapping[str, Any], now: dt.datetime, *, date_chosen: bool = True) -> list[Finding]:
+    """Every finding of a whole DistrictRollover document (apiVersion, kind, metadata, spec); never raises
+    for bad input: a wrong kind, a missing field or a wrong type is a finding."""
+    return list(check_document(raw, now, date_chosen=date_chosen).findings)
+
+
+def check_document(raw: Mapping[str, Any], now: dt.datetime, *, date_chosen: bool = True) -> DocumentReport:
+    """Like `validate_document`, and also returns the spec when it parsed."""
+    kind = raw.get("kind")
+    if kind != KIND:
+        problem = "is required" if kind is None else f"{kind!r} is not {KIND}"
+        return DocumentReport(None, (Finding.error("kind", "KindUnexpected", f"{problem}; expected {KIND}"),))
+    findings = list(_header_findings(raw))
+    if raw.get("spec") is None:
+        findings.append(Finding.error("spec", "FieldRequired", "is required"))
+        return DocumentReport(None, tuple(findings))
+    try:
+        spec = DistrictRolloverSpec.model_validate(raw.get("spec"))
+    except ValidationError as exc:
+        findings += (_from_pydantic(error) for error in exc.errors(include_url=False))
+        return DocumentReport(None, tuple(findings))
+    findings += validate_spec(spec, now, date_chosen=date_chosen)
+    return DocumentReport(spec, tuple(findings))
+
+
+def _header_findings(raw: Mapping[str, Any]) -> Iterator[Finding]:
+    if raw.get("apiVersion") != API_VERSION:
+        yield Finding.error(
+            "apiVersion",
+            "ApiVersionUnsupported",
+            f"{raw.get('apiVersion')!r} is not supported; use {API_VERSION}",
+        )
+    metadata = raw.get("metadata")
+    if not isinstance(metadata, Mapping):
+        yield Finding.error("metadata", "MetadataMissing", "is required, with at least a name")
+        return
+    name, namespace = metadata.get("name"), metadata.get("namespace")
+    if name is None:
+        yield Finding.error("metadata.name", "NameMissing", "is required")
+    elif not (isinstance(name, str) and len(name) <= 253 and re.match(NAME_PATTERN, name)):
+        yield Finding.error(
+            "metadata.name",
+            "NameInvalid",
+            f"{name!r} is not a valid name; use lowercase letters, digits, '-' and '.', "
+            "at most 253 characters",
+        )
+    if namespace is not None and not (isinstance(namespace, str) and re.match(NAMESPACE_PATTERN, namespace)):
+        yield Finding.error(
+            "metadata.namespace",
+            "NamespaceInvalid",
+            f"{namespace!r} is not a valid namespace; use lowercase letters, digits and '-', "
+            "at most 63 characters",
+        )
+
+
+# --- pydantic errors -> findings ----------------------------------------------------------------
+
+_PATTERN_MEANINGS = {
+    DISTRICT_ID_PATTERN: "1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    SCHOOL_YEAR_PATTERN: "two consecutive years as YYYY-YYYY, e.g. 2026-2027",
+    COUNTRY_PATTERN: "an uppercase country code of the holidays package, e.g. US",
+    SUBDIVISION_PATTERN: "an uppercase subdivision code of the holidays package, e.g. IL",
+    LABEL_VALUE_PATTERN: "a label value: letters, digits, '-', '_' or '.', starting and ending alphanumeric",
+    NON_BLANK_PATTERN: "some text, not only spaces",
+}
+
+
+def _from_pydantic(error: ErrorDetails) -> Finding:
+    loc = [segment for segment in error["loc"] if segment != "[key]"]
+    field = format_path(["spec", *loc])
+    kind, value, ctx = error["type"], error["input"], error.get("ctx", {})
+    if kind == "missing":
+        return Finding.error(field, "FieldRequired", "is required")
+    if kind == "extra_forbidden":
+        return Finding.error(field, "FieldUnknown", _unknown_field_text(loc))
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern"))
+        if pattern == PRODUCT_PATTERN:
+            meaning = f"a product of the catalog: {', '.join(load_catalog().products)}"
+        else:
+            meaning = _PATTERN_MEANINGS.get(pattern, f"text matching {pattern}")
+        return Finding.error(field, "FieldInvalid", f"{_show(value)} is invalid; expected {meaning}")
+    if kind.startswith("date_"):
+        return Finding.error(field, "FieldInvalid", f"{_show(value)} is not a date; expected YYYY-MM-DD")
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = "minimum" if kind == "greater_than_equal" else "maximum"
+        return Finding.error(
+            field, "FieldInvalid", f"{_show(value)} is out of range; the {bound} is {_limit(ctx)}"
+        )
+    if kind == "string_type" and isinstance(value, int | float):
+        return Finding.error(
+            field, "FieldInvalid", f"{_show(value)} is a number; expected a string, quote it"
+        )
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return Finding.error(field, "FieldInvalid", f"expected a mapping, got {_type_name(value)}")
+    if kind == "list_type":
+        return Finding.error(field, "FieldInvalid", f"expected a list, got {_type_name(value)}")
+    return Finding.error(field, "FieldInvalid", f"{_show(value)}: {error['msg']}")
+
+
+def _unknown_field_text(loc: Sequence[PathSegment]) -> str:
+    allowed = _allowed_keys(loc[:-1])
+    if not allowed:
+        return "unknown field"
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    hint = f"did you mean {close[0]}?" if close else f"allowed: {', '.join(allowed)}"
+    return f"unknown field; {hint}"
+
+
+def _allowed_keys(loc: Sequence[PathSegment]) -> list[str]:
+    """The wire names of the model found at `loc` under the spec; [] when `loc` is not a model."""
+    model: type[BaseModel] | None = DistrictRolloverSpec
+    for segment in loc:
+        if isinstance(segment, int) or model is None:
+            continue  # list indices keep the item model found at the list's field
+        field = next((f for f in model.model_fields.values() if f.alias == segment), None)
+        model = _model_in(field.annotation) if field else None
+    return [f.alias or name for name, f in model.model_fields.items()] if model else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as `X`, `X | None` or `list[X]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (list, types.UnionType, typing.Union):
+        return next(filter(None, map(_model_in, typing.get_args(annotation))), None)
+    return None
+
+
+def _limit(ctx: Mapping[str, Any]) -> Any:
+    return ctx.get("ge", ctx.get("le"))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, Mapping | list):
+        return f"a {_type_name(value)}"
+    return str(value)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, Mapping):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    return type(value).__name__
+
+
+# --- several documents ------------------------------------------------------------------------
+
+
+def cross_document_findings(specs: Sequence[tuple[str, DistrictRolloverSpec]]) -> list[tuple[int, Finding]]:
+    """Rules across the documents of one run. `specs` pairs a label for each document (where it is, for
+    messages) with its spec; returns (index into `specs`, finding) pairs.
+
+    One district has one DistrictRollover: a districtId used twice is an error. Documents whose
+    districtIds match ignoring case look like the same district; if their dates differ, its products
+    would get different dates, which the design rules out: a warning."""
+    findings: list[tuple[int, Finding]] = []
+    first_exact: dict[str, int] = {}
+    first_folded: dict[str, int] = {}
+    for i, (_, spec) in enumerate(specs):
+        district = spec.district_id
+        first = first_exact.setdefault(district, i)
+        if first != i:
+            text = f"{district!r} is also used by {specs[first][0]}; one DistrictRollover per district"
+            findings.append((i, Finding.error("spec.districtId", "DistrictIdDuplicate", text)))
+        first = first_folded.setdefault(district.casefold(), i)
+        label, other = specs[first]
+        if first != i and _dates(other) != _dates(spec):
+            text = (
+                f"district {district!r} would get different dates for its products: {_describe_dates(spec)} "
+                f"({', '.join(spec.products)}) here, {_describe_dates(other)} ({', '.join(other.products)}) "
+                f"in {label}; a district has one reset date, so put all its products in one DistrictRollover"
+            )
+            findings.append((i, Finding.warning("spec.resetDate", "DistrictDatesDiverge", text)))
+    return findings
+
+
+def _dates(spec: DistrictRolloverSpec) -> tuple[dt.date, dt.date | None]:
+    """The reset and pause dates; the pause is unknown if the calendar is invalid (reported elsewhere)."""
+    try:
+        return spec.reset_date, compute_schedule(spec).pause_date
+    except CalendarError:
+        return spec.reset_date, None
+
+
+def _describe_dates(spec: DistrictRolloverSpec) -> str:
+    reset, pause = _dates(spec)
+    return f"reset {reset}, pause {pause}" if pause else f"reset {reset}"
