@@ -43,6 +43,7 @@ from rollover.validation import Finding, validate_document, validate_spec
 
 JOB_NAME_MAX = 63
 _IN_FLIGHT = (JobState.PENDING, JobState.RUNNING)
+_HOLDS_FINALIZER = frozenset({Phase.PAUSED, Phase.ARCHIVING, Phase.RESETTING, Phase.RESUMING, Phase.FAILED})
 
 
 # --- inputs and outputs -----------------------------------------------------------------------
@@ -124,6 +125,10 @@ class Plan:
     status: DistrictRolloverStatus
     actions: tuple[Action, ...] = ()
     wake_at: dt.datetime | None = None
+    #: Whether our finalizer must be on the rollover: only while there is something to undo or
+    #: wait for on deletion (paused targets, Jobs in flight). Scheduled and Completed rollovers
+    #: carry none, so they cost no extra write and delete instantly.
+    hold_finalizer: bool = False
     release_finalizer: bool = False
 
 
@@ -173,9 +178,16 @@ class _Draft:
             }
         )
         old_phase = self.rollover.status.phase
-        if phase != old_phase and phase is not Phase.PENDING:
+        said = any(isinstance(a, EmitEvent) and a.type == "Normal" for a in self.actions)
+        if phase != old_phase and phase is not Phase.PENDING and not said:
+            # One event per transition: a specific one (SyncPaused, ArchiveStarted...) says it better.
             self.event("Normal", f"Phase{phase.value}", f"{old_phase.value} -> {phase.value}")
-        return Plan(status, tuple(self.actions), self.wake_at, release_finalizer)
+        hold = phase in _HOLDS_FINALIZER or any(
+            isinstance(a, PauseTarget | RepairTarget | RestoreTarget) for a in self.actions
+        )
+        return Plan(
+            status, tuple(self.actions), self.wake_at, hold and not release_finalizer, release_finalizer
+        )
 
 
 def plan(rollover: Rollover, observed: Observed, now: dt.datetime, settings: Settings | None = None) -> Plan:

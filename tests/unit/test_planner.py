@@ -385,3 +385,21 @@ def test_job_names_are_deterministic_valid_and_distinct_per_attempt(
     assert a == job_name(name, YEAR, step, "imagine-math-facts", attempt)
     assert len(a) <= 63
     assert a != job_name(name, YEAR, step, "imagine-math-facts", attempt + 1)
+
+
+def test_the_finalizer_is_held_only_while_there_is_something_to_undo() -> None:
+    assert not plan(rollover(), Observed(targets=(cronjob("c"),)), CREATED).hold_finalizer
+    assert plan(rollover(), Observed(targets=(cronjob("c"),)), PAUSE_AT).hold_finalizer  # pausing
+    assert plan(rollover(), paused_observed(), RESET_AT).hold_finalizer  # archiving
+    jobs = tuple(job(s, p, JobState.SUCCEEDED) for s in Step for p in ("imagine-math", "twig-science"))
+    done = step_through(
+        rollover(), Observed(targets=(cronjob("c"),), jobs=jobs), RESET_AT + dt.timedelta(hours=1)
+    )
+    assert done.status.phase is Phase.COMPLETED
+    assert not done.hold_finalizer
+
+
+def test_each_transition_says_one_thing() -> None:
+    p = plan(rollover(), Observed(targets=(cronjob("c"),)), PAUSE_AT)
+    reasons = [a.reason for a in p.actions if isinstance(a, EmitEvent)]
+    assert reasons == ["SyncPaused"]

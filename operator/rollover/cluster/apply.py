@@ -143,19 +143,22 @@ async def ensure_finalizer(client: AsyncClient, body: dict[str, Any]) -> str | N
     return _resource_version(written)
 
 
-async def release_finalizer(client: AsyncClient, body: dict[str, Any]) -> None:
-    """Remove our finalizer, guarded so a concurrent change to the list is not overwritten."""
+async def release_finalizer(client: AsyncClient, body: dict[str, Any]) -> str | None:
+    """Remove our finalizer, guarded so a concurrent change to the list is not overwritten.
+
+    Returns the new resourceVersion, or None when there was nothing to remove.
+    """
     meta = body["metadata"]
     finalizers = meta.get("finalizers") or []
     if FINALIZER not in finalizers:
-        return
+        return None
     index = finalizers.index(FINALIZER)
     ops = [
         {"op": "test", "path": f"/metadata/finalizers/{index}", "value": FINALIZER},
         {"op": "remove", "path": f"/metadata/finalizers/{index}"},
     ]
     try:
-        await client.patch(
+        written = await client.patch(
             DistrictRollover,
             meta["name"],
             ops,
@@ -166,6 +169,9 @@ async def release_finalizer(client: AsyncClient, body: dict[str, Any]) -> None:
     except ApiError as exc:
         if exc.status.code != HTTP_NOT_FOUND:
             raise
+        return None
+    meta["finalizers"] = [f for f in finalizers if f != FINALIZER]
+    return _resource_version(written)
 
 
 async def read_termination_message(client: AsyncClient, namespace: str, job: str) -> str | None:

@@ -211,6 +211,16 @@ class Cache:
     def rollovers_in(self, namespace: str) -> list[Key]:
         return [(namespace, name) for name in self.rollovers[namespace]]
 
+    def rollovers_for_target(
+        self, namespace: str, labels: dict[str, str], paused_by: str | None
+    ) -> list[Key]:
+        """The rollovers a sync target concerns: those selecting it, and the one that paused it."""
+        return [
+            (namespace, name)
+            for name, body in self.rollovers[namespace].items()
+            if name == paused_by or matches((body.get("spec") or {}).get("syncSelector"), labels)
+        ]
+
 
 def parse_termination_message(message: str | None) -> dict[str, Any]:
     """A Job pod's termination message as JSON; plain text is kept under "message"."""

@@ -21,7 +21,7 @@ from rollover.api.models import SyncTargetKind
 from rollover.controller import metrics
 from rollover.controller.cache import Cache
 from rollover.controller.reconciler import Reconciler
-from rollover.observed import LABEL_ROLLOVER
+from rollover.observed import LABEL_ROLLOVER, ORIGINAL_STATE_ANNOTATION, OriginalState
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: 
 @kopf.on.event("batch", "v1", "cronjobs")
 @kopf.on.event("apps", "v1", "deployments")
 def target_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """A possible sync target changed: every rollover of its namespace may care."""
+    """A possible sync target changed: wake the rollovers that select it or paused it."""
     reconciler: Reconciler = memo.reconciler
     raw = dict(body)
     meta, kind = raw["metadata"], _KINDS[raw["kind"]]
@@ -98,7 +98,11 @@ def target_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: An
         return
     else:
         reconciler.cache.put_target(kind, raw)
-    for key in reconciler.cache.rollovers_in(meta["namespace"]):
+    original = OriginalState.from_annotation(
+        (meta.get("annotations") or {}).get(ORIGINAL_STATE_ANNOTATION, "")
+    )
+    paused_by = original.rollover if original is not None else None
+    for key in reconciler.cache.rollovers_for_target(meta["namespace"], meta.get("labels") or {}, paused_by):
         reconciler.enqueue(key)
 
 

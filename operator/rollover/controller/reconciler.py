@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.models.core_v1 import EventSource, ObjectReference
 from lightkube.models.meta_v1 import ObjectMeta
@@ -121,17 +122,25 @@ class Reconciler:
                 self._failures.pop(key, None)
             except asyncio.CancelledError:
                 raise
+            except (ApiError, httpx2.TransportError) as exc:
+                # Conflicts (409/422 on a guarded patch), throttling (429), an apiserver restart:
+                # expected in a live cluster. Every step is safe to repeat, so retry with backoff.
+                self._retry(key, f"{type(exc).__name__}: {exc}")
             except Exception:
-                metrics.RECONCILE_ERRORS.inc()
-                failures = self._failures[key] = self._failures.get(key, 0) + 1
-                delay = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2 ** (failures - 1))
-                log.exception("reconcile of %s/%s failed; retrying in %.1fs", *key, delay)
-                self.wake_after(key, delay)
+                log.exception("reconcile of %s/%s failed unexpectedly", *key)
+                self._retry(key, "unexpected error")
             finally:
                 self._running.discard(key)
                 if key in self._dirty:
                     self._dirty.discard(key)
                     self.enqueue(key)
+
+    def _retry(self, key: Key, why: str) -> None:
+        metrics.RECONCILE_ERRORS.inc()
+        failures = self._failures[key] = self._failures.get(key, 0) + 1
+        delay = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2 ** (failures - 1))
+        log.warning("reconcile of %s/%s failed (%s); retrying in %.1fs", *key, why, delay)
+        self.wake_after(key, delay)
 
     # --- one pass -----------------------------------------------------------------------------
 
@@ -141,9 +150,6 @@ class Reconciler:
         if body is None:
             return
         meta = body["metadata"]
-        deleting = bool(meta.get("deletionTimestamp"))
-        if not deleting:
-            self._wrote(key, await apply.ensure_finalizer(self.client, body))
         await self._collect_results(key)
         try:
             status = parse_status(body.get("status"))
@@ -169,6 +175,10 @@ class Reconciler:
 
     async def _apply(self, body: dict[str, Any], decided: Plan) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        deleting = bool(body["metadata"].get("deletionTimestamp"))
+        if decided.hold_finalizer and not deleting:
+            # Before the first pause: a deletion must find us there to restore what we paused.
+            self._wrote((namespace, name), await apply.ensure_finalizer(self.client, body))
         events = []
         for action in decided.actions:
             if isinstance(action, PauseTarget):
@@ -187,8 +197,8 @@ class Reconciler:
             written = await apply.write_status(self.client, namespace, name, old_status, new_status)
             body["status"] = new_status
             self._wrote((namespace, name), written)
-        if decided.release_finalizer:
-            await apply.release_finalizer(self.client, body)
+        if decided.release_finalizer or not decided.hold_finalizer:
+            self._wrote((namespace, name), await apply.release_finalizer(self.client, body))
         for event in events:
             await self._post_event(body, event)
 
