@@ -13,6 +13,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rollover.cli.lint_cmd",
     "rollover.cli.plan_cmd",
     "rollover.cli.set_date_cmd",
+    "rollover.cli.new_cmd",
+    "rollover.cli.roll_forward_cmd",
     "rollover.cli.schema_cmd",
     "rollover.cli.operator_cmd",
     "rollover.cli.dev_cluster_cmd",

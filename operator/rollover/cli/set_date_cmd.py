@@ -12,8 +12,6 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
-
 from rollover import KIND
 from rollover.calendar import compute_schedule
 from rollover.cli.lint_cmd import (
@@ -25,10 +23,9 @@ from rollover.cli.lint_cmd import (
     load_error_diagnostic,
     now_of,
 )
-from rollover.documents import Document, LoadError, new_yaml, parse_documents, read_text
+from rollover.documents import Document, LoadError, parse_documents, read_text
 from rollover.validation import check_document
-
-QUOTES = {"'", '"'}
+from rollover.yamledit import ScalarEdit, replace_scalars, write_files
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,13 +70,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"rollover set-date: {args.file} was not changed: {new_date} fails validation", file=sys.stderr)
         return EXIT_ERRORS
     try:
-        new_text = replace_scalar(text, document.index, ("spec", "resetDate"), new_date.isoformat())
+        edit = ScalarEdit(document.index, ("spec", "resetDate"), new_date.isoformat())
+        new_text = replace_scalars(text, [edit])
     except LookupError as exc:
         return fail_usage("set-date", f"{document.label}: cannot change it in place: {exc.args[0]}")
 
     try:
-        with path.open("w", encoding="utf-8", newline="") as stream:
-            stream.write(new_text)
+        write_files([(path, new_text)])
     except OSError as exc:
         return fail_usage("set-date", f"{args.file}: cannot write: {exc.strerror}")
     schedule = compute_schedule(report.spec)
@@ -88,20 +85,6 @@ def run(args: argparse.Namespace) -> int:
         f"{schedule.pause_at.isoformat()}, reset at {schedule.reset_at.isoformat()}"
     )
     return EXIT_OK
-
-
-def replace_scalar(text: str, document_index: int, keys: tuple[str, ...], value: str) -> str:
-    """`text` with the scalar at `keys` of document `document_index` replaced by `value`, in the old
-    scalar's quoting style. LookupError if there is no plain or quoted scalar there."""
-    node: Node | None = list(new_yaml().compose_all(text))[document_index]
-    for key in keys:
-        if not isinstance(node, MappingNode):
-            raise LookupError(f"no mapping above {key!r}")
-        node = next((v for k, v in node.value if isinstance(k, ScalarNode) and k.value == key), None)
-    if not isinstance(node, ScalarNode) or node.style not in (None, *QUOTES):
-        raise LookupError(f"{'.'.join(keys)} is not a plain or quoted scalar")
-    quote = node.style or ""
-    return f"{text[: node.start_mark.index]}{quote}{value}{quote}{text[node.end_mark.index :]}"
 
 
 def _select(documents: list[Document], name: str | None) -> Document:
