@@ -25,5 +25,8 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq postgresql >/dev/null
 fi
 
+# kubectl: the tests, the demo and users drive the control plane with it (preinstalled on this kind).
+command -v kubectl >/dev/null || { echo "bootstrap: error: kubectl is not installed (any version within one minor of 1.33)" >&2; exit 1; }
+
 # The control plane: built from Go modules on first use, then reused from the cache.
 bash tools/build-controlplane.sh >/dev/null

@@ -25,6 +25,7 @@ from rollover.observed import LABEL_ROLLOVER, ORIGINAL_STATE_ANNOTATION, Origina
 
 log = logging.getLogger(__name__)
 
+PAGE_SIZE = 500
 _KINDS = {"CronJob": SyncTargetKind.CRON_JOB, "Deployment": SyncTargetKind.DEPLOYMENT}
 
 
@@ -32,6 +33,11 @@ _KINDS = {"CronJob": SyncTargetKind.CRON_JOB, "Deployment": SyncTargetKind.DEPLO
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Fill the caches with one LIST per kind, then start the workers (never plan on a partial view)."""
     settings.posting.level = logging.WARNING
+    # kopf runs one task per watched object, kept for idle_timeout after its last event. With
+    # 60,000 objects announced at start-up those tasks, not our data, would set peak memory; our
+    # handlers only update a cache, so short-lived, capped workers lose nothing.
+    settings.queueing.idle_timeout = 0.5
+    settings.queueing.worker_limit = 256
     settings.watching.server_timeout = 600
     settings.networking.request_timeout = 60
     client = AsyncClient(KubeConfig.from_env(), field_manager=FIELD_MANAGER)
@@ -39,7 +45,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     namespaces: list[str] = memo.namespaces or [None]  # None: all namespaces
     for ns in namespaces:
         for resource, kind in ((CronJob, "CronJob"), (Deployment, "Deployment"), (Job, "Job")):
-            async for obj in client.list(resource, namespace=ns or "*"):
+            # Paged: 45,000 CronJobs in one response would set the process's peak memory.
+            async for obj in client.list(resource, namespace=ns or "*", chunk_size=PAGE_SIZE):
                 _remember(cache, kind, cast(Any, obj).to_dict())
     memo.reconciler = Reconciler(client, cache, memo.config, memo.clock)
     memo.reconciler.start()
