@@ -166,7 +166,10 @@ def test_a_completed_rollover_moves_on_to_the_next_school_year(
 ) -> None:
     assert _apply(control_plane, _example("il-prairie-valley.yaml", namespace)).returncode == 0
     status = {
-        "status": {"phase": "Completed", "jobs": [{"name": "a-1", "step": "archive", "product": "imagine-math"}]}
+        "status": {
+            "phase": "Completed",
+            "jobs": [{"name": "a-1", "step": "archive", "product": "imagine-math"}],
+        }
     }
     control_plane.kubectl(
         "patch", "dro", "prairie-valley-cusd-204", "-n", namespace,
