@@ -581,14 +581,13 @@ def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
         "NotYetPaused",
         f"roster sync pauses {_local(cycle.schedule.pause_at)}",
     )
-    return _waiting(
-        draft,
-        Phase.SCHEDULED,
-        True,
-        "WaitingForPauseDate",
+    message = (
         f"Roster sync pauses {_local(cycle.schedule.pause_at)}; "
-        f"archive and reset {_local(cycle.schedule.reset_at)}",
+        f"archive and reset {_local(cycle.schedule.reset_at)}"
     )
+    if draft.rollover.status.phase is not Phase.SCHEDULED:
+        draft.event("Normal", "Scheduled", message)
+    return _waiting(draft, Phase.SCHEDULED, True, "WaitingForPauseDate", message)
 
 
 def _waiting(draft: _Draft, phase: Phase, settled: bool, reason: str, message: str) -> Plan:
@@ -696,8 +695,15 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
 def _announce_created(draft: _Draft, step: Step) -> None:
     created = [a.name for a in draft.actions if isinstance(a, CreateJob) and a.step is step]
     if created:
+        after = (
+            "Student data is reset only after every archive Job succeeds."
+            if step is Step.ARCHIVE
+            else "Roster sync resumes when every reset Job succeeds."
+        )
         draft.event(
-            "Normal", f"{step.value.capitalize()}Started", f"Created {step.value} Job(s) {', '.join(created)}"
+            "Normal",
+            f"{step.value.capitalize()}Started",
+            f"Created {step.value} Job(s) {', '.join(created)}. {after}",
         )
 
 
