@@ -23,6 +23,7 @@ from lightkube.resources.core_v1 import Namespace
 
 from rollover.cluster.resources import DistrictRollover
 from rollover.devcluster.controlplane import ControlPlane
+from rollover.devcluster.objects import sync_cronjob
 
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE"})
 # What the operator reads or writes; the apiserver's own bookkeeping (leases, …) is not ours.
@@ -57,28 +58,7 @@ def rollover_body(ns: str, index: int, fleet: Fleet) -> dict[str, Any]:
 
 
 def cronjob_body(ns: str, index: int, k: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": {
-            "name": f"d{index:05d}-sync-{k}",
-            "namespace": ns,
-            "labels": {"district": f"d{index:05d}"},
-        },
-        "spec": {
-            "schedule": "15 3 * * *",
-            "jobTemplate": {
-                "spec": {
-                    "template": {
-                        "spec": {
-                            "restartPolicy": "Never",
-                            "containers": [{"name": "sync", "image": "example.invalid/sync"}],
-                        }
-                    }
-                }
-            },
-        },
-    }
+    return sync_cronjob(f"d{index:05d}-sync-{k}", ns, {"district": f"d{index:05d}"})
 
 
 async def create_fleet(kubeconfig: Path, fleet: Fleet, concurrency: int = 64) -> None:

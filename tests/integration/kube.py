@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rollover.devcluster.objects import sync_cronjob
 from tests.conftest import RunningControlPlane
 
 T = TypeVar("T")
@@ -63,32 +64,14 @@ class Kube:
         wait_for(lambda: self.phase(name) == phase, timeout=timeout, what=f"{name} to reach {phase}")
         return self.rollover(name)
 
-    def cronjob(self, name: str, labels: dict[str, str], *, suspend: bool = False) -> None:
+    def cronjob(
+        self, name: str, labels: dict[str, str], *, suspend: bool = False, schedule: str = "0 3 * * *"
+    ) -> None:
         self.run(
             "apply",
             "-f",
             "-",
-            input=json.dumps(
-                {
-                    "apiVersion": "batch/v1",
-                    "kind": "CronJob",
-                    "metadata": {"name": name, "namespace": self.ns, "labels": labels},
-                    "spec": {
-                        "schedule": "0 3 * * *",
-                        "suspend": suspend,
-                        "jobTemplate": {
-                            "spec": {
-                                "template": {
-                                    "spec": {
-                                        "restartPolicy": "Never",
-                                        "containers": [{"name": "sync", "image": "example.invalid/sync"}],
-                                    }
-                                }
-                            }
-                        },
-                    },
-                }
-            ),
+            input=json.dumps(sync_cronjob(name, self.ns, labels, schedule=schedule, suspend=suspend)),
         )
 
     def deployment(self, name: str, labels: dict[str, str], replicas: int) -> None:

@@ -300,32 +300,7 @@ def test_resuming_starts_at_most_one_catch_up_run(
     control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
 ) -> None:
     # A CronJob due every minute whose last run was an hour ago: sixty missed schedules.
-    kube.run(
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps(
-            {
-                "apiVersion": "batch/v1",
-                "kind": "CronJob",
-                "metadata": {"name": "minutely", "namespace": kube.ns, "labels": LABELS},
-                "spec": {
-                    "schedule": "* * * * *",
-                    "suspend": True,
-                    "jobTemplate": {
-                        "spec": {
-                            "template": {
-                                "spec": {
-                                    "restartPolicy": "Never",
-                                    "containers": [{"name": "sync", "image": "example.invalid/sync"}],
-                                }
-                            }
-                        }
-                    },
-                },
-            }
-        ),
-    )
+    kube.cronjob("minutely", LABELS, schedule="* * * * *", suspend=True)
     hour_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
     kube.run(
         "patch",

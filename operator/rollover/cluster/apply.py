@@ -131,16 +131,9 @@ async def ensure_finalizer(client: AsyncClient, body: dict[str, Any]) -> str | N
         if finalizers
         else {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}
     )
-    written = await client.patch(
-        DistrictRollover,
-        meta["name"],
-        ops,
-        namespace=meta["namespace"],
-        patch_type=PatchType.JSON,
-        field_manager=FIELD_MANAGER,
-    )
+    written = await _json_patch_rollover(client, meta, ops)
     meta["finalizers"] = [*finalizers, FINALIZER]
-    return _resource_version(written)
+    return written
 
 
 async def release_finalizer(client: AsyncClient, body: dict[str, Any]) -> str | None:
@@ -158,19 +151,25 @@ async def release_finalizer(client: AsyncClient, body: dict[str, Any]) -> str | 
         {"op": "remove", "path": f"/metadata/finalizers/{index}"},
     ]
     try:
-        written = await client.patch(
-            DistrictRollover,
-            meta["name"],
-            ops,
-            namespace=meta["namespace"],
-            patch_type=PatchType.JSON,
-            field_manager=FIELD_MANAGER,
-        )
+        written = await _json_patch_rollover(client, meta, ops)
     except ApiError as exc:
         if exc.status.code != HTTP_NOT_FOUND:
             raise
         return None
     meta["finalizers"] = [f for f in finalizers if f != FINALIZER]
+    return written
+
+
+async def _json_patch_rollover(client: AsyncClient, meta: dict[str, Any], ops: list[dict[str, Any]]) -> str:
+    """Apply guarded JSON-patch `ops` to the rollover; its new resourceVersion."""
+    written = await client.patch(
+        DistrictRollover,
+        meta["name"],
+        ops,
+        namespace=meta["namespace"],
+        patch_type=PatchType.JSON,
+        field_manager=FIELD_MANAGER,
+    )
     return _resource_version(written)
 
 

@@ -59,8 +59,8 @@ class Cache:
     jobs: dict[str, dict[str, JobEntry]] = field(default_factory=lambda: defaultdict(dict))
     results: dict[Key, dict[str, Any]] = field(default_factory=dict)  # termination messages by Job
     versions: dict[tuple[str, str, str], str] = field(default_factory=dict)  # kind/ns/name -> rv
-    # Rollovers we just wrote: the resourceVersion our write produced and until when to wait for it.
-    expected: dict[Key, tuple[str, float]] = field(default_factory=dict)
+    # The newest revision known per rollover, from a watch event or from our own write.
+    newest: dict[Key, int] = field(default_factory=dict)
 
     def changed(self, kind: str, body: dict[str, Any]) -> bool:
         """Record the object's resourceVersion; False if this exact version was seen (a replay)."""
@@ -72,24 +72,25 @@ class Cache:
         self.versions[key] = rv
         return True
 
-    def expect(self, key: Key, resource_version: str, until: float) -> None:
-        """After our own write: events older than it are stale and must not overwrite the cache."""
-        self.expected[key] = (resource_version, until)
+    def observe_revision(self, key: Key, resource_version: str) -> bool:
+        """Record a rollover's revision (from an event or our own write); False if it is older
+        than one already known, i.e. the event is stale and must not overwrite the cache.
 
-    def stale(self, key: Key, resource_version: str, now: float) -> bool:
-        """Whether a rollover event predates our last write (the watch stream is ordered, so every
-        event before the one carrying our write's resourceVersion is older than what we wrote).
-        Expectations expire, in case a watch restart skips that event."""
-        expected = self.expected.get(key)
-        if expected is None:
+        resourceVersions are etcd revisions, which only grow. Kubernetes calls them opaque, so a
+        version that is not an integer is never judged stale: we then merely lose the filter.
+        """
+        try:
+            revision = int(resource_version)
+        except ValueError:
+            return True
+        if revision < self.newest.get(key, 0):
             return False
-        if resource_version == expected[0] or now > expected[1]:
-            del self.expected[key]
-            return False
+        self.newest[key] = revision
         return True
 
     def forget(self, kind: str, namespace: str, name: str) -> None:
         self.versions.pop((kind, namespace, name), None)
+        self.newest.pop((namespace, name), None)
 
     # --- updates from watch events ----------------------------------------------------------------
 

@@ -8,7 +8,6 @@ idle rollover costs no API writes at all.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any, cast
 
 import kopf
@@ -85,8 +84,8 @@ def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: 
         reconciler.cache.forget("DistrictRollover", *key)
         metrics.forget(*key)
         return
-    if reconciler.cache.stale(key, meta.get("resourceVersion", ""), time.monotonic()):
-        return
+    if not reconciler.cache.observe_revision(key, meta.get("resourceVersion", "")):
+        return  # older than what we already know (e.g. our own write overtook this event)
     if reconciler.cache.changed("DistrictRollover", raw):
         reconciler.cache.rollovers[key[0]][key[1]] = raw
         reconciler.enqueue(key)

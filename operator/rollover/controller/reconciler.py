@@ -24,7 +24,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Event
 from pydantic import ValidationError
 
-from rollover import FIELD_MANAGER, GROUP, KIND, VERSION
+from rollover import FIELD_MANAGER, GROUP, KIND, VERSION, logs
 from rollover.api.models import DistrictRolloverStatus, dump, parse_status
 from rollover.cluster import apply
 from rollover.controller import metrics
@@ -32,6 +32,7 @@ from rollover.controller.cache import Cache, Key, parse_termination_message
 from rollover.controller.clock import SystemClock
 from rollover.controller.config import OperatorConfig
 from rollover.planner import (
+    Action,
     CreateJob,
     EmitEvent,
     PauseTarget,
@@ -46,7 +47,6 @@ from rollover.planner import (
 log = logging.getLogger(__name__)
 
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.5, 300.0
-EXPECTATION_TTL_S = 30.0
 
 
 @dataclass
@@ -127,7 +127,7 @@ class Reconciler:
                 # expected in a live cluster. Every step is safe to repeat, so retry with backoff.
                 self._retry(key, f"{type(exc).__name__}: {exc}")
             except Exception:
-                log.exception("reconcile of %s/%s failed unexpectedly", *key)
+                log.exception("reconcile of %s/%s failed unexpectedly", *key, extra=logs.fields(*key))
                 self._retry(key, "unexpected error")
             finally:
                 self._running.discard(key)
@@ -139,7 +139,9 @@ class Reconciler:
         metrics.RECONCILE_ERRORS.inc()
         failures = self._failures[key] = self._failures.get(key, 0) + 1
         delay = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2 ** (failures - 1))
-        log.warning("reconcile of %s/%s failed (%s); retrying in %.1fs", *key, why, delay)
+        log.warning(
+            "reconcile of %s/%s failed (%s); retrying in %.1fs", *key, why, delay, extra=logs.fields(*key)
+        )
         self.wake_after(key, delay)
 
     # --- one pass -----------------------------------------------------------------------------
@@ -154,7 +156,9 @@ class Reconciler:
         try:
             status = parse_status(body.get("status"))
         except ValidationError:
-            log.warning("status of %s/%s is unreadable; rebuilding it from the cluster", *key)
+            log.warning(
+                "status of %s/%s is unreadable; rebuilding it from the cluster", *key, extra=logs.fields(*key)
+            )
             status = DistrictRolloverStatus()
         rollover = Rollover(key[0], key[1], int(meta.get("generation", 0)), body.get("spec") or {}, status)
         decided = plan(
@@ -180,7 +184,9 @@ class Reconciler:
             # Before the first pause: a deletion must find us there to restore what we paused.
             self._wrote((namespace, name), await apply.ensure_finalizer(self.client, body))
         events = []
+        district = str((body.get("spec") or {}).get("districtId", "")) or None
         for action in decided.actions:
+            _log_action(namespace, name, district, action)
             if isinstance(action, PauseTarget):
                 await apply.pause_target(self.client, namespace, action)
             elif isinstance(action, RepairTarget):
@@ -203,12 +209,12 @@ class Reconciler:
             await self._post_event(body, event)
 
     def _wrote(self, key: Key, resource_version: str | None) -> None:
-        """Our write changed the rollover: until its watch event arrives, older events are stale."""
+        """Our write changed the rollover: watch events older than it are stale from now on."""
         if resource_version:
             body = self.cache.rollover(key)
             if body is not None:
                 body["metadata"]["resourceVersion"] = resource_version
-            self.cache.expect(key, resource_version, time.monotonic() + EXPECTATION_TTL_S)
+            self.cache.observe_revision(key, resource_version)
 
     async def _post_event(self, body: dict[str, Any], event: EmitEvent) -> None:
         meta = body["metadata"]
@@ -237,4 +243,23 @@ class Reconciler:
                 field_manager=FIELD_MANAGER,
             )
         except ApiError as exc:  # an event is worth a log line, never a failed reconcile
-            log.warning("could not post event %s on %s: %s", event.reason, meta["name"], exc)
+            log.warning(
+                "could not post event %s on %s: %s",
+                event.reason,
+                meta["name"],
+                exc,
+                extra=logs.fields(meta["namespace"], meta["name"]),
+            )
+
+
+def _log_action(namespace: str, name: str, district: str | None, action: Action) -> None:
+    """One line per applied action, with the rollover, district and (for Jobs) step and product."""
+    extra = logs.fields(namespace, name, district=district)
+    if isinstance(action, EmitEvent):
+        log.info("event %s: %s", action.reason, action.message, extra=extra)
+    elif isinstance(action, CreateJob):
+        extra |= {"step": action.step.value, "product": action.product}
+        log.info("creating %s Job %s", action.step.value, action.name, extra=extra)
+    else:
+        verb = {PauseTarget: "pausing", RepairTarget: "re-pausing", RestoreTarget: "restoring"}[type(action)]
+        log.info("%s %s %s", verb, action.kind.value, action.name, extra=extra)

@@ -23,6 +23,7 @@ from ruamel.yaml import YAML
 from rollover.devcluster import default_crd_dir
 from rollover.devcluster.binaries import repo_root
 from rollover.devcluster.controlplane import ControlPlane, install_manifests
+from rollover.devcluster.objects import sync_cronjob
 from rollover.devcluster.postgres import PostgresServer
 
 SYNC_CRONJOBS = ("clever-sync", "oneroster-csv-import")
@@ -42,30 +43,7 @@ def _sync_objects(doc: dict[str, Any]) -> list[dict[str, Any]]:
     labels = dict(doc["spec"]["syncSelector"].get("matchLabels", {}))
     objects: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}]
     for name in SYNC_CRONJOBS:
-        objects.append(
-            {
-                "apiVersion": "batch/v1",
-                "kind": "CronJob",
-                "metadata": {
-                    "name": f"{doc['metadata']['name']}-{name}"[:52],
-                    "namespace": ns,
-                    "labels": labels,
-                },
-                "spec": {
-                    "schedule": "15 2 * * *",
-                    "jobTemplate": {
-                        "spec": {
-                            "template": {
-                                "spec": {
-                                    "restartPolicy": "Never",
-                                    "containers": [{"name": "sync", "image": "example.invalid/sync"}],
-                                }
-                            }
-                        }
-                    },
-                },
-            }
-        )
+        objects.append(sync_cronjob(f"{doc['metadata']['name']}-{name}"[:52], ns, labels))
     return objects
 
 
@@ -73,8 +51,12 @@ def _write_yaml_stream(path: Path, docs: list[dict[str, Any]]) -> None:
     path.write_text("\n---\n".join(json.dumps(d) for d in docs))
 
 
-def _rollover_job(*args: str) -> None:
-    subprocess.run([str(Path(sys.executable).parent / "rollover-job"), *args], check=True)
+def _rollover_job(log: Path, *args: str) -> None:
+    """Run a `rollover-job` tool, its progress going to `log`."""
+    with log.open("ab") as out:
+        subprocess.run(
+            [str(Path(sys.executable).parent / "rollover-job"), *args], stdout=out, stderr=out, check=True
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,16 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     with PostgresServer() as pg:
         db = pg.url
         print(f"== PostgreSQL roster store up; seeding {len(examples)} districts", flush=True)
-        _rollover_job("migrate", f"--database-url={db}")
+        _rollover_job(plane.log_dir / "seed.log", "migrate", f"--database-url={db}")
         for doc in examples:
             _rollover_job(
+                plane.log_dir / "seed.log",
                 "seed",
                 f"--database-url={db}",
                 f"--district={doc['spec']['districtId']}",
+                f"--school-year={doc['spec']['schoolYear']}",
                 f"--students={args.students}",
                 "--seed=7",
             )
         archive = state / "archive"
+        archive.mkdir(parents=True, exist_ok=True)  # in a cluster: the Job's mounted volume
         config = state / "operator-config.yaml"
         config.write_text(
             json.dumps(
@@ -129,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         objects = state / "sync-objects.yaml"
         _write_yaml_stream(objects, [o for d in examples for o in _sync_objects(d)])
         install_manifests(plane.kubeconfig, [objects])
-        install_manifests(plane.kubeconfig, sorted((root / "examples" / "districts").glob("*.yaml")))
+        subprocess.run(["kubectl", "apply", "-f", str(root / "examples" / "districts")], env=env, check=True)
         print(
             "== applied examples/districts; starting the operator with an ACCELERATED DEMO CLOCK "
             f"({args.clock_start}, x{args.clock_rate:g})",
@@ -166,11 +151,12 @@ def main(argv: list[str] | None = None) -> int:
                 for proc in (operator, runner):
                     proc.terminate()
                     proc.wait(timeout=20)
-        _show_archive(env, examples[0], archive)
+        showcase = max(examples, key=lambda d: len(d["spec"]["products"]))
+        _show_archive(env, showcase, archive)
     print(
         f"\nOperator log: {logs / 'operator.log'}\nThe cluster is still up for you to explore:\n"
         f"  export KUBECONFIG={plane.kubeconfig}\n  kubectl get dro -A; kubectl describe dro -n "
-        f"{examples[0]['metadata']['namespace']}\n  rollover dev-cluster down --dir {state}"
+        f"{showcase['metadata']['namespace']}\n  rollover dev-cluster down --dir {state}"
     )
     return 0 if ok else 1
 
@@ -192,11 +178,24 @@ def _watch(env: dict[str, str], count: int, timeout: float) -> bool:
                 ["kubectl", "get", "dro", "-A"], env=env, capture_output=True, text=True, check=False
             ).stdout
             print(f"\n$ kubectl get districtrollovers -A\n{table}", flush=True)
-        if phases.split().count("Completed") == count:
-            return True
+        finished = phases.split()
+        if len(finished) == count and all(p in ("Completed", "Failed") for p in finished):
+            return finished.count("Completed") == count
         time.sleep(0.5)
     print(f"demo: not every district completed within {timeout:.0f}s", file=sys.stderr)
     return False
+
+
+def _summary(result: dict[str, Any]) -> str:
+    """One line from a Job's termination message: what it archived or deleted."""
+    if "deleted" in result:
+        return (
+            f"deleted {sum(result['deleted'].values())} rows, {result.get('retiredIds', 0)} user IDs retired,"
+            f" archive re-verified first (digest {str(result.get('digest', ''))[:12]}…)"
+        )
+    if "rows" in result:
+        return f"archived {sum(result['rows'].values())} rows to {result.get('manifest', '?')}"
+    return json.dumps(result)[:200]
 
 
 def _show_archive(env: dict[str, str], doc: dict[str, Any], archive: Path) -> None:
@@ -211,10 +210,15 @@ def _show_archive(env: dict[str, str], doc: dict[str, Any], archive: Path) -> No
     status = json.loads(raw).get("status", {}) if raw else {}
     print(f"\n== {ns}/{name}: what each Job reported (status.jobs[].result)")
     for job in status.get("jobs", []):
-        print(f"  {job['step']:<8} {job['product']:<20} {job['state']:<10} {json.dumps(job.get('result'))}")
-    manifests = sorted(archive.rglob("manifest.json"))
-    if manifests:
-        print(f"\n== archive manifest {manifests[0]}\n{manifests[0].read_text()[:1500]}")
+        print(
+            f"  {job['step']:<8} {job['product']:<20} {job['state']:<10} {_summary(job.get('result') or {})}"
+        )
+    for path in sorted((archive / doc["spec"]["districtId"]).rglob("manifest.json")):
+        manifest = json.loads(path.read_text())
+        print(f"\n== {path}  (snapshot {manifest.get('snapshotTime')})")
+        for table in manifest.get("tables", []):
+            action = "archived, then deleted" if table.get("deletedByReset") else "archived, kept"
+            print(f"  {table['table']:<34} {table['rows']:>7} rows  {action}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,188 @@
+"""`rollover-job archive`: export everything the product's reset will delete (and what the catalog
+says to archive besides) from one REPEATABLE READ snapshot to the archive destination.
+
+Files go to a staging directory `.<product>.partial-<uuid>` next to the final one and are published
+only when complete, manifest last; a run killed part-way leaves no manifest, and the next run (which
+holds the step lock, so no live run can own a staging directory) removes the leftovers. A run that
+finds a complete archive verifies its files instead of writing again; `--supersede` moves it aside to
+`<product>.superseded-<snapshot time>` (never deleting it) and archives afresh, for after a late sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psycopg
+from psycopg import IsolationLevel, sql
+
+from rollover.jobs import export
+from rollover.jobs.config import Database, Target
+from rollover.jobs.destination import MANIFEST, Destination
+from rollover.jobs.filesink import FileSink, WrittenFile
+from rollover.jobs.manifest import (
+    ArchivedFile,
+    ArchivedTable,
+    Manifest,
+    StudentDataExport,
+    archive_dir,
+    check_files,
+    location,
+    read_manifest,
+)
+from rollover.jobs.migrate import require_current
+from rollover.jobs.psql import CopyStats, SnapshotCopier, export_snapshot
+from rollover.jobs.store import connect, hold_step_lock
+from rollover.jobs.tables import scope, tables_for
+
+log = logging.getLogger(__name__)
+APPLICATION = "rollover-job archive"
+
+
+def run(target: Target, db: Database, dest: Destination, *, supersede: bool = False) -> dict[str, Any]:
+    """Archive the target (or verify its existing archive); the step's result for the operator."""
+    dest.check()
+    with connect(db, APPLICATION) as conn:
+        schema_version = require_current(conn)
+        hold_step_lock(conn, target)
+        existing = read_manifest(dest, target)
+        if existing is not None and not supersede:
+            check_files(dest, target, existing)
+            log.info(
+                "complete archive found at %s; every file verified, nothing written", location(dest, target)
+            )
+            return _result("verified", existing, dest, target)
+        if existing is not None:
+            aside = f"{archive_dir(target)}.superseded-{existing.snapshot_time:%Y%m%dT%H%M%SZ}"
+            dest.move_tree(archive_dir(target), aside)
+            log.info("moved the previous archive aside to %s/%s", dest.uri, aside)
+        _remove_partials(dest, target)
+        manifest = _write(conn, db, dest, target, schema_version)
+    return _result("archived", manifest, dest, target)
+
+
+def _remove_partials(dest: Destination, target: Target) -> None:
+    parent = f"{target.district_id}/{target.school_year}"
+    for name in dest.list(parent):
+        if name.startswith(f".{target.product}.partial-"):
+            log.info("removing %s/%s/%s left by an interrupted run", dest.uri, parent, name)
+            dest.remove_tree(f"{parent}/{name}")
+
+
+def _write(
+    conn: psycopg.Connection[Any], db: Database, dest: Destination, target: Target, schema_version: int
+) -> Manifest:
+    staging = f"{target.district_id}/{target.school_year}/.{target.product}.partial-{uuid.uuid4().hex}"
+    deleted_kinds = set(target.policy.delete)
+    tables: list[ArchivedTable] = []
+    files: list[ArchivedFile] = []
+    student_export = None
+    conn.isolation_level = IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    with conn.transaction(), ThreadPoolExecutor(1, thread_name_prefix="export") as background:
+        copier = SnapshotCopier(db, export_snapshot(conn), APPLICATION)
+        row = conn.execute("SELECT now()").fetchone()
+        assert row is not None
+        snapshot_time: dt.datetime = row[0]
+        # The export aggregates what the table copies stream: running it alongside uses the CPU that
+        # a COPY leaves idle (the server formats rows on one core, we compress on another).
+        pending = None
+        if target.policy.student_data_export:
+            query = export.export_query(target).as_string(conn)
+            path = f"{staging}/{export.FILE_NAME}"
+            pending = background.submit(
+                _copy_to_file, copier, dest, path, query, "student data export", export.SETTINGS
+            )
+        for table in tables_for(target.product, target.policy.archive):
+            query = (
+                sql.SQL("SELECT * FROM {} WHERE {}").format(table.identifier, scope(target)).as_string(conn)
+            )
+            stats, written = _copy_to_file(copier, dest, f"{staging}/{table.file_name}", query, table.name)
+            files.append(ArchivedFile(name=table.file_name, size=written.size, sha256=written.sha256))
+            tables.append(
+                ArchivedTable(
+                    table=table.name,
+                    kind=table.kind,
+                    file=table.file_name,
+                    rows=stats.rows,
+                    digest=stats.digest,
+                    deleted_by_reset=table.kind in deleted_kinds,
+                )
+            )
+        if pending is not None:
+            stats, written = pending.result()
+            files.append(ArchivedFile(name=export.FILE_NAME, size=written.size, sha256=written.sha256))
+            student_export = StudentDataExport(file=export.FILE_NAME, rows=stats.rows)
+    manifest = Manifest(
+        district_id=target.district_id,
+        school_year=target.school_year,
+        product=target.product,
+        reset_date=target.reset_date,
+        schema_version=schema_version,
+        snapshot_time=snapshot_time,
+        created_at=dt.datetime.now(dt.UTC),
+        created_by=f"rollover-job {_version()}",
+        tables=tuple(tables),
+        student_data_export=student_export,
+        files=tuple(files),
+    )
+    with dest.open_write(f"{staging}/{MANIFEST}") as fh:
+        fh.write(manifest.to_json())
+    dest.move_tree(staging, archive_dir(target))
+    log.info("archive complete: %s (digest %s)", location(dest, target), manifest.digest())
+    return manifest
+
+
+def _copy_to_file(
+    copier: SnapshotCopier,
+    dest: Destination,
+    path: str,
+    query: str,
+    label: str,
+    settings: Mapping[str, str] | None = None,
+) -> tuple[CopyStats, WrittenFile]:
+    started = time.monotonic()
+    gzip = path.endswith(".gz")
+    with dest.open_write(path) as fh:
+        sink = FileSink(fh, gzip=gzip)
+        try:
+            stats = copier.copy(query, label, sink.write, settings)
+        finally:
+            written = sink.close()
+    seconds = max(time.monotonic() - started, 1e-6)
+    log.info(
+        "%s: %d rows, %.1f MB CSV%s in %.1f s (%.0f rows/s)",
+        label,
+        stats.rows,
+        stats.size / 1e6,
+        f" -> {written.size / 1e6:.1f} MB gzip" if gzip else "",
+        seconds,
+        stats.rows / seconds,
+    )
+    return stats, written
+
+
+def _result(status: str, manifest: Manifest, dest: Destination, target: Target) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "status": status,
+        "manifest": f"{location(dest, target)}/{MANIFEST}",
+        "digest": manifest.digest(),
+        "snapshotTime": manifest.snapshot_time.isoformat(),
+        "rows": {t.table: t.rows for t in manifest.tables},
+    }
+    if manifest.student_data_export is not None:
+        result["studentDataExportRows"] = manifest.student_data_export.rows
+    return result
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("district-rollover")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"

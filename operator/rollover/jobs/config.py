@@ -1,0 +1,164 @@
+"""A step's inputs: each from its command-line option or else its environment variable, validated.
+
+The Job sets DISTRICT_ID, SCHOOL_YEAR, RESET_DATE, PRODUCT, STEP, DATABASE_URL and ARCHIVE_URI; a
+person runs the same step by hand with the matching options. The database password may come from the
+URL, from a mounted Secret file named by DATABASE_PASSWORD_FILE, or from libpq's own PGPASSWORD /
+PGPASSFILE. Passwords never reach a log line: every message shows `redact(url)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg.conninfo
+
+from rollover.api.models import DISTRICT_ID_PATTERN, SCHOOL_YEAR_PATTERN
+from rollover.catalog import ProductPolicy, load_catalog
+from rollover.jobs.errors import UsageError
+
+PASSWORD_FILE_ENV = "DATABASE_PASSWORD_FILE"  # noqa: S105 - the variable's name, not a password
+DATABASE_SCHEMES = ("postgresql", "postgres")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an archive or reset acts on: one product's data for one district and school year."""
+
+    district_id: str
+    school_year: str
+    product: str
+    reset_date: dt.date
+    policy: ProductPolicy
+
+
+@dataclass(frozen=True)
+class Database:
+    """How to reach the roster store; `password` is the Secret file's, if one is mounted."""
+
+    url: str
+    password: str | None = None
+
+    @property
+    def redacted(self) -> str:
+        return redact(self.url)
+
+    def params(self) -> dict[str, str]:
+        """libpq connection parameters, password included."""
+        params = {k: str(v) for k, v in psycopg.conninfo.conninfo_to_dict(self.url).items() if v is not None}
+        if self.password is not None:
+            params["password"] = self.password
+        return params
+
+
+# --- options ------------------------------------------------------------------------------------
+
+#: option dest -> environment variable
+ENV_NAMES = {
+    "district": "DISTRICT_ID",
+    "school_year": "SCHOOL_YEAR",
+    "reset_date": "RESET_DATE",
+    "product": "PRODUCT",
+    "database_url": "DATABASE_URL",
+    "archive_uri": "ARCHIVE_URI",
+}
+
+
+def add_options(parser: argparse.ArgumentParser, *dests: str) -> None:
+    """Add `--district`-style options for `dests`, each defaulting to its environment variable."""
+    for dest in dests:
+        parser.add_argument(
+            "--" + dest.replace("_", "-"),
+            dest=dest,
+            metavar=ENV_NAMES[dest],
+            help=f"default: ${ENV_NAMES[dest]}",
+        )
+
+
+def value(args: argparse.Namespace, dest: str, env: Mapping[str, str]) -> str:
+    """The option if given, else the environment variable; UsageError if neither is set."""
+    given: str | None = getattr(args, dest, None)
+    found = given if given is not None else env.get(ENV_NAMES[dest], "")
+    if not found.strip():
+        flag = "--" + dest.replace("_", "-")
+        raise UsageError(f"{ENV_NAMES[dest]} is not set (or pass {flag})")
+    return found.strip()
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def parse_district(raw: str) -> str:
+    if not re.fullmatch(DISTRICT_ID_PATTERN, raw):
+        raise UsageError(f"DISTRICT_ID {raw!r} is malformed: 1-63 letters, digits, '.', '_' or '-'")
+    return raw
+
+
+def parse_school_year(raw: str) -> str:
+    if not re.fullmatch(SCHOOL_YEAR_PATTERN, raw) or int(raw[5:]) != int(raw[:4]) + 1:
+        raise UsageError(f"SCHOOL_YEAR {raw!r} is malformed: two consecutive years, e.g. 2025-2026")
+    return raw
+
+
+def parse_reset_date(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise UsageError(f"RESET_DATE {raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_product(raw: str) -> ProductPolicy:
+    try:
+        return load_catalog().policy(raw)
+    except KeyError as exc:
+        raise UsageError(f"PRODUCT: {exc.args[0]}") from None
+
+
+def target(args: argparse.Namespace, env: Mapping[str, str]) -> Target:
+    """The validated district, school year, reset date and product of an archive or reset."""
+    district_id = parse_district(value(args, "district", env))
+    school_year = parse_school_year(value(args, "school_year", env))
+    reset_date = parse_reset_date(value(args, "reset_date", env))
+    product = value(args, "product", env)
+    return Target(district_id, school_year, product, reset_date, parse_product(product))
+
+
+def database(args: argparse.Namespace, env: Mapping[str, str]) -> Database:
+    """The validated DATABASE_URL, with the password from DATABASE_PASSWORD_FILE when set."""
+    url = value(args, "database_url", env)
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in DATABASE_SCHEMES:
+        raise UsageError(f"DATABASE_URL {redact(url)} is not a postgresql:// URL")
+    try:
+        psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        raise UsageError(f"DATABASE_URL {redact(url)} is malformed") from None
+    password_file = env.get(PASSWORD_FILE_ENV)
+    if not password_file:
+        return Database(url)
+    try:
+        password = Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise UsageError(f"{PASSWORD_FILE_ENV} {password_file}: {exc.strerror}") from None
+    return Database(url, password)
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ***, fit for logs and error messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{host}"
+    query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

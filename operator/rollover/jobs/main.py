@@ -1,0 +1,217 @@
+"""`rollover-job`: the archive and reset Jobs, and the migrate, seed and check-ids tools.
+
+A Job runs `rollover-job` with STEP (and the other inputs) in its environment, or names the step on
+the command line. Exit codes: 0 success, 1 the step failed or refused (nothing deleted), 2 bad input.
+Progress goes to stderr; the JSON result goes to the termination log (--termination-log to change it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import psycopg
+
+from rollover.jobs import archive, config, ledger, migrate, reset, result, seed
+from rollover.jobs.destination import open_destination
+from rollover.jobs.errors import EXIT_FAILED, EXIT_OK, JobError, UsageError
+from rollover.jobs.store import connect, one_line
+
+log = logging.getLogger("rollover.jobs")
+STEP_ENV = "STEP"
+Outcome = tuple[int, dict[str, Any]]
+Handler = Callable[[argparse.Namespace, Mapping[str, str]], Outcome]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as UsageError: one line, exit 2, and still a result in the termination log."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--termination-log",
+        type=Path,
+        metavar="PATH",
+        help=f"where the JSON result goes (default: {result.TERMINATION_LOG}, when it exists)",
+    )
+    parser = _Parser(prog="rollover-job", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    steps = parser.add_subparsers(dest="step", required=True, metavar="STEP", parser_class=_Parser)
+
+    p = steps.add_parser("migrate", parents=[common], help="apply the roster store's schema migrations")
+    config.add_options(p, "database_url")
+    p.set_defaults(func=_migrate)
+
+    p = steps.add_parser(
+        "seed", parents=[common], help="generate a realistic district (demos, tests, benchmarks)"
+    )
+    config.add_options(p, "district", "school_year", "database_url")
+    p.add_argument("--students", type=int, required=True, help="number of students")
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same rows (default 0)")
+    p.set_defaults(func=_seed)
+
+    for name, func, text in (
+        ("archive", _archive, "archive the product's year data for the district"),
+        ("reset", _reset, "delete the product's archived year data, per the catalog"),
+    ):
+        p = steps.add_parser(name, parents=[common], help=text)
+        config.add_options(
+            p, "district", "school_year", "reset_date", "product", "database_url", "archive_uri"
+        )
+        p.set_defaults(func=func)
+        if name == "archive":
+            p.add_argument(
+                "--supersede",
+                action="store_true",
+                help="move an existing archive aside (kept) and archive afresh, e.g. after a late sync",
+            )
+
+    p = steps.add_parser(
+        "check-ids", parents=[common], help="report sourcedIds of a users.csv that are retired"
+    )
+    p.add_argument("users_csv", type=Path, metavar="USERS_CSV", help="a OneRoster 1.1 users.csv")
+    config.add_options(p, "district", "database_url")
+    p.set_defaults(func=_check_ids)
+    return parser
+
+
+# --- steps --------------------------------------------------------------------------------------
+
+
+def _migrate(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
+    with connect(config.database(args, env), "rollover-job migrate") as conn:
+        return EXIT_OK, migrate.migrate(conn)
+
+
+def _seed(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
+    district = config.parse_district(config.value(args, "district", env))
+    year = (
+        args.school_year or env.get(config.ENV_NAMES["school_year"]) or _current_school_year(dt.date.today())
+    )
+    year = config.parse_school_year(year)
+    with connect(config.database(args, env), "rollover-job seed") as conn:
+        migrate.require_current(conn)
+        return EXIT_OK, seed.seed(
+            conn, district_id=district, school_year=year, students=args.students, seed=args.seed
+        )
+
+
+def _current_school_year(today: dt.date) -> str:
+    first = today.year if today.month >= 7 else today.year - 1
+    return f"{first}-{first + 1}"
+
+
+def _archive(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
+    target, db = config.target(args, env), config.database(args, env)
+    dest = open_destination(config.value(args, "archive_uri", env))
+    return EXIT_OK, {**_identity(target), **archive.run(target, db, dest, supersede=args.supersede)}
+
+
+def _reset(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
+    target, db = config.target(args, env), config.database(args, env)
+    dest = open_destination(config.value(args, "archive_uri", env))
+    return EXIT_OK, {**_identity(target), **reset.run(target, db, dest)}
+
+
+def _identity(target: config.Target) -> dict[str, str]:
+    return {"district": target.district_id, "schoolYear": target.school_year, "product": target.product}
+
+
+def _check_ids(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
+    district = config.parse_district(config.value(args, "district", env))
+    path: Path = args.users_csv
+    checked = 0
+
+    def entries() -> Iterator[tuple[int, str]]:
+        nonlocal checked
+        for entry in ledger.read_sourced_ids(path):
+            checked += 1
+            yield entry
+
+    lines: list[int] = []
+    with connect(config.database(args, env), "rollover-job check-ids") as conn:
+        migrate.require_current(conn)
+        for hit in ledger.find_retired(conn, district, entries()):
+            print(hit.describe(path), flush=True)
+            lines.append(hit.line)
+    log.info("%s: %d sourcedIds checked, %d retired", path, checked, len(lines))
+    outcome = {
+        "status": "retiredIdsFound" if lines else "clean",
+        "checked": checked,
+        "retired": len(lines),
+        "lines": lines[:100],
+    }
+    return (EXIT_FAILED if lines else EXIT_OK), outcome
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def _with_step(argv: list[str], env: Mapping[str, str]) -> list[str]:
+    """The command line, with $STEP as the subcommand when none is given."""
+    step = env.get(STEP_ENV, "").strip()
+    if not step:
+        return argv
+    if not argv or argv[0].startswith("-"):
+        return [step, *argv]
+    if argv[0] != step:
+        raise UsageError(f"{STEP_ENV}={step} but the command line runs {argv[0]}")
+    return argv
+
+
+def _setup_logging() -> None:
+    root = logging.getLogger()
+    if root.handlers:  # embedded (tests, another CLI): leave logging to the host
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(module)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Run one step; returns the exit code."""
+    _setup_logging()
+    env = os.environ if env is None else env
+    started = time.monotonic()
+    args: argparse.Namespace | None = None
+    step = None
+    try:
+        arguments = _with_step(list(sys.argv[1:] if argv is None else argv), env)
+        step = arguments[0] if arguments and not arguments[0].startswith("-") else None
+        args = build_parser().parse_args(arguments)
+        handler: Handler = args.func
+        code, outcome = handler(args, env)
+    except JobError as exc:
+        code, outcome = exc.exit_code, {"status": "failed", "error": str(exc)}
+    except (psycopg.Error, OSError) as exc:  # the store or the volume failed mid-step
+        code, outcome = EXIT_FAILED, {"status": "failed", "error": one_line(exc)}
+    except KeyboardInterrupt:
+        return 130
+    if code != EXIT_OK and "error" in outcome:
+        log.error("%s", outcome["error"])
+    outcome = {
+        "step": step,
+        **outcome,
+        "exitCode": code,
+        "durationSeconds": round(time.monotonic() - started, 3),
+    }
+    log.info("result: %s", result.compact(outcome))
+    result.write(outcome, getattr(args, "termination_log", None))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The archive's manifest.json: what was archived, from which snapshot, and how to prove the files.
+
+Layout: ARCHIVE_URI/<district>/<school-year>/<product>/ holds one gzip CSV per table, the Student
+Data Export (products that have one) and manifest.json, written last. A table's `digest` is the
+SHA-256 of its CSV before compression (`zcat FILE | sha256sum`); each file's `sha256` is of the file
+as stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+from rollover.jobs.config import Target
+from rollover.jobs.destination import MANIFEST, Destination
+from rollover.jobs.errors import StepFailed
+
+FORMAT: Literal["rollover-archive/1"] = "rollover-archive/1"
+READ_CHUNK = 1 << 20
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class ArchivedFile(_Model):
+    name: str
+    size: int
+    sha256: str
+
+
+class ArchivedTable(_Model):
+    table: str
+    kind: str
+    file: str
+    rows: int
+    digest: str
+    deleted_by_reset: bool
+
+
+class StudentDataExport(_Model):
+    file: str
+    rows: int
+
+
+class Manifest(_Model):
+    format: Literal["rollover-archive/1"] = FORMAT
+    district_id: str
+    school_year: str
+    product: str
+    reset_date: dt.date
+    schema_version: int
+    snapshot_time: dt.datetime
+    created_at: dt.datetime
+    created_by: str
+    tables: tuple[ArchivedTable, ...]
+    student_data_export: StudentDataExport | None
+    files: tuple[ArchivedFile, ...]
+
+    def digest(self) -> str:
+        """One digest for the whole archive: over every table's name, row count and digest."""
+        lines = "".join(
+            f"{t.table} {t.rows} {t.digest}\n" for t in sorted(self.tables, key=lambda t: t.table)
+        )
+        return hashlib.sha256(lines.encode()).hexdigest()
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2).encode() + b"\n"
+
+
+def archive_dir(target: Target) -> str:
+    """Where the target's archive lives, relative to ARCHIVE_URI."""
+    return f"{target.district_id}/{target.school_year}/{target.product}"
+
+
+def location(dest: Destination, target: Target) -> str:
+    """The archive's full URI, for messages and results."""
+    return f"{dest.uri.rstrip('/')}/{archive_dir(target)}"
+
+
+def read_manifest(dest: Destination, target: Target) -> Manifest | None:
+    """The manifest of the target's complete archive, None if there is none; StepFailed if it is
+    unreadable or describes another district, year or product."""
+    path = f"{archive_dir(target)}/{MANIFEST}"
+    if not dest.exists(path):
+        return None
+    with dest.open_read(path) as fh:
+        raw = fh.read()
+    try:
+        manifest = Manifest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise StepFailed(f"{dest.uri}/{path} is not a valid manifest: {exc.errors()[0]['msg']}") from None
+    found = (manifest.district_id, manifest.school_year, manifest.product)
+    if found != (target.district_id, target.school_year, target.product):
+        raise StepFailed(f"{dest.uri}/{path} describes {'/'.join(found)}, not {archive_dir(target)}")
+    return manifest
+
+
+def check_files(dest: Destination, target: Target, manifest: Manifest, consequence: str = "") -> None:
+    """Re-read every file of the manifest; StepFailed naming each missing or changed one."""
+    problems = _file_problems(dest, archive_dir(target), manifest)
+    if problems:
+        raise StepFailed(
+            f"the archive at {location(dest, target)} does not match its manifest: {'; '.join(problems)}"
+            + (f"; {consequence}" if consequence else "")
+        )
+
+
+def _file_problems(dest: Destination, directory: str, manifest: Manifest) -> list[str]:
+    problems = []
+    for entry in manifest.files:
+        path = f"{directory}/{entry.name}"
+        if not dest.exists(path):
+            problems.append(f"{entry.name} is missing")
+            continue
+        sha256, size = hashlib.sha256(), 0
+        with dest.open_read(path) as fh:
+            while chunk := fh.read(READ_CHUNK):
+                sha256.update(chunk)
+                size += len(chunk)
+        if (size, sha256.hexdigest()) != (entry.size, entry.sha256):
+            problems.append(
+                f"{entry.name} has changed (sha256 {sha256.hexdigest()[:12]}…, manifest {entry.sha256[:12]}…)"
+            )
+    return problems

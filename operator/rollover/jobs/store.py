@@ -1,0 +1,40 @@
+"""Connections to the roster store, and the lock that keeps two steps off the same product's data."""
+
+from __future__ import annotations
+
+import psycopg
+import psycopg.conninfo
+
+from rollover.jobs.config import Database, Target
+from rollover.jobs.errors import StepFailed
+
+CONNECT_TIMEOUT_S = 10
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line (libpq's span several)."""
+    return " ".join(str(exc).split())
+
+
+def connect(db: Database, application_name: str) -> psycopg.Connection[tuple[object, ...]]:
+    """An autocommit connection; StepFailed, naming the redacted URL, if the store is unreachable."""
+    params = {"connect_timeout": str(CONNECT_TIMEOUT_S), **db.params(), "application_name": application_name}
+    try:
+        return psycopg.connect(psycopg.conninfo.make_conninfo(**params), autocommit=True)
+    except psycopg.Error as exc:
+        raise StepFailed(f"cannot connect to the roster store {db.redacted}: {one_line(exc)}") from None
+
+
+def hold_step_lock(conn: psycopg.Connection[tuple[object, ...]], target: Target) -> None:
+    """Take, for this session, the lock of the target's archive and reset; StepFailed if another has it.
+
+    Archive and reset of one product, district and year never overlap, so a step may clean up what an
+    earlier, killed run left behind without racing a live one.
+    """
+    key = f"rollover-job:{target.district_id}:{target.school_year}:{target.product}"
+    row = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)).fetchone()
+    if row is None or not row[0]:
+        raise StepFailed(
+            f"another rollover-job is archiving or resetting {target.product} for {target.district_id} "
+            f"{target.school_year}; try again when it has finished"
+        )

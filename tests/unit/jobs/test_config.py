@@ -1,0 +1,107 @@
+"""A step's inputs: options over environment, validation with one-line messages, redaction."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from rollover.jobs import config
+from rollover.jobs.errors import UsageError
+
+pytestmark = pytest.mark.unit
+
+ENV = {
+    "DISTRICT_ID": "springfield-il",
+    "SCHOOL_YEAR": "2025-2026",
+    "RESET_DATE": "2026-07-19",
+    "PRODUCT": "imagine-math",
+    "DATABASE_URL": "postgresql://rollover:pw@db:5432/roster",
+}
+
+
+def namespace(**options: str | None) -> argparse.Namespace:
+    return argparse.Namespace(**{dest: options.get(dest) for dest in config.ENV_NAMES})
+
+
+def test_the_environment_supplies_what_the_options_do_not() -> None:
+    target = config.target(namespace(), ENV)
+
+    assert (target.district_id, target.school_year, target.product) == (
+        "springfield-il",
+        "2025-2026",
+        "imagine-math",
+    )
+    assert target.reset_date == dt.date(2026, 7, 19)
+    assert target.policy.student_data_export
+
+
+def test_an_option_wins_over_its_environment_variable() -> None:
+    target = config.target(namespace(product="twig-science", district="shelbyville"), ENV)
+
+    assert (target.product, target.district_id) == ("twig-science", "shelbyville")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"DISTRICT_ID": "  "}, "DISTRICT_ID is not set (or pass --district)"),
+        ({"DISTRICT_ID": "../etc"}, "DISTRICT_ID '../etc' is malformed"),
+        ({"SCHOOL_YEAR": "2025-2025"}, "SCHOOL_YEAR '2025-2025' is malformed: two consecutive years"),
+        ({"RESET_DATE": "2026-02-30"}, "RESET_DATE '2026-02-30' is not a date (YYYY-MM-DD)"),
+        (
+            {"PRODUCT": "nope"},
+            "PRODUCT: unknown product 'nope'; known: imagine-math, imagine-math-facts, twig-science",
+        ),
+    ],
+)
+def test_malformed_inputs_are_usage_errors(override: dict[str, str], message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        config.target(namespace(), {**ENV, **override})
+
+    assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://db/roster", "DATABASE_URL mysql://db/roster is not a postgresql:// URL"),
+        ("postgresql://u:pw@db/x?badparam=1", "DATABASE_URL postgresql://u:***@db/x?badparam=1 is malformed"),
+    ],
+)
+def test_a_bad_database_url_is_a_usage_error_without_its_password(url: str, message: str) -> None:
+    with pytest.raises(UsageError, match="^" + re.escape(message) + "$"):
+        config.database(namespace(), {"DATABASE_URL": url})
+
+
+def test_the_password_file_overrides_the_url(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("from-the-secret\n")
+
+    db = config.database(namespace(), {**ENV, config.PASSWORD_FILE_ENV: str(secret)})
+
+    assert db.params()["password"] == "from-the-secret"
+    assert db.redacted == "postgresql://rollover:***@db:5432/roster"
+
+
+def test_a_missing_password_file_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"DATABASE_PASSWORD_FILE .*missing: No such file"):
+        config.database(namespace(), {**ENV, config.PASSWORD_FILE_ENV: str(tmp_path / "missing")})
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("postgresql://u:p%40ss@h/db", "postgresql://u:***@h/db"),
+        (
+            "postgresql://u@h/db?password=x&sslmode=require",
+            "postgresql://u@h/db?password=***&sslmode=require",
+        ),
+        ("postgresql://h/db", "postgresql://h/db"),
+    ],
+)
+def test_redact(url: str, redacted: str) -> None:
+    assert config.redact(url) == redacted
