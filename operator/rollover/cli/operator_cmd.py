@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from rollover import logs
 from rollover.controller.clock import AcceleratedClock, SystemClock
 from rollover.controller.config import ConfigError, load_config
 
@@ -47,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--peering", metavar="NAME", help="kopf peering object for HA (default: standalone)")
     parser.add_argument("--priority", type=int, default=0, help="peering priority (highest acts)")
     parser.add_argument("--verbose", "-v", action="store_true")
+    parser.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default=None,
+        help="json: one object per line with rollover/district/step fields; text: for people "
+        "(default: text on a terminal, json otherwise)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -71,10 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     import rollover.controller.handlers  # noqa: F401 - registers the handlers
 
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.setup(args.log_format or logs.default_format(), verbose=args.verbose)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

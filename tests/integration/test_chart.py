@@ -1,0 +1,522 @@
+"""The Helm chart: lints, renders, installs on the real control plane, and its ServiceAccount is enough.
+
+helm is built from Go modules and cached with the control plane (tools/build-controlplane.sh). The
+chart's Deployment cannot run here (no kubelet), so the chart is applied for real (CRDs, policy,
+RBAC, ConfigMap, ...) and the operator runs as a local process with *only* the chart's
+ServiceAccount token and the chart's rendered configuration, through a whole rollover.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+from ruamel.yaml import YAML
+
+import rollover.controller.metrics  # noqa: F401 - registers the operator's metrics
+from benchmarks.fleet import running_operator
+from rollover.api.models import Step
+from rollover.controller.config import JobTemplate, load_config
+from rollover.devcluster.binaries import ensure_binaries
+from rollover.devcluster.controlplane import free_port
+from tests.conftest import RunningControlPlane
+from tests.integration.kube import CLOCK_RATE, Kube, assert_no_traceback, rollover_doc, wait_for
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "district-rollover"
+KUBE_VERSION = "1.33.0"
+LABELS = {"district": "springfield"}
+ARCHIVE = "rostering.k12.dev/step=archive"
+RESET = "rostering.k12.dev/step=reset"
+NAMESPACES_MODE = ("--set", "scope.mode=namespaces")
+# The accelerated clock of tests/integration/kube.py: 10 simulated hours per real second.
+DEMO_CLOCK = (
+    "--set",
+    f"operator.demoClock.start=2027-07-14T00:00:00-05:00,operator.demoClock.rate={CLOCK_RATE}",
+)
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    """The cached helm binary (built on first use, like the control plane); never skipped."""
+    binary = ensure_binaries() / "helm"
+    assert binary.is_file(), f"{binary} is missing: run tools/build-controlplane.sh"
+    return binary
+
+
+def run_helm(helm: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([str(helm), *args], capture_output=True, text=True, check=False, timeout=60)
+    if check:
+        assert done.returncode == 0, f"helm {' '.join(args)} failed:\n{done.stderr}"
+    return done
+
+
+def render(helm: Path, release: str, namespace: str, *sets: str) -> list[dict[str, Any]]:
+    """`helm template --include-crds` as parsed documents."""
+    out = run_helm(
+        helm,
+        "template",
+        release,
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--kube-version",
+        KUBE_VERSION,
+        "--include-crds",
+        *sets,
+    ).stdout
+    return [doc for doc in YAML(typ="safe").load_all(out) if doc]
+
+
+def only(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"])]
+
+
+def the(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = only(docs, kind)
+    assert len(found) == 1, f"{len(found)} {kind}s rendered"
+    return found[0]
+
+
+def operator_config(docs: list[dict[str, Any]], path: Path) -> Path:
+    """The chart's operator configuration (its ConfigMap), as the pod would see the mounted file."""
+    (config,) = [d["data"]["config.yaml"] for d in only(docs, "ConfigMap") if "config.yaml" in d["data"]]
+    path.write_text(config)
+    return path
+
+
+# --- render and lint ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (),
+        (*NAMESPACES_MODE, "--set", "scope.namespaces={district-il,district-tx}"),
+        ("--set", "peering.enabled=true,metrics.serviceMonitor.enabled=true,grafanaDashboard.enabled=true"),
+    ],
+    ids=["cluster", "namespaces", "everything-on"],
+)
+def test_helm_lint_passes(helm: Path, values: tuple[str, ...]) -> None:
+    done = run_helm(helm, "lint", "--strict", str(CHART), *values)
+    assert "0 chart(s) failed" in done.stdout
+
+
+def test_the_chart_ships_the_repository_crds_and_policy_unchanged(helm: Path) -> None:
+    shipped = sorted(p.name for p in (CHART / "crds").iterdir())
+    crd_files = sorted(
+        p.name for p in (REPO / "crds").glob("*.yaml") if "CustomResourceDefinition" in p.read_text()
+    )
+    assert shipped == crd_files
+    for name in shipped:
+        assert (CHART / "crds" / name).read_bytes() == (REPO / "crds" / name).read_bytes(), (
+            f"charts/district-rollover/crds/{name} differs from crds/{name}: copy it again"
+        )
+    docs = render(helm, "r", "ops")
+    policy = list(YAML(typ="safe").load_all((REPO / "crds" / "validating-admission-policy.yaml").read_text()))
+    for expected in policy:
+        (rendered,) = only(docs, expected["kind"], expected["metadata"]["name"])
+        assert rendered["spec"] == expected["spec"], f"the chart's {expected['kind']} differs from crds/"
+
+
+def test_values_are_validated_by_the_schema(helm: Path) -> None:
+    for bad, why in (
+        (("--set", "scope.mode=everywhere"), "/scope/mode"),
+        (("--set", "scope.namespaces={district-il}"), "/scope/namespaces"),  # a list needs mode=namespaces
+        (NAMESPACES_MODE, "/scope/namespaces"),  # ... and that mode needs a list
+        (("--set", "jobs.defaultJob.backofLimit=3"), "'backofLimit' not allowed"),
+        (("--set", "operator.demoClock.start=tomorrow"), "/operator/demoClock/start"),
+    ):
+        done = run_helm(helm, "template", "r", str(CHART), "--kube-version", KUBE_VERSION, *bad, check=False)
+        assert done.returncode != 0 and why in done.stderr, f"{bad} was accepted: {done.stderr}"
+
+
+def test_the_schema_knows_every_job_template_field_and_the_config_loads(helm: Path, tmp_path: Path) -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    fields = {f.alias or name for name, f in JobTemplate.model_fields.items()}
+    assert set(schema["definitions"]["jobTemplate"]["properties"]) == fields
+    docs = render(
+        helm,
+        "r",
+        "ops",
+        "--set",
+        "jobs.perProduct.twig-science.archive.activeDeadlineSeconds=600",
+        "--set",
+        "image.tag=1.2.3",
+    )
+    config = load_config(operator_config(docs, tmp_path / "config.yaml"))
+    job = config.template("imagine-math", Step.ARCHIVE)
+    assert job.image == "ghcr.io/k12-dev/district-rollover:1.2.3", "the Jobs run the operator's image"
+    assert config.template("twig-science", Step.ARCHIVE).active_deadline_seconds == 600
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in job.env}
+    assert secrets == {"DATABASE_URL": "rollover-roster-store", "ARCHIVE_URI": "rollover-roster-store"}
+
+
+def test_the_deployment_is_locked_down_and_probed(helm: Path) -> None:
+    deployment = the(render(helm, "r", "ops"), "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert f"--liveness-port={ports['healthz']}" in container["args"]
+    assert f"--metrics-port={ports['metrics']}" in container["args"]
+    assert container["args"][:2] == ["operator", "--all-namespaces"]
+    assert container["resources"]["limits"]["memory"]
+    assert deployment["spec"]["strategy"]["type"] == "Recreate", "never two standalone operators at once"
+
+
+def rules_of(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [rule for d in docs if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"]]
+
+
+@pytest.mark.parametrize("values", [(), ("--set", "peering.enabled=true")], ids=["default", "peering"])
+def test_rbac_has_no_secrets_no_deletes_and_no_wildcards(helm: Path, values: tuple[str, ...]) -> None:
+    for scope in ((), (*NAMESPACES_MODE, "--set", "scope.namespaces={a,b}")):
+        for rule in rules_of(render(helm, "r", "ops", *values, *scope)):
+            assert "secrets" not in rule["resources"]
+            assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
+            assert not {"delete", "deletecollection", "escalate", "bind", "impersonate"} & set(rule["verbs"])
+            if "pods" in rule["resources"]:
+                assert "create" not in rule["verbs"]
+
+
+def test_peering_adds_kopfs_crd_object_and_rules_only_when_enabled(helm: Path) -> None:
+    assert not only(render(helm, "r", "ops"), "ClusterKopfPeering")
+    cluster = render(helm, "r", "ops", "--set", "peering.enabled=true")
+    assert only(cluster, "CustomResourceDefinition", "clusterkopfpeerings.kopf.dev")
+    assert the(cluster, "ClusterKopfPeering")["metadata"]["annotations"]["helm.sh/hook"]
+    assert any("clusterkopfpeerings" in r["resources"] for r in rules_of(cluster))
+    assert (
+        "--peering=district-rollover"
+        in the(cluster, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
+    namespaced = render(
+        helm, "r", "ops", "--set", "peering.enabled=true", *NAMESPACES_MODE, "--set", "scope.namespaces={a,b}"
+    )
+    assert {p["metadata"]["namespace"] for p in only(namespaced, "KopfPeering")} == {"a", "b"}
+    assert only(namespaced, "CustomResourceDefinition", "kopfpeerings.kopf.dev")
+
+
+def test_the_dashboard_queries_only_metrics_the_operator_exports() -> None:
+    # A labelled metric has no samples before its first use: its name is what a query uses.
+    exported = {m.name + ("_total" if m.type == "counter" else "") for m in REGISTRY.collect()}
+    dashboard = json.loads((CHART / "dashboards" / "district-rollover.json").read_text())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b(rollover_[a-z_]+)", target["expr"])
+    }
+    assert queried and queried <= exported, queried - exported
+
+
+def test_the_kind_e2e_run_matches_the_chart(helm: Path) -> None:
+    e2e = REPO / "tests" / "e2e"
+    values = YAML(typ="safe").load((e2e / "values.yaml").read_text())
+    docs = render(helm, "district-rollover", "district-rollover", "--values", str(e2e / "values.yaml"))
+    deployment = the(docs, "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "district-rollover:e2e"
+    assert deployment["metadata"]["name"] == "district-rollover", "run.sh reads deploy/district-rollover"
+    assert "--clock-rate=3600" in container["args"]
+    script = (e2e / "run.sh").read_text()
+    assert f"image={values['image']['repository']}:{values['image']['tag']}" in script
+    assert f"district_ns={values['scope']['namespaces'][0]}" in script
+    assert subprocess.run(["bash", "-n", str(e2e / "run.sh")], check=False).returncode == 0
+    lint = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rollover.cli.main",
+            "lint",
+            "--now",
+            "2027-07-14",
+            str(e2e / "district.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+# --- on the control plane -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def new_namespace(control_plane: RunningControlPlane) -> Iterator[Callable[[], str]]:
+    """Makes fresh namespaces; deletes them (without waiting) afterwards."""
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(f"t-{uuid.uuid4().hex[:10]}")
+        control_plane.kubectl("create", "namespace", made[-1])
+        return made[-1]
+
+    yield make
+    for name in made:
+        control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def release(control_plane: RunningControlPlane) -> Iterator[str]:
+    """A release name; its cluster-scoped objects are removed afterwards, except the DistrictRollover
+    CRD and the policy: the harness installed the same ones from crds/ and other tests use them."""
+    name = f"r{uuid.uuid4().hex[:8]}"
+    yield name
+    labelled = f"app.kubernetes.io/instance={name}"
+    # Only kopf's peering CRD carries the release's labels (the chart's crds/ are not templated).
+    control_plane.kubectl(
+        "delete", "clusterrole,clusterrolebinding,crd", "-l", labelled, "--wait=false", check=False
+    )
+
+
+def install(control_plane: RunningControlPlane, docs: list[dict[str, Any]]) -> None:
+    """Apply like helm does (CRDs first, then the rest), each server-side dry-run first, then for real.
+
+    --force-conflicts: the harness installed the CRD and the policy from crds/ with another field
+    manager; the chart's copies are identical (see the test above).
+    """
+    crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
+    rest = [d for d in docs if d["kind"] != "CustomResourceDefinition"]
+    for group in (crds, rest):
+        manifest = json.dumps({"apiVersion": "v1", "kind": "List", "items": group})
+        for dry_run in ("--dry-run=server", "--dry-run=none"):
+            done = control_plane.kubectl(
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "--field-manager=helm",
+                dry_run,
+                "-f",
+                "-",
+                input=manifest,
+                check=False,
+            )
+            assert done.returncode == 0, f"kubectl apply {dry_run} failed:\n{done.stderr}"
+        for crd in group if group is crds else ():
+            control_plane.kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}")
+
+
+def token_kubeconfig(control_plane: RunningControlPlane, namespace: str, account: str, path: Path) -> Path:
+    """A kubeconfig with only the server, its CA and the ServiceAccount's token: nothing of the admin."""
+    token = control_plane.kubectl("-n", namespace, "create", "token", account).stdout.strip()
+    plane = control_plane.plane
+    for args in (
+        ("set-cluster", "c", f"--server={plane.server}", f"--certificate-authority={plane.pki.ca_cert}"),
+        ("set-credentials", "sa", f"--token={token}"),
+        ("set-context", "c", "--cluster=c", "--user=sa"),
+        ("use-context", "c"),
+    ):
+        subprocess.run(["kubectl", "config", f"--kubeconfig={path}", *args], check=True, capture_output=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A release applied to the control plane, and a kubeconfig holding only its ServiceAccount's token."""
+
+    docs: list[dict[str, Any]]
+    kubeconfig: Path
+
+    @property
+    def container(self) -> dict[str, Any]:
+        container: dict[str, Any] = the(self.docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+        return container
+
+
+def install_release(
+    control_plane: RunningControlPlane, helm: Path, release: str, namespace: str, tmp_path: Path, *sets: str
+) -> Installed:
+    """Render (demo clock, free ports), apply, and log in as the chart's ServiceAccount."""
+    ports = f"operator.metricsPort={free_port()},operator.livenessPort={free_port()}"
+    docs = render(helm, release, namespace, *DEMO_CLOCK, "--set", ports, *sets)
+    install(control_plane, docs)
+    account = the(docs, "ServiceAccount")["metadata"]["name"]
+    return Installed(docs, token_kubeconfig(control_plane, namespace, account, tmp_path / "sa.kubeconfig"))
+
+
+@pytest.fixture
+def install_chart(
+    control_plane: RunningControlPlane, helm: Path, namespace: str, release: str, tmp_path: Path
+) -> Callable[..., Installed]:
+    """Installs the chart as `release` in `namespace`, with more `helm template` arguments."""
+    return lambda *sets: install_release(control_plane, helm, release, namespace, tmp_path, *sets)
+
+
+@contextmanager
+def as_deployed(installed: Installed, tmp_path: Path) -> Iterator[Path]:
+    """The operator run with exactly the Deployment's arguments and only the ServiceAccount's token
+    (the mounted config file is the rendered ConfigMap's copy). Yields its log."""
+    config = operator_config(installed.docs, tmp_path / "config.yaml")
+    command, *args = [
+        f"--config={config}" if a.startswith("--config=") else a for a in installed.container["args"]
+    ]
+    assert command == "operator"
+    log = tmp_path / "operator.log"
+    # running_operator reads only the handle's kubeconfig: give it the ServiceAccount's.
+    with running_operator(SimpleNamespace(kubeconfig=installed.kubeconfig), log, *args):  # type: ignore[arg-type]
+        yield log
+    assert_no_traceback(log)
+    text = log.read_text()
+    # RBAC refusals name the user; kopf logs its refused requests as errors.
+    assert "system:serviceaccount:" not in text, f"the operator was refused something:\n{text[-3000:]}"
+    assert all(json.loads(line)["level"] != "ERROR" for line in text.splitlines()), text[-3000:]
+
+
+def can_i(kubeconfig: Path, *args: str) -> bool:
+    done = subprocess.run(
+        ["kubectl", f"--kubeconfig={kubeconfig}", "auth", "can-i", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.strip() in ("yes", "no"), done.stderr
+    return done.stdout.strip() == "yes"
+
+
+#: (allowed?, verb, resource, ...) as the operator in a namespace it serves.
+PERMISSIONS = (
+    (True, "patch", "cronjobs"),
+    (True, "patch", "deployments"),
+    (True, "create", "jobs"),
+    (True, "list", "pods"),
+    (True, "patch", "districtrollovers"),
+    (True, "patch", "districtrollovers", "--subresource=status"),
+    (True, "update", "districtrollovers", "--subresource=finalizers"),
+    (True, "create", "events"),
+    (False, "get", "secrets"),
+    (False, "list", "secrets"),
+    (False, "delete", "cronjobs"),
+    (False, "create", "cronjobs"),
+    (False, "update", "cronjobs"),
+    (False, "delete", "deployments"),
+    (False, "create", "pods"),
+    (False, "create", "pods", "--subresource=exec"),
+    (False, "delete", "jobs"),
+    (False, "create", "districtrollovers"),
+    (False, "delete", "districtrollovers"),
+    (False, "update", "districtrollovers", "--subresource=status"),
+    (False, "create", "roles"),
+)
+
+
+def assert_least_privilege(kubeconfig: Path, namespace: str) -> None:
+    """What the operator can do in a namespace it serves, and what it cannot."""
+    for allowed, *permission in PERMISSIONS:
+        assert can_i(kubeconfig, *permission, "-n", namespace) is allowed, f"{permission}: expected {allowed}"
+
+
+def http_get(port: int, path: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+        return str(response.read().decode())
+
+
+def run_a_full_rollover(installed: Installed, kube: Kube, tmp_path: Path) -> None:
+    """Scheduled to Completed, the operator deployed as the chart says; its probes and metrics answer."""
+    kube.cronjob("clever-sync", LABELS)
+    assert kube.apply(rollover_doc(kube.ns, products=["imagine-math"])).returncode == 0
+    ports = {p["name"]: p["containerPort"] for p in installed.container["ports"]}
+    with as_deployed(installed, tmp_path) as log:
+        kube.wait_phase("springfield", "Archiving")
+        wait_for(lambda: kube.items("pods", "-l", ARCHIVE), what="archive pod")
+        kube.finish_pods(ARCHIVE)
+        wait_for(lambda: kube.items("pods", "-l", RESET), what="reset pod")
+        kube.finish_pods(RESET)
+        kube.wait_phase("springfield", "Completed")
+        http_get(ports["healthz"], "/healthz")
+        metrics = http_get(ports["metrics"], "/metrics")
+        assert f'rollover_phase{{name="springfield",namespace="{kube.ns}",phase="Completed"}} 1.0' in metrics
+    assert not kube.get("cronjob", "clever-sync")["spec"]["suspend"]
+    reasons = {
+        e["reason"] for e in kube.items("events", "--field-selector", "involvedObject.name=springfield")
+    }
+    assert {"SyncPaused", "ArchiveStarted", "RolloverCompleted"} <= reasons, "events are posted"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(
+        line.get("step") == "archive" and line.get("product") == "imagine-math" and line.get("district")
+        for line in lines
+    ), "JSON log lines carry rollover, district, step and product"
+
+
+def test_cluster_scope_installs_and_its_service_account_runs_a_rollover(
+    control_plane: RunningControlPlane,
+    install_chart: Callable[..., Installed],
+    new_namespace: Callable[[], str],
+    tmp_path: Path,
+) -> None:
+    installed = install_chart()
+    assert "--all-namespaces" in installed.container["args"]
+    district = new_namespace()
+    assert_least_privilege(installed.kubeconfig, district)
+    assert can_i(installed.kubeconfig, "watch", "districtrollovers", "--all-namespaces")
+    assert not can_i(installed.kubeconfig, "list", "secrets", "--all-namespaces")
+    assert not can_i(installed.kubeconfig, "list", "namespaces"), "cluster-wide kopf needs no namespace list"
+    kube = Kube(control_plane, district)
+    run_a_full_rollover(installed, kube, tmp_path)
+    # The Jobs read the roster store's Secret themselves; the operator only named it.
+    (job,) = kube.items("jobs", "-l", ARCHIVE)
+    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+    secret = {"secretKeyRef": {"name": "rollover-roster-store", "key": "DATABASE_URL"}}
+    assert {"name": "DATABASE_URL", "valueFrom": secret} in env
+
+
+def test_namespace_scope_grants_roles_only_where_listed_and_runs_there(
+    control_plane: RunningControlPlane,
+    install_chart: Callable[..., Installed],
+    new_namespace: Callable[[], str],
+    release: str,
+    tmp_path: Path,
+) -> None:
+    served, also_served, other = new_namespace(), new_namespace(), new_namespace()
+    listed = f"scope.namespaces={{{served},{also_served}}}"
+    installed = install_chart(*NAMESPACES_MODE, "--set", listed)
+    assert {r["metadata"]["namespace"] for r in only(installed.docs, "Role")} == {served, also_served}
+    for ns in (served, also_served):
+        control_plane.kubectl("-n", ns, "get", "role,rolebinding", f"{release}-district-rollover")
+    assert_least_privilege(installed.kubeconfig, served)
+    for elsewhere in (("-n", other), ("--all-namespaces",)):
+        assert not can_i(installed.kubeconfig, "list", "districtrollovers", *elsewhere)
+        assert not can_i(installed.kubeconfig, "patch", "cronjobs", *elsewhere)
+    run_a_full_rollover(installed, Kube(control_plane, served), tmp_path)
+
+
+def test_peering_works_with_the_charts_crd_object_and_rules(
+    control_plane: RunningControlPlane,
+    install_chart: Callable[..., Installed],
+    new_namespace: Callable[[], str],
+    tmp_path: Path,
+) -> None:
+    served = new_namespace()
+    installed = install_chart(
+        "--set", "peering.enabled=true", *NAMESPACES_MODE, "--set", f"scope.namespaces={{{served}}}"
+    )
+    kube = Kube(control_plane, served)
+    kube.apply(rollover_doc(served))
+    with as_deployed(installed, tmp_path):
+        kube.wait_phase("springfield", "Scheduled")
+        wait_for(
+            lambda: kube.get("kopfpeering", "district-rollover").get("status"), what="the peering status"
+        )

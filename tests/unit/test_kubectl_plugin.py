@@ -1,0 +1,318 @@
+"""`kubectl rollover`: the pure parts (what it says about a rollover), and its vocabulary kept in step
+with the planner and the CSM runbook."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rollover.api.models import Phase
+from rollover.cli import kubectl_plugin as plugin
+from rollover.cli.kubectl_plugin import View
+from tests.unit.test_health_lua import rollover_in
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCE = REPO / "operator" / "rollover"
+RUNBOOK = REPO / "docs" / "runbook.md"
+NOW = dt.datetime(2027, 7, 1, 12, tzinfo=dt.UTC)
+
+#: Where the reason is among the arguments of the planner's condition-setting calls.
+REASON_ARGUMENT = {"condition": 2, "_waiting": 3, "_progressing": 2, "_stalled": 2, "_failed": 1}
+
+
+def _calls(path: Path) -> Iterator[tuple[str, list[ast.expr]]]:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            yield name, node.args
+
+
+def _constant(args: list[ast.expr], index: int) -> str | None:
+    arg = args[index] if len(args) > index else None
+    return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
+
+
+def condition_reasons() -> set[str]:
+    """Every condition reason planner.py writes literally (validation codes come on top)."""
+    calls = _calls(SOURCE / "planner.py")
+    return {
+        r for name, args in calls if name in REASON_ARGUMENT if (r := _constant(args, REASON_ARGUMENT[name]))
+    }
+
+
+def event_reasons() -> set[str]:
+    found = {
+        r for name, args in _calls(SOURCE / "planner.py") if name == "event" if (r := _constant(args, 1))
+    }
+    return found | {"ArchiveStarted", "ResetStarted"}  # built with f-strings
+
+
+def rule_codes() -> set[str]:
+    """Validation findings' codes: SpecValid=False reasons, or warnings in its message."""
+    camel = re.compile(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+")
+    return {
+        node.value
+        for name in ("validation.py", "calendar.py")
+        for node in ast.walk(ast.parse((SOURCE / name).read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and camel.fullmatch(node.value)
+    }
+
+
+def test_the_planner_reasons_are_found() -> None:
+    assert {
+        "WaitingForPauseDate",
+        "SyncDrainTimeout",
+        "ArchiveFailed",
+        "RolloverCompleted",
+    } <= condition_reasons()
+    assert {"SyncPaused", "DriftRepaired", "RetryRequested"} <= event_reasons()
+    assert {"ResetDateOnHoliday", "TimeZoneUnknown"} <= rule_codes()
+
+
+def test_the_plugin_explains_every_phase_and_condition_reason() -> None:
+    assert set(plugin.PHASES) == set(Phase)
+    missing = condition_reasons() - set(plugin.REASONS)
+    assert not missing, f"add to kubectl_plugin.REASONS: {sorted(missing)}"
+
+
+def test_the_runbook_covers_every_phase_reason_event_and_rule() -> None:
+    text = RUNBOOK.read_text()
+    documented = set(re.findall(r"`([A-Za-z]+)`", text))
+    for what, names in (
+        ("phase", {p.value for p in Phase}),
+        ("condition reason", condition_reasons()),
+        ("event reason", event_reasons()),
+        ("validation rule", rule_codes()),
+    ):
+        missing = names - documented
+        assert not missing, f"docs/runbook.md lacks the {what}(s) {sorted(missing)}"
+
+
+# --- status -----------------------------------------------------------------------------------------
+
+
+def view(state: str, **spec: Any) -> View:
+    return View.of(rollover_in(state, **spec))
+
+
+@pytest.mark.parametrize(
+    ("state", "step", "when"),
+    [
+        ("Scheduled", "pause roster sync", "Thu 2027-07-15 00:00 CDT (in 13d 17h)"),
+        ("Paused", "archive", "Fri 2027-07-16 00:00 CDT (in 14d 17h)"),
+        ("Archiving", "reset", "when every archive Job succeeds"),
+        ("Resetting", "resume roster sync", "when every reset Job succeeds"),
+        ("ArchiveFailed", "retry the failed step", "after `kubectl rollover retry springfield`"),
+        ("Suspended", "nothing while spec.suspend is true", "-"),
+        ("Pending", "plan the rollover", "when the spec is valid"),
+    ],
+)
+def test_next_step_and_when_in_the_district_time_zone(state: str, step: str, when: str) -> None:
+    assert plugin.next_step(view(state), NOW) == (step, when)
+
+
+def test_times_are_shown_in_the_districts_own_zone() -> None:
+    phoenix = view("Scheduled", timeZone="America/Phoenix")
+    assert phoenix.local(phoenix.status.pause_at) == "Wed 2027-07-14 22:00 MST"
+
+
+@pytest.mark.parametrize(
+    ("state", "blocked_by"),
+    [
+        ("Scheduled", "-"),
+        ("Completed", "-"),
+        ("Archiving", "waiting for Job(s) springfield-2026-2027-archive-imagine-math"),
+        ("WaitingForSyncDrain", "waiting for sync Job(s) clever-sync-29001 to finish before archiving"),
+        ("SyncDrainTimeout", "SyncDrainTimeout: sync Job(s) clever-sync-29001 still running"),
+        (
+            "ArchiveFailed",
+            "ArchiveFailed: imagine-math: Job springfield-2026-2027-archive-imagine-math failed",
+        ),
+        ("SpecInvalid", "ResetDateOnWeekend: spec.resetDate: 2027-07-17 is a Saturday"),
+        ("Suspended", "SuspendedBySpec: spec.suspend is true"),
+        ("Pending", "no status yet: is the operator running and watching this namespace?"),
+    ],
+)
+def test_what_is_blocking(state: str, blocked_by: str) -> None:
+    assert plugin.blocking(view(state)).startswith(blocked_by)
+
+
+def test_the_status_table_has_one_row_per_rollover_and_namespaces_with_all() -> None:
+    views = [
+        view("Scheduled"),
+        View.of(rollover_in("Archiving") | {"metadata": {"name": "a", "namespace": "x"}}),
+    ]
+    table = plugin.status_table(views, namespaces=True, now=NOW).splitlines()
+    assert table[0].split() == ["NAMESPACE", "NAME", "DISTRICT", "PHASE", "NEXT", "WHEN", "BLOCKING"]
+    assert table[1].split()[:4] == ["district-il", "springfield", "IL-0631950", "Scheduled"]
+    assert table[2].split()[:4] == ["x", "a", "IL-0631950", "Archiving"]
+    assert plugin.status_table(views, namespaces=False, now=NOW).startswith("NAME ")
+
+
+def test_the_detail_lists_schedule_next_step_and_jobs() -> None:
+    detail = plugin.status_detail(view("ArchiveFailed"), NOW)
+    assert "Rollover:" in detail and "district-il/springfield" in detail
+    assert "Reset at:    Fri 2027-07-16 00:00 CDT" in detail
+    assert "Phase:       Failed: a Job failed" in detail
+    assert detail.endswith(
+        "Jobs:\n  springfield-2026-2027-archive-imagine-math  archive imagine-math: Failed: "
+        "archive destination unreachable"
+    )
+
+
+def test_an_unreadable_status_is_said_so() -> None:
+    broken = rollover_in("Scheduled") | {"status": {"phase": "Sideways"}}
+    assert "unreadable" in plugin.blocking(View.of(broken))
+
+
+# --- explain ----------------------------------------------------------------------------------------
+
+
+def event(reason: str, message: str, at: str, type_: str = "Normal", count: int = 1) -> dict[str, Any]:
+    return {"type": type_, "reason": reason, "message": message, "lastTimestamp": at, "count": count}
+
+
+def test_explain_says_what_each_condition_means_and_lists_recent_events() -> None:
+    events = [event(f"Phase{i}", f"event {i}", f"2027-07-16T0{i}:00:00Z") for i in range(9)]
+    events.append(event("ArchiveFailed", "imagine-math: Job failed", "2027-07-16T09:30:00Z", "Warning", 3))
+    events.append(event("SyncPaused", "Roster sync paused", "2027-07-15T05:00:00Z"))
+    text = plugin.explain(view("ArchiveFailed"), events)
+    assert text.startswith("district-il/springfield (district IL-0631950) is Failed: a Job failed;")
+    assert "Stalled=True (ArchiveFailed) since" in text
+    assert "-> An archive Job failed; nothing was deleted" in text
+    assert "`kubectl rollover retry springfield`" in text
+    assert "Recent events (10 of 11, oldest first):" in text
+    assert "Fri 2027-07-16 04:30 CDT  Warning ArchiveFailed (x3): imagine-math: Job failed" in text
+    assert "Roster sync paused" not in text, "only the ten most recent"
+    assert text.rstrip().endswith("docs/runbook.md")
+
+
+def test_explain_of_an_invalid_spec_points_at_the_rule() -> None:
+    text = plugin.explain(view("SpecInvalid"), [])
+    assert "SpecValid=False (ResetDateOnWeekend)" in text
+    assert plugin.SPEC_RULE in text
+    assert "none (events expire after an hour by default)" in text
+
+
+# --- calendar ---------------------------------------------------------------------------------------
+
+
+def test_the_calendar_counts_pauses_and_resets_per_district_day() -> None:
+    objects = [
+        rollover_in("Scheduled"),  # accepted dates from the status: pause Jul 15, reset Jul 16
+        rollover_in("Pending", resetDate="2027-07-23"),  # not yet planned: from the spec
+        rollover_in("Pending", resetDate="2027-08-02"),  # a Monday: its pause is Friday Jul 30
+        rollover_in("Pending", timeZone="Mars/Olympus"),  # cannot be placed
+    ]
+    rows, unplanned = plugin.calendar_rows(objects)
+    assert len(rows) == 3
+    assert unplanned == [
+        "district-il/springfield: 'Mars/Olympus' is not an IANA time zone, e.g. America/Chicago"
+    ]
+    table = plugin.calendar_table(rows, "2027-07").splitlines()
+    assert [line.split()[:3] for line in table] == [
+        ["DATE", "PAUSES", "RESETS"],
+        ["2027-07-15", "1", "0"],
+        ["2027-07-16", "0", "1"],
+        ["2027-07-22", "1", "0"],
+        ["2027-07-23", "0", "1"],
+        ["2027-07-30", "1", "0"],
+        ["2027-07:", "3", "pauses,"],
+    ]
+    assert plugin.calendar_table(rows, "2027-12") == "no district pauses or resets in 2027-12"
+
+
+def test_a_month_must_be_a_month() -> None:
+    with pytest.raises(SystemExit):
+        plugin.build_parser().parse_args(["calendar", "--month", "July"])
+
+
+# --- retry and the kubectl calls --------------------------------------------------------------------
+
+
+def test_retry_is_refused_unless_failed() -> None:
+    assert plugin.retry_refusal(view("ArchiveFailed")) is None
+    refusal = plugin.retry_refusal(view("Archiving"))
+    assert refusal == "district-il/springfield is Archiving, not Failed: there is no failed step to retry"
+
+
+class FakeKubectl:
+    """Answers `get` with canned objects and records every call."""
+
+    def __init__(self, obj: dict[str, Any]) -> None:
+        self.obj = obj
+        self.calls: list[tuple[str, ...]] = []
+
+    def run(self, *args: str) -> str:
+        self.calls.append(args)
+        if args[0] == "get" and args[1] == "events":
+            return json.dumps({"items": []})
+        return json.dumps(self.obj) if args[0] == "get" else ""
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeKubectl:
+    kubectl = FakeKubectl(rollover_in("ArchiveFailed"))
+    monkeypatch.setattr(plugin.Kubectl, "run", kubectl.run)
+    return kubectl
+
+
+def test_retry_annotates_with_a_new_token(fake: FakeKubectl, capsys: pytest.CaptureFixture[str]) -> None:
+    assert plugin.main(["retry", "springfield", "-n", "district-il", "--context", "prod"]) == plugin.EXIT_OK
+    annotate = fake.calls[-1]
+    assert annotate[:5] == ("annotate", plugin.RESOURCE, "springfield", "--namespace", "district-il")
+    assert re.fullmatch(r"rostering\.k12\.dev/retry=\d+", annotate[5]) and annotate[6] == "--overwrite"
+    assert "retry requested" in capsys.readouterr().out
+
+
+def test_a_refused_retry_exits_1_and_writes_nothing(
+    fake: FakeKubectl, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.obj = rollover_in("Scheduled")
+    assert plugin.main(["retry", "springfield"]) == plugin.EXIT_ERROR
+    assert [c[0] for c in fake.calls] == ["get"]
+    assert "not Failed" in capsys.readouterr().err
+
+
+def test_explain_asks_for_the_rollovers_events(fake: FakeKubectl) -> None:
+    assert plugin.main(["explain", "springfield", "-n", "district-il"]) == plugin.EXIT_OK
+    assert fake.calls[-1][:6] == (
+        "get",
+        "events",
+        "--namespace",
+        "district-il",
+        "--field-selector",
+        "involvedObject.kind=DistrictRollover,involvedObject.name=springfield",
+    )
+
+
+def test_the_calendar_reads_every_namespace_unless_told(fake: FakeKubectl) -> None:
+    fake.obj = {"items": [rollover_in("Scheduled")]}
+    plugin.main(["calendar", "--month", "2027-07"])
+    plugin.main(["calendar", "--month", "2027-07", "-n", "district-il"])
+    assert [c[2:] for c in fake.calls] == [
+        ("--all-namespaces", "-o", "json"),
+        ("--namespace", "district-il", "-o", "json"),
+    ]
+
+
+def test_kubectl_flags_are_passed_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+
+    def run(command: list[str], **_: Any) -> Any:
+        seen.append(command)
+        raise FileNotFoundError
+
+    monkeypatch.setattr(plugin.subprocess, "run", run)
+    assert plugin.main(["status", "-A", "--kubeconfig", "/k", "--context", "c"]) == plugin.EXIT_ERROR
+    assert seen[0][:3] == ["kubectl", "--kubeconfig=/k", "--context=c"]
