@@ -14,11 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from rollover.devcluster.binaries import repo_root
 from rollover.devcluster.controlplane import ControlPlane
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Property tests check behaviour, not speed (benchmarks/ does that): on a loaded 2-core CI machine a
+# slow first draw or example must not fail a test.
+settings.register_profile("project", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("project")
 
 
 @dataclass(frozen=True)
