@@ -80,7 +80,7 @@ class Reconciler:
     def wake_after(self, key: Key, seconds: float) -> None:
         """Reconcile `key` after `seconds` of wall time (replacing a later wake-up)."""
         due = time.monotonic() + max(0.0, seconds)
-        if self._due.get(key, float("inf")) <= due and key in self._due:
+        if key in self._due and self._due[key] <= due:  # an earlier wake-up is already set
             return
         self._due[key] = due
         heapq.heappush(self._timers, (due, key))
