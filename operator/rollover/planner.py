@@ -600,17 +600,25 @@ def _waiting(draft: _Draft, phase: Phase, settled: bool, reason: str, message: s
     return draft.finish(phase)
 
 
-def _progressing(draft: _Draft, phase: Phase, reason: str, message: str) -> Plan:
+def _mark_progressing(draft: _Draft, reason: str, message: str) -> None:
     draft.condition(ConditionType.READY, "False", reason, message)
     draft.condition(ConditionType.RECONCILING, "True", reason, message)
     draft.condition(ConditionType.STALLED, "False", reason, "")
+
+
+def _progressing(draft: _Draft, phase: Phase, reason: str, message: str) -> Plan:
+    _mark_progressing(draft, reason, message)
     return draft.finish(phase)
 
 
-def _stalled(draft: _Draft, phase: Phase, reason: str, message: str) -> Plan:
+def _mark_stalled(draft: _Draft, reason: str, message: str) -> None:
     draft.condition(ConditionType.READY, "False", reason, message)
     draft.condition(ConditionType.RECONCILING, "False", reason, "")
     draft.condition(ConditionType.STALLED, "True", reason, message)
+
+
+def _stalled(draft: _Draft, phase: Phase, reason: str, message: str) -> Plan:
+    _mark_stalled(draft, reason, message)
     return draft.finish(phase)
 
 
@@ -654,10 +662,11 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
     _announce_created(draft, Step.ARCHIVE)
     if archive is JobState.FAILED:
         draft.condition(ConditionType.ARCHIVED, "False", "ArchiveFailed", _failures(jobs, Step.ARCHIVE))
-        return _failed(draft, "ArchiveFailed", _failures(jobs, Step.ARCHIVE), finish_with)
+        _mark_failed(draft, "ArchiveFailed", _failures(jobs, Step.ARCHIVE))
+        return finish_with(Phase.FAILED)
     if archive is not JobState.SUCCEEDED:
         draft.condition(ConditionType.ARCHIVED, "False", "Archiving", "archive Job(s) running")
-        _progressing(draft, Phase.ARCHIVING, "Archiving", "archive Job(s) running")
+        _mark_progressing(draft, "Archiving", "archive Job(s) running")
         return finish_with(Phase.ARCHIVING)
     draft.condition(
         ConditionType.ARCHIVED, "True", "ArchiveSucceeded", "every product's archive Job succeeded"
@@ -668,18 +677,17 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
     _announce_created(draft, Step.RESET)
     if reset is JobState.FAILED:
         draft.condition(ConditionType.DATA_RESET, "False", "ResetFailed", _failures(jobs, Step.RESET))
-        return _failed(draft, "ResetFailed", _failures(jobs, Step.RESET), finish_with)
+        _mark_failed(draft, "ResetFailed", _failures(jobs, Step.RESET))
+        return finish_with(Phase.FAILED)
     if reset is not JobState.SUCCEEDED:
         draft.condition(ConditionType.DATA_RESET, "False", "Resetting", "reset Job(s) running")
-        _progressing(draft, Phase.RESETTING, "Resetting", "reset Job(s) running")
+        _mark_progressing(draft, "Resetting", "reset Job(s) running")
         return finish_with(Phase.RESETTING)
     draft.condition(ConditionType.DATA_RESET, "True", "ResetSucceeded", "every product's reset Job succeeded")
 
     if not _restore_targets(draft, observed):
         draft.condition(ConditionType.SYNC_PAUSED, "True", "Resuming", "restoring roster-sync targets")
-        _progressing(
-            draft, Phase.RESUMING, "Resuming", "restoring roster-sync targets to their recorded state"
-        )
+        _mark_progressing(draft, "Resuming", "restoring roster-sync targets to their recorded state")
         return finish_with(Phase.RESUMING)
     draft.condition(ConditionType.SYNC_PAUSED, "False", "Resumed", "roster sync restored for the new year")
     draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
@@ -712,7 +720,8 @@ def _failures(jobs: Iterable[JobRecord], step: Step) -> str:
     return "; ".join(f"{j.product}: Job {j.name} failed: {j.message or 'no message'}" for j in failed)
 
 
-def _failed(draft: _Draft, reason: str, message: str, finish_with: Any) -> Plan:
+def _mark_failed(draft: _Draft, reason: str, message: str) -> None:
+    """Stalled with the Job's reason; a Warning event the first time (syncs stay paused)."""
     if draft.rollover.status.phase is not Phase.FAILED:
         draft.event(
             "Warning",
@@ -720,8 +729,7 @@ def _failed(draft: _Draft, reason: str, message: str, finish_with: Any) -> Plan:
             f"{message}. Roster sync stays paused. Fix the cause, then set annotation "
             f"rostering.k12.dev/retry to a new value to retry the failed step.",
         )
-    _stalled(draft, Phase.FAILED, reason, message)
-    return finish_with(Phase.FAILED)  # type: ignore[no-any-return]
+    _mark_stalled(draft, reason, message)
 
 
 def _completed(draft: _Draft) -> Plan:
