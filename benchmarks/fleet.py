@@ -6,13 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,27 +109,6 @@ def ours(delta: Counter[tuple[str, str]], *, writes_only: bool = False) -> Count
             if k[1] in OUR_RESOURCES and v and (not writes_only or k[0] in WRITE_VERBS)
         }
     )
-
-
-@contextmanager
-def running_operator(plane: ControlPlane, log: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`rollover operator` as users run it; stopped with SIGINT afterwards."""
-    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rollover.cli.main", "operator", *extra],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -25,11 +25,11 @@ from benchmarks.fleet import (
     ours,
     peak_rss_mib,
     request_counts,
-    running_operator,
     wait_all_observed,
 )
 from rollover.devcluster import default_crd_dir
 from rollover.devcluster.controlplane import ControlPlane
+from rollover.devcluster.runner import running_operator
 
 OUT = Path(__file__).parent / "out"
 
@@ -43,7 +43,7 @@ def run(rollovers: int, namespaces: int, idle_seconds: float) -> dict[str, objec
             fleet = Fleet(rollovers=rollovers, namespaces=namespaces)
             asyncio.run(create_fleet(plane.kubeconfig, fleet))
             before_start = request_counts(plane)
-            with running_operator(plane, Path(tmp) / "operator.log") as proc:
+            with running_operator(plane.kubeconfig, Path(tmp) / "operator.log") as proc:
                 cold_start = wait_all_observed(plane.kubeconfig, rollovers, timeout=1800)
                 time.sleep(2)  # let the last status writes' own watch events settle
                 settled = request_counts(plane)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rollover.devcluster.objects import sync_cronjob
+from rollover.devcluster.runner import running_operator
 from tests.conftest import RunningControlPlane
 
 T = TypeVar("T")
@@ -170,33 +169,11 @@ def operator(
     extra: list[str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`rollover operator` on one namespace with an accelerated clock; its log must hold no traceback."""
-    args = [
-        sys.executable,
-        "-m",
-        "rollover.cli.main",
-        "operator",
-        "--namespace",
-        namespace,
-        "--clock-start",
-        clock_start,
-        "--clock-rate",
-        str(rate),
-    ]
+    args = ["--namespace", namespace, "--clock-start", clock_start, "--clock-rate", str(rate)]
     if config is not None:
         args += ["--config", str(config)]
-    args += extra or []
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=control_plane.env())
-    try:
+    with running_operator(Path(control_plane.kubeconfig), log_path, *args, *(extra or [])) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
     assert_no_traceback(log_path)
 
 

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,11 +25,11 @@ from prometheus_client import REGISTRY
 from ruamel.yaml import YAML
 
 import rollover.controller.metrics  # noqa: F401 - registers the operator's metrics
-from benchmarks.fleet import running_operator
 from rollover.api.models import Step
 from rollover.controller.config import JobTemplate, load_config
 from rollover.devcluster.binaries import ensure_binaries
 from rollover.devcluster.controlplane import free_port
+from rollover.devcluster.runner import running_operator
 from tests.conftest import RunningControlPlane
 from tests.integration.kube import CLOCK_RATE, Kube, assert_no_traceback, rollover_doc, wait_for
 
@@ -376,8 +375,7 @@ def as_deployed(installed: Installed, tmp_path: Path) -> Iterator[Path]:
     ]
     assert command == "operator"
     log = tmp_path / "operator.log"
-    # running_operator reads only the handle's kubeconfig: give it the ServiceAccount's.
-    with running_operator(SimpleNamespace(kubeconfig=installed.kubeconfig), log, *args):  # type: ignore[arg-type]
+    with running_operator(installed.kubeconfig, log, *args):
         yield log
     assert_no_traceback(log)
     text = log.read_text()

@@ -25,6 +25,7 @@ from rollover.devcluster.binaries import repo_root
 from rollover.devcluster.controlplane import ControlPlane, install_manifests
 from rollover.devcluster.objects import sync_cronjob
 from rollover.devcluster.postgres import PostgresServer
+from rollover.devcluster.runner import running_operator
 
 SYNC_CRONJOBS = ("clever-sync", "oneroster-csv-import")
 
@@ -121,24 +122,18 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         logs = state / "logs"
-        with (logs / "operator.log").open("wb") as op_log, (logs / "podrunner.log").open("wb") as pr_log:
-            operator = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "rollover.cli.main",
-                    "operator",
-                    "--config",
-                    str(config),
-                    "--clock-start",
-                    args.clock_start,
-                    "--clock-rate",
-                    str(args.clock_rate),
-                ],
-                env=env,
-                stdout=op_log,
-                stderr=subprocess.STDOUT,
-            )
+        operator_args = [
+            "--config",
+            str(config),
+            "--clock-start",
+            args.clock_start,
+            "--clock-rate",
+            str(args.clock_rate),
+        ]
+        with (
+            running_operator(plane.kubeconfig, logs / "operator.log", *operator_args),
+            (logs / "podrunner.log").open("wb") as pr_log,
+        ):
             runner = subprocess.Popen(
                 [sys.executable, "-m", "rollover.devcluster.podrunner"],
                 env=env,
@@ -148,9 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 ok = _watch(env, len(examples), args.timeout)
             finally:
-                for proc in (operator, runner):
-                    proc.terminate()
-                    proc.wait(timeout=20)
+                runner.terminate()
+                runner.wait(timeout=20)
         showcase = max(examples, key=lambda d: len(d["spec"]["products"]))
         _show_archive(env, showcase, archive)
     print(
