@@ -39,10 +39,13 @@ from rollover.jobs.manifest import (
 from rollover.jobs.migrate import require_current
 from rollover.jobs.psql import CopyStats, SnapshotCopier, export_snapshot
 from rollover.jobs.store import connect, hold_step_lock
-from rollover.jobs.tables import scope, tables_for
+from rollover.jobs.tables import StoreTable, scope, tables_for
 
 log = logging.getLogger(__name__)
 APPLICATION = "rollover-job archive"
+#: COPY streams run at once. Each keeps one server core formatting rows while our side compresses;
+#: two overlap the export's aggregation with the table copies without crowding a small database.
+PARALLEL_COPIES = 2
 
 
 def run(target: Target, db: Database, dest: Destination, *, supersede: bool = False) -> dict[str, Any]:
@@ -80,45 +83,66 @@ def _write(
 ) -> Manifest:
     staging = f"{target.district_id}/{target.school_year}/.{target.product}.partial-{uuid.uuid4().hex}"
     deleted_kinds = set(target.policy.delete)
-    tables: list[ArchivedTable] = []
-    files: list[ArchivedFile] = []
-    student_export = None
+    tables = tables_for(target.product, target.policy.archive)
     conn.isolation_level = IsolationLevel.REPEATABLE_READ
     conn.read_only = True
-    with conn.transaction(), ThreadPoolExecutor(1, thread_name_prefix="export") as background:
+    with conn.transaction(), ThreadPoolExecutor(PARALLEL_COPIES, thread_name_prefix="copy") as pool:
         copier = SnapshotCopier(db, export_snapshot(conn), APPLICATION)
         row = conn.execute("SELECT now()").fetchone()
         assert row is not None
         snapshot_time: dt.datetime = row[0]
-        # The export aggregates what the table copies stream: running it alongside uses the CPU that
-        # a COPY leaves idle (the server formats rows on one core, we compress on another).
-        pending = None
+        # Longest first (the export aggregates the big tables; then tables by size), so the last
+        # stream to finish is a short one.
+        pending_export = None
         if target.policy.student_data_export:
             query = export.export_query(target).as_string(conn)
-            path = f"{staging}/{export.FILE_NAME}"
-            pending = background.submit(
-                _copy_to_file, copier, dest, path, query, "student data export", export.SETTINGS
+            pending_export = pool.submit(
+                _copy_to_file,
+                copier,
+                dest,
+                f"{staging}/{export.FILE_NAME}",
+                query,
+                "student data export",
+                export.SETTINGS,
             )
-        for table in tables_for(target.product, target.policy.archive):
-            query = (
-                sql.SQL("SELECT * FROM {} WHERE {}").format(table.identifier, scope(target)).as_string(conn)
+        sizes = _table_sizes(conn, tables)
+        pending_tables = {
+            table: pool.submit(
+                _copy_to_file,
+                copier,
+                dest,
+                f"{staging}/{table.file_name}",
+                sql.SQL("SELECT * FROM {} WHERE {}").format(table.identifier, scope(target)).as_string(conn),
+                table.name,
             )
-            stats, written = _copy_to_file(copier, dest, f"{staging}/{table.file_name}", query, table.name)
-            files.append(ArchivedFile(name=table.file_name, size=written.size, sha256=written.sha256))
-            tables.append(
-                ArchivedTable(
-                    table=table.name,
-                    kind=table.kind,
-                    file=table.file_name,
-                    rows=stats.rows,
-                    digest=stats.digest,
-                    deleted_by_reset=table.kind in deleted_kinds,
+            for table in sorted(tables, key=lambda t: sizes[t.name], reverse=True)
+        }
+        try:
+            archived_tables: list[ArchivedTable] = []
+            files: list[ArchivedFile] = []
+            for table in tables:  # the manifest lists tables in catalog order, whatever order they ran in
+                stats, written = pending_tables[table].result()
+                files.append(ArchivedFile(name=table.file_name, size=written.size, sha256=written.sha256))
+                archived_tables.append(
+                    ArchivedTable(
+                        table=table.name,
+                        kind=table.kind,
+                        file=table.file_name,
+                        rows=stats.rows,
+                        digest=stats.digest,
+                        deleted_by_reset=table.kind in deleted_kinds,
+                    )
                 )
-            )
-        if pending is not None:
-            stats, written = pending.result()
-            files.append(ArchivedFile(name=export.FILE_NAME, size=written.size, sha256=written.sha256))
-            student_export = StudentDataExport(file=export.FILE_NAME, rows=stats.rows)
+            student_export = None
+            if pending_export is not None:
+                stats, written = pending_export.result()
+                files.append(ArchivedFile(name=export.FILE_NAME, size=written.size, sha256=written.sha256))
+                student_export = StudentDataExport(file=export.FILE_NAME, rows=stats.rows)
+        except BaseException:  # a failed stream fails the archive: don't start the queued ones
+            for future in (*pending_tables.values(), pending_export):
+                if future is not None:
+                    future.cancel()
+            raise
     manifest = Manifest(
         district_id=target.district_id,
         school_year=target.school_year,
@@ -128,7 +152,7 @@ def _write(
         snapshot_time=snapshot_time,
         created_at=dt.datetime.now(dt.UTC),
         created_by=f"rollover-job {_version()}",
-        tables=tuple(tables),
+        tables=tuple(archived_tables),
         student_data_export=student_export,
         files=tuple(files),
     )
@@ -137,6 +161,14 @@ def _write(
     dest.move_tree(staging, archive_dir(target))
     log.info("archive complete: %s (digest %s)", location(dest, target), manifest.digest())
     return manifest
+
+
+def _table_sizes(conn: psycopg.Connection[Any], tables: tuple[StoreTable, ...]) -> dict[str, int]:
+    """On-disk size of each table by name: how long its COPY will take, near enough to order them."""
+    rows = conn.execute(
+        "SELECT t, pg_relation_size(t::regclass) FROM unnest(%s::text[]) AS t", [[t.name for t in tables]]
+    ).fetchall()
+    return dict(rows)
 
 
 def _copy_to_file(
