@@ -42,6 +42,12 @@ LABELS = {"district": "springfield"}
 ARCHIVE = "rostering.k12.dev/step=archive"
 RESET = "rostering.k12.dev/step=reset"
 NAMESPACES_MODE = ("--set", "scope.mode=namespaces")
+SHARDS = (
+    "--set",
+    "shards[0].name=a-m,shards[0].namespaces[0]=district-[a-m]*",
+    "--set",
+    "shards[1].name=rest,shards[1].namespaces[0]=!district-[a-m]*",
+)
 # The accelerated clock of tests/integration/kube.py: 10 simulated hours per real second.
 DEMO_CLOCK = (
     "--set",
@@ -106,7 +112,11 @@ def operator_config(docs: list[dict[str, Any]], path: Path) -> Path:
     [
         (),
         (*NAMESPACES_MODE, "--set", "scope.namespaces={district-il,district-tx}"),
-        ("--set", "peering.enabled=true,metrics.serviceMonitor.enabled=true,grafanaDashboard.enabled=true"),
+        (
+            "--set",
+            "replicaCount=2,metrics.serviceMonitor.enabled=true,grafanaDashboard.enabled=true",
+            *SHARDS,
+        ),
     ],
     ids=["cluster", "namespaces", "everything-on"],
 )
@@ -183,16 +193,24 @@ def test_the_deployment_is_locked_down_and_probed(helm: Path) -> None:
     assert f"--metrics-port={ports['metrics']}" in container["args"]
     assert container["args"][:2] == ["operator", "--all-namespaces"]
     assert container["resources"]["limits"]["memory"]
-    assert deployment["spec"]["strategy"]["type"] == "Recreate", "never two standalone operators at once"
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate", "the new pod waits for the lease"
+    assert "--leader-elect" in container["args"]
+    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]}
+    assert env == {"POD_NAMESPACE": "metadata.namespace", "POD_NAME": "metadata.name"}
+    unelected = the(render(helm, "r", "ops", "--set", "leaderElection.enabled=false"), "Deployment")
+    assert unelected["spec"]["strategy"]["type"] == "Recreate", "never two unelected operators at once"
 
 
 def rules_of(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [rule for d in docs if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"]]
 
 
-@pytest.mark.parametrize("values", [(), ("--set", "peering.enabled=true")], ids=["default", "peering"])
+@pytest.mark.parametrize(
+    "values", [(), ("--set", "leaderElection.enabled=false"), SHARDS], ids=["default", "unelected", "shards"]
+)
 def test_rbac_has_no_secrets_no_deletes_and_no_wildcards(helm: Path, values: tuple[str, ...]) -> None:
-    for scope in ((), (*NAMESPACES_MODE, "--set", "scope.namespaces={a,b}")):
+    scopes = [()] if values == SHARDS else [(), (*NAMESPACES_MODE, "--set", "scope.namespaces={a,b}")]
+    for scope in scopes:
         for rule in rules_of(render(helm, "r", "ops", *values, *scope)):
             assert "secrets" not in rule["resources"]
             assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
@@ -201,21 +219,48 @@ def test_rbac_has_no_secrets_no_deletes_and_no_wildcards(helm: Path, values: tup
                 assert "create" not in rule["verbs"]
 
 
-def test_peering_adds_kopfs_crd_object_and_rules_only_when_enabled(helm: Path) -> None:
-    assert not only(render(helm, "r", "ops"), "ClusterKopfPeering")
-    cluster = render(helm, "r", "ops", "--set", "peering.enabled=true")
-    assert only(cluster, "CustomResourceDefinition", "clusterkopfpeerings.kopf.dev")
-    assert the(cluster, "ClusterKopfPeering")["metadata"]["annotations"]["helm.sh/hook"]
-    assert any("clusterkopfpeerings" in r["resources"] for r in rules_of(cluster))
-    assert (
-        "--peering=district-rollover"
-        in the(cluster, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
-    )
-    namespaced = render(
-        helm, "r", "ops", "--set", "peering.enabled=true", *NAMESPACES_MODE, "--set", "scope.namespaces={a,b}"
-    )
-    assert {p["metadata"]["namespace"] for p in only(namespaced, "KopfPeering")} == {"a", "b"}
-    assert only(namespaced, "CustomResourceDefinition", "kopfpeerings.kopf.dev")
+def test_each_deployment_has_its_own_lease_and_may_update_only_that(helm: Path) -> None:
+    single = render(helm, "r", "ops")
+    assert [
+        a
+        for a in the(single, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+        if a.startswith("--leader-election-id")
+    ] == ["--leader-election-id=r-district-rollover"]
+    (lease_role,) = only(single, "Role", "r-district-rollover-leader-election")
+    lease_rules = lease_role["rules"]
+    assert lease_rules == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["r-district-rollover"],
+            "verbs": ["get", "update"],
+        },
+    ]
+    assert not only(render(helm, "r", "ops", "--set", "leaderElection.enabled=false"), "Role")
+
+
+def test_shards_render_a_deployment_lease_and_selector_each(helm: Path) -> None:
+    docs = render(helm, "r", "ops", *SHARDS)
+    deployments = {d["metadata"]["name"]: d for d in only(docs, "Deployment")}
+    assert set(deployments) == {"r-district-rollover-a-m", "r-district-rollover-rest"}
+    args = {n: d["spec"]["template"]["spec"]["containers"][0]["args"] for n, d in deployments.items()}
+    assert "--namespace=district-[a-m]*" in args["r-district-rollover-a-m"]
+    assert "--namespace=!district-[a-m]*" in args["r-district-rollover-rest"]
+    for name, deployment in deployments.items():
+        assert f"--leader-election-id={name}" in args[name]
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector["app.kubernetes.io/shard"] == name.removeprefix("r-district-rollover-")
+        assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    (names,) = [r["resourceNames"] for r in the(docs, "Role")["rules"] if "resourceNames" in r]
+    assert sorted(names) == sorted(deployments)
+    # Patterns need kopf to list namespaces; the schema and the template refuse what cannot work.
+    assert any("namespaces" in r["resources"] for r in rules_of(docs))
+    done = run_helm(
+        helm, "template", "r", str(CHART), "--kube-version=1.33.0", *SHARDS, *NAMESPACES_MODE,
+        "--set", "scope.namespaces={a}", check=False,
+    )  # fmt: skip
+    assert done.returncode != 0 and "shards select namespaces by pattern" in done.stderr
 
 
 def test_the_dashboard_queries_only_metrics_the_operator_exports() -> None:
@@ -342,8 +387,17 @@ class Installed:
 
     @property
     def container(self) -> dict[str, Any]:
-        container: dict[str, Any] = the(self.docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+        """The operator container of the (only) Deployment."""
+        (container,) = self.containers.values()
         return container
+
+    @property
+    def containers(self) -> dict[str, dict[str, Any]]:
+        """The operator container of each Deployment (one per shard), by Deployment name."""
+        return {
+            d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]
+            for d in only(self.docs, "Deployment")
+        }
 
 
 def install_release(
@@ -366,16 +420,21 @@ def install_chart(
 
 
 @contextmanager
-def as_deployed(installed: Installed, tmp_path: Path) -> Iterator[Path]:
-    """The operator run with exactly the Deployment's arguments and only the ServiceAccount's token
-    (the mounted config file is the rendered ConfigMap's copy). Yields its log."""
+def as_deployed(
+    installed: Installed, tmp_path: Path, deployment: str | None = None, *overrides: str
+) -> Iterator[Path]:
+    """The operator run with exactly the Deployment's arguments (then `overrides`, which win) and only
+    the ServiceAccount's token (the mounted config file is the rendered ConfigMap's copy; the Lease
+    namespace is what the downward API gives the pod). Yields its log."""
     config = operator_config(installed.docs, tmp_path / "config.yaml")
-    command, *args = [
-        f"--config={config}" if a.startswith("--config=") else a for a in installed.container["args"]
-    ]
+    container = installed.containers[deployment] if deployment else installed.container
+    command, *args = [f"--config={config}" if a.startswith("--config=") else a for a in container["args"]]
     assert command == "operator"
-    log = tmp_path / "operator.log"
-    with running_operator(installed.kubeconfig, log, *args):
+    release_namespace = only(installed.docs, "Deployment")[0]["metadata"]["namespace"]
+    log = tmp_path / f"{deployment or 'operator'}.log"
+    with running_operator(
+        installed.kubeconfig, log, *args, f"--leader-election-namespace={release_namespace}", *overrides
+    ):
         yield log
     assert_no_traceback(log)
     text = log.read_text()
@@ -491,7 +550,10 @@ def test_namespace_scope_grants_roles_only_where_listed_and_runs_there(
     served, also_served, other = new_namespace(), new_namespace(), new_namespace()
     listed = f"scope.namespaces={{{served},{also_served}}}"
     installed = install_chart(*NAMESPACES_MODE, "--set", listed)
-    assert {r["metadata"]["namespace"] for r in only(installed.docs, "Role")} == {served, also_served}
+    district_roles = [
+        r for r in only(installed.docs, "Role") if not r["metadata"]["name"].endswith("-election")
+    ]
+    assert {r["metadata"]["namespace"] for r in district_roles} == {served, also_served}
     for ns in (served, also_served):
         control_plane.kubectl("-n", ns, "get", "role,rolebinding", f"{release}-district-rollover")
     assert_least_privilege(installed.kubeconfig, served)
@@ -501,20 +563,38 @@ def test_namespace_scope_grants_roles_only_where_listed_and_runs_there(
     run_a_full_rollover(installed, Kube(control_plane, served), tmp_path)
 
 
-def test_peering_works_with_the_charts_crd_object_and_rules(
+def test_two_shards_side_by_side_each_serve_only_their_namespaces(
     control_plane: RunningControlPlane,
     install_chart: Callable[..., Installed],
     new_namespace: Callable[[], str],
+    namespace: str,
     tmp_path: Path,
 ) -> None:
-    served = new_namespace()
+    first, second = new_namespace(), new_namespace()
     installed = install_chart(
-        "--set", "peering.enabled=true", *NAMESPACES_MODE, "--set", f"scope.namespaces={{{served}}}"
-    )
-    kube = Kube(control_plane, served)
-    kube.apply(rollover_doc(served))
-    with as_deployed(installed, tmp_path):
-        kube.wait_phase("springfield", "Scheduled")
-        wait_for(
-            lambda: kube.get("kopfpeering", "district-rollover").get("status"), what="the peering status"
-        )
+        "--set", f"shards[0].name=one,shards[0].namespaces[0]={first}",
+        "--set", f"shards[1].name=two,shards[1].namespaces[0]=!{first}",
+    )  # fmt: skip
+    kubes = [Kube(control_plane, ns) for ns in (first, second)]
+    for kube in kubes:
+        kube.cronjob("clever-sync", LABELS)
+        kube.apply(rollover_doc(kube.ns, products=["imagine-math"]))
+    shard_one, shard_two = sorted(installed.containers)
+    # Two pods would each have their own ports; two local processes need distinct ones.
+    ports = [f"--{kind}-port={free_port()}" for kind in ("metrics", "liveness") for _ in range(2)]
+    with (
+        as_deployed(installed, tmp_path, shard_one, *ports[0::2]) as log_one,
+        as_deployed(installed, tmp_path, shard_two, *ports[1::2]) as log_two,
+    ):
+        for kube in kubes:
+            kube.wait_phase("springfield", "Archiving")
+        leases = {
+            name: control_plane.kubectl("-n", namespace, "get", "lease", name, "-o", "json").stdout
+            for name in (shard_one, shard_two)
+        }
+    holders = {n: json.loads(lease)["spec"]["holderIdentity"] for n, lease in leases.items()}
+    assert all(holders.values()) and len(set(holders.values())) == 2, holders
+    # Each shard reconciled its own namespace's rollover and never the other's.
+    one, two = log_one.read_text(), log_two.read_text()
+    assert f'"{first}/springfield"' in one and f'"{second}/springfield"' not in one
+    assert f'"{second}/springfield"' in two and f'"{first}/springfield"' not in two

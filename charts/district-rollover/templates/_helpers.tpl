@@ -76,10 +76,16 @@ No Secrets, no deletes, no Pod creation, no wildcards.
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
-{{- if and .Values.peering.enabled (include "district-rollover.namespaced" .) }}
-# kopf peering (HA) in namespaced mode: a KopfPeering per namespace, whose status the replicas patch.
-- apiGroups: [kopf.dev]
-  resources: [kopfpeerings]
-  verbs: [get, list, watch, patch]
+{{- end -}}
+
+{{/* The Deployments: one, or one per shard; each with its name and kopf namespace patterns. */}}
+{{- define "district-rollover.deployments" -}}
+{{- $name := include "district-rollover.fullname" . -}}
+{{- if .Values.shards -}}
+{{- range .Values.shards }}
+- {name: {{ printf "%s-%s" $name .name | trunc 63 | trimSuffix "-" | quote }}, shard: {{ .name | quote }}, namespaces: {{ toJson .namespaces }}}
+{{- end }}
+{{- else }}
+- {name: {{ $name | quote }}, shard: "", namespaces: {{ toJson (ternary .Values.scope.namespaces (list) (eq .Values.scope.mode "namespaces")) }}}
 {{- end }}
 {{- end -}}

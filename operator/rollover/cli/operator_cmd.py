@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
+import socket
 import sys
+import threading
+import uuid
 from pathlib import Path
 
 from rollover import logs
 from rollover.controller.clock import AcceleratedClock, SystemClock
 from rollover.controller.config import ConfigError, load_config
+from rollover.controller.leader import Election, Timing
 
 log = logging.getLogger("rollover.operator")
 
@@ -24,7 +29,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace (default)")
-    scope.add_argument("--namespace", "-n", action="append", metavar="NS", help="watch NS (repeatable)")
+    scope.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        metavar="NS",
+        help="watch NS (repeatable); a glob with exclusions shards an installation, e.g. "
+        "'district-[a-m]*' or '*,!district-[a-m]*' (kopf's namespace patterns)",
+    )
     parser.add_argument("--config", type=Path, help="operator configuration YAML (job templates, timeouts)")
     parser.add_argument(
         "--clock-start",
@@ -45,8 +57,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--liveness-port", type=int, metavar="P", help="serve kopf's liveness probe on :P/healthz"
     )
-    parser.add_argument("--peering", metavar="NAME", help="kopf peering object for HA (default: standalone)")
-    parser.add_argument("--priority", type=int, default=0, help="peering priority (highest acts)")
+    election = parser.add_argument_group("high availability (leader election with a Lease)")
+    election.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="act only while holding the Lease; other replicas stand by with warm caches",
+    )
+    election.add_argument(
+        "--leader-election-namespace",
+        default=os.environ.get("POD_NAMESPACE", "default"),
+        metavar="NS",
+        help="namespace of the Lease (default: $POD_NAMESPACE, else default)",
+    )
+    election.add_argument(
+        "--leader-election-id",
+        default="district-rollover",
+        metavar="NAME",
+        help="name of the Lease: replicas of one operator (or one shard) share it",
+    )
+    election.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=Timing.lease_s,
+        metavar="S",
+        help="how long a silent leader keeps the Lease: the failover time after a crash (default 15)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true")
     parser.add_argument(
         "--log-format",
@@ -89,14 +124,31 @@ def run(args: argparse.Namespace) -> int:
         from rollover.controller.metrics import serve
 
         serve(args.metrics_port)
-    memo = kopf.Memo(config=config, clock=_clock(args), namespaces=args.namespace or [])
+    memo = kopf.Memo(
+        config=config,
+        clock=_clock(args),
+        namespaces=args.namespace or [],
+        election=_election(args),
+        stop_flag=threading.Event(),
+        lost_leadership=False,
+    )
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace or [],
         memo=memo,
-        standalone=args.peering is None,
-        peering_name=args.peering,
-        priority=args.priority,
+        standalone=True,  # replicas coordinate with a Lease (controller/leader.py), not kopf peering
+        stop_flag=memo.stop_flag,
         liveness_endpoint=f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None,
     )
-    return 0
+    # Leadership lost: exit non-zero so the Deployment restarts this replica as a standby.
+    return 1 if memo.lost_leadership else 0
+
+
+def _election(args: argparse.Namespace) -> Election | None:
+    if not args.leader_elect:
+        return None
+    # The pod name tells people which replica leads; the suffix keeps a restarted pod distinct.
+    identity = f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    return Election(
+        args.leader_election_namespace, args.leader_election_id, identity, Timing(args.lease_seconds)
+    )

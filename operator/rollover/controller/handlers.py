@@ -7,10 +7,15 @@ idle rollover costs no API writes at all.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 import kopf
+
+# Private to kopf (pinned in pyproject): the very functions kopf filters its watches with.
+from kopf._cogs.structs.references import NamespaceName, match_namespace, select_specific_namespaces
 from lightkube import AsyncClient, KubeConfig
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import CronJob, Job
@@ -19,6 +24,7 @@ from rollover import FIELD_MANAGER, GROUP, PLURAL, VERSION
 from rollover.api.models import SyncTargetKind
 from rollover.controller import metrics
 from rollover.controller.cache import Cache
+from rollover.controller.leader import Election, LeaderElector
 from rollover.controller.reconciler import Reconciler
 from rollover.observed import LABEL_ROLLOVER, ORIGINAL_STATE_ANNOTATION, OriginalState
 
@@ -38,29 +44,72 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.queueing.idle_timeout = 0.5
     settings.queueing.worker_limit = 256
     settings.watching.server_timeout = 600
+    # kopf's own start-up LIST (it lists each kind again before watching) is unpaged by default.
+    settings.watching.chunk_size = PAGE_SIZE
     settings.networking.request_timeout = 60
     client = AsyncClient(KubeConfig.from_env(), field_manager=FIELD_MANAGER)
     cache: Cache = Cache()
-    namespaces: list[str] = memo.namespaces or [None]  # None: all namespaces
-    for ns in namespaces:
+    patterns: list[str] = memo.namespaces
+    served = _served(patterns)
+    for ns in _list_scopes(patterns):
         for resource, kind in ((CronJob, "CronJob"), (Deployment, "Deployment"), (Job, "Job")):
             # Paged: 45,000 CronJobs in one response would set the process's peak memory.
-            async for obj in client.list(resource, namespace=ns or "*", chunk_size=PAGE_SIZE):
-                _remember(cache, kind, cast(Any, obj).to_dict())
-    memo.reconciler = Reconciler(client, cache, memo.config, memo.clock)
-    memo.reconciler.start()
+            async for obj in client.list(resource, namespace=ns, chunk_size=PAGE_SIZE):
+                body = cast(Any, obj).to_dict()
+                if served(body["metadata"]["namespace"]):
+                    _remember(cache, kind, body)
+    memo.reconciler = reconciler = Reconciler(client, cache, memo.config, memo.clock)
     log.info(
         "caches filled: %d namespaces with sync targets, %d with jobs", len(cache.targets), len(cache.jobs)
     )
+    election: Election | None = memo.election
+    if election is None:
+        metrics.LEADER.set(1)
+        reconciler.start()
+        return
+    # Standby until elected: the watches keep the caches current, nobody acts.
+    memo.elector = elector = LeaderElector(
+        client, election.namespace, election.lease, election.identity, election.timing
+    )
+
+    def lost() -> None:
+        memo.lost_leadership = True
+        memo.stop_flag.set()
+
+    memo.campaign = asyncio.create_task(elector.run(reconciler.start_leading, lost), name="leader-election")
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     """Stop the workers and close the client."""
+    # kopf waits for a threading.Event stop flag on an executor thread: setting it lets that thread
+    # end, or interpreter shutdown would wait for it.
+    memo.stop_flag.set()
+    campaign: asyncio.Task[None] | None = memo.get("campaign")
+    if campaign is not None:
+        campaign.cancel()
     reconciler: Reconciler | None = memo.get("reconciler")
     if reconciler is not None:
         await reconciler.stop()
+        elector: LeaderElector | None = memo.get("elector")
+        if elector is not None:
+            await elector.release()
         await reconciler.client.close()
+
+
+def _list_scopes(patterns: list[str]) -> list[str]:
+    """Where the start-up LISTs go: each named namespace, or everywhere ("*") for globs or no list."""
+    if patterns and set(select_specific_namespaces(patterns)) == set(patterns):
+        return patterns
+    return ["*"]
+
+
+def _served(patterns: list[str]) -> Callable[[str], bool]:
+    """Whether a namespace is ours: kopf's own matcher, so the caches hold exactly what kopf watches
+    (globs such as `district-[a-m]*` and exclusions such as `!*-sandbox` shard an installation)."""
+    if not patterns:
+        return lambda namespace: True
+    return lambda namespace: any(match_namespace(NamespaceName(namespace), p) for p in patterns)
 
 
 def _remember(cache: Cache, kind: str, body: dict[str, Any]) -> None:

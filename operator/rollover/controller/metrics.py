@@ -23,6 +23,7 @@ JOB_DURATION = Gauge(
     ["namespace", "name", "step", "product"],
 )
 RECONCILE_ERRORS = Counter("rollover_reconcile_errors_total", "Reconciles that raised")
+LEADER = Gauge("rollover_leader", "1 while this replica holds the leader lease (or runs without election)")
 
 
 def serve(port: int) -> None:

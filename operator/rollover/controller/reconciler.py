@@ -93,6 +93,14 @@ class Reconciler:
         ]
         self._tasks.append(asyncio.create_task(self._timer(), name="wake-ups"))
 
+    def start_leading(self) -> None:
+        """Start acting after winning the election: every cached rollover is reconciled afresh, since
+        the previous leader may have stopped anywhere (every step is safe to repeat)."""
+        for namespace, rollovers in self.cache.rollovers.items():
+            for name in rollovers:
+                self.enqueue((namespace, name))
+        self.start()
+
     async def stop(self) -> None:
         """Stop all tasks (in-flight reconciles are cancelled; every step is safe to repeat)."""
         for task in self._tasks:
@@ -183,20 +191,17 @@ class Reconciler:
         if decided.hold_finalizer and not deleting:
             # Before the first pause: a deletion must find us there to restore what we paused.
             self._wrote((namespace, name), await apply.ensure_finalizer(self.client, body))
-        events = []
         district = str((body.get("spec") or {}).get("districtId", "")) or None
+        writes = []
         for action in decided.actions:
             _log_action(namespace, name, district, action)
-            if isinstance(action, PauseTarget):
-                await apply.pause_target(self.client, namespace, action)
-            elif isinstance(action, RepairTarget):
-                await apply.repair_target(self.client, namespace, action)
-            elif isinstance(action, RestoreTarget):
-                await apply.restore_target(self.client, namespace, action)
-            elif isinstance(action, CreateJob):
-                await apply.create_job(self.client, body, action, self.config)
-            elif isinstance(action, EmitEvent):
-                events.append(action)
+            if not isinstance(action, EmitEvent):
+                writes.append(self._write(body, action))
+        # The actions of one plan touch distinct objects: issue them together, and write the status
+        # only when all of them landed (a failed one fails the pass, which is retried whole).
+        for outcome in await asyncio.gather(*writes, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
         old_status = body.get("status") or {}
         new_status = dump(decided.status)
         if new_status != old_status:
@@ -205,8 +210,19 @@ class Reconciler:
             self._wrote((namespace, name), written)
         if decided.release_finalizer or not decided.hold_finalizer:
             self._wrote((namespace, name), await apply.release_finalizer(self.client, body))
-        for event in events:
-            await self._post_event(body, event)
+        events = [a for a in decided.actions if isinstance(a, EmitEvent)]
+        await asyncio.gather(*(self._post_event(body, event) for event in events))
+
+    async def _write(self, body: dict[str, Any], action: Action) -> None:
+        namespace = body["metadata"]["namespace"]
+        if isinstance(action, PauseTarget):
+            await apply.pause_target(self.client, namespace, action)
+        elif isinstance(action, RepairTarget):
+            await apply.repair_target(self.client, namespace, action)
+        elif isinstance(action, RestoreTarget):
+            await apply.restore_target(self.client, namespace, action)
+        elif isinstance(action, CreateJob):
+            await apply.create_job(self.client, body, action, self.config)
 
     def _wrote(self, key: Key, resource_version: str | None) -> None:
         """Our write changed the rollover: watch events older than it are stale from now on."""
