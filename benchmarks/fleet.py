@@ -33,6 +33,11 @@ class Fleet:
     namespaces: int
     cronjobs_per_rollover: int = 3
     reset_date: str = "2027-07-16"
+    prefix: str = "bench"  # namespaces are <prefix>-000, <prefix>-001, ...
+
+    def namespace(self, index: int) -> str:
+        """The namespace of rollover `index`."""
+        return f"{self.prefix}-{index % self.namespaces:03d}"
 
 
 def rollover_body(ns: str, index: int, fleet: Fleet) -> dict[str, Any]:
@@ -66,11 +71,11 @@ async def create_fleet(kubeconfig: Path, fleet: Fleet, concurrency: int = 64) ->
             obj = from_dict(body) if body["kind"] != "DistrictRollover" else DistrictRollover.from_dict(body)
             await client.create(obj)
 
-    names = [f"bench-{n:03d}" for n in range(fleet.namespaces)]
+    names = [fleet.namespace(n) for n in range(fleet.namespaces)]
     await asyncio.gather(*(client.create(Namespace(metadata={"name": n})) for n in names))  # type: ignore[arg-type]
     bodies: list[dict[str, Any]] = []
     for i in range(fleet.rollovers):
-        ns = names[i % fleet.namespaces]
+        ns = fleet.namespace(i)
         bodies += [cronjob_body(ns, i, k) for k in range(fleet.cronjobs_per_rollover)]
         bodies.append(rollover_body(ns, i, fleet))
     await asyncio.gather(*(create(b) for b in bodies))
@@ -91,13 +96,14 @@ async def count_observed(kubeconfig: Path) -> tuple[int, int]:
 
 
 def request_counts(plane: ControlPlane) -> Counter[tuple[str, str]]:
-    """apiserver_request_total summed by (verb, resource)."""
+    """apiserver_request_total summed by (verb, resource[/subresource])."""
     counts: Counter[tuple[str, str]] = Counter()
     for line in plane.get("/metrics", timeout=30).decode().splitlines():
         match = _METRIC.match(line)
         if match:
             labels = dict(_LABEL.findall(match["labels"]))
-            counts[(labels.get("verb", ""), labels.get("resource", ""))] += int(float(match["value"]))
+            resource = "/".join(filter(None, (labels.get("resource", ""), labels.get("subresource", ""))))
+            counts[(labels.get("verb", ""), resource)] += int(float(match["value"]))
     return counts
 
 
@@ -106,7 +112,7 @@ def ours(delta: Counter[tuple[str, str]], *, writes_only: bool = False) -> Count
         {
             k: v
             for k, v in delta.items()
-            if k[1] in OUR_RESOURCES and v and (not writes_only or k[0] in WRITE_VERBS)
+            if k[1].split("/")[0] in OUR_RESOURCES and v and (not writes_only or k[0] in WRITE_VERBS)
         }
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.herd_bench import run as run_herd
+from benchmarks.herd_bench import run_failover
 from benchmarks.idle_bench import run as run_idle
 
 pytestmark = pytest.mark.integration
@@ -13,3 +15,23 @@ def test_idle_rollovers_cost_no_api_writes() -> None:
     result = run_idle(rollovers=40, namespaces=4, idle_seconds=10)
     assert result["idle_writes"] == 0, result["idle_requests"]
     assert result["idle_requests"] == {}, "waiting should cost no reads either"
+
+
+def test_herd_is_timed_against_its_floor_with_one_status_write_per_transition() -> None:
+    result = run_herd(rollovers=30, namespaces=3, lead_s=25, rate=3000)
+    assert result["tracebacks"] == 0
+    assert result["herd_pause_floor_s"] > 0 and result["herd_archive_floor_s"] > 0
+    # The minimum the design needs, per rollover: its 3 CronJob PATCHes and one status write for
+    # the pause (plus the finalizer, added before the first pause); 2 Job creates and one status
+    # write for the archive. Events are the only extra.
+    pause = result["pause_requests_per_rollover"]
+    assert pause["PATCH cronjobs"] == 3 and pause["PATCH districtrollovers/status"] == 1, pause
+    assert pause["PATCH districtrollovers"] == 1, pause
+    archive = result["archive_requests_per_rollover"]
+    assert archive["POST jobs"] == 2 and archive["PATCH districtrollovers/status"] == 1, archive
+
+
+def test_failover_mid_herd_misses_nothing_and_duplicates_nothing() -> None:
+    result = run_failover(rollovers=30, namespaces=3, lead_s=25, rate=3000, lease_s=4)
+    assert result["violations"] == [] and result["tracebacks"] == 0
+    assert 0 < result["failover_gap_s"] < 4 + 3, result

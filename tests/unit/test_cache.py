@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from typing import Any
+
 from rollover.controller.cache import Cache
 
 pytestmark = pytest.mark.unit
@@ -11,23 +13,34 @@ pytestmark = pytest.mark.unit
 KEY = ("district-il", "springfield")
 
 
+def version(rv: str) -> dict[str, Any]:
+    return {"metadata": {"namespace": KEY[0], "name": KEY[1], "resourceVersion": rv}}
+
+
 def test_an_event_older_than_our_own_write_is_stale_whatever_order_they_arrive_in() -> None:
     cache = Cache()
-    assert cache.observe_revision(KEY, "100")  # an event
-    assert cache.observe_revision(KEY, "120")  # our status write returned 120
-    assert not cache.observe_revision(KEY, "110")  # an event from before our write: stale
-    assert cache.observe_revision(KEY, "120")  # the event of our own write
-    assert cache.observe_revision(KEY, "130")  # someone else's later change (e.g. a deletion)
+    assert cache.changed("DistrictRollover", version("100"))  # an event
+    assert cache.changed("DistrictRollover", version("120"))  # our status write returned 120
+    assert not cache.changed("DistrictRollover", version("110"))  # an event from before our write
+    assert not cache.changed("DistrictRollover", version("120"))  # our own write's event: known
+    assert cache.changed("DistrictRollover", version("130"))  # someone else's later change
 
 
-def test_non_integer_versions_are_never_judged_stale() -> None:
+def test_non_integer_versions_are_compared_for_equality_only() -> None:
     cache = Cache()
-    assert cache.observe_revision(KEY, "200")
-    assert cache.observe_revision(KEY, "opaque-1")
+    assert cache.changed("CronJob", version("200"))
+    assert cache.changed("CronJob", version("opaque-1"))
+    assert not cache.changed("CronJob", version("opaque-1"))
 
 
-def test_forgetting_a_rollover_resets_its_revision() -> None:
+def test_kinds_keep_separate_versions() -> None:
     cache = Cache()
-    cache.observe_revision(KEY, "500")
+    assert cache.changed("CronJob", version("500"))
+    assert cache.changed("Job", version("400"))
+
+
+def test_forgetting_an_object_resets_its_version() -> None:
+    cache = Cache()
+    cache.changed("DistrictRollover", version("500"))
     cache.forget("DistrictRollover", *KEY)
-    assert cache.observe_revision(KEY, "3")  # recreated object, new history
+    assert cache.changed("DistrictRollover", version("3"))  # recreated object, new history

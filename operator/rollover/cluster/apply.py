@@ -36,21 +36,23 @@ def _paused_spec(kind: SyncTargetKind) -> dict[str, Any]:
     return {"suspend": True} if kind is SyncTargetKind.CRON_JOB else {"replicas": 0}
 
 
-async def pause_target(client: AsyncClient, namespace: str, action: PauseTarget) -> None:
-    """Pause and record the original state in one merge PATCH (atomic: no crash can split them)."""
+async def pause_target(client: AsyncClient, namespace: str, action: PauseTarget) -> dict[str, Any] | None:
+    """Pause and record the original state in one merge PATCH (atomic: no crash can split them).
+
+    Like every write here, returns the object as the server stored it (None if it vanished)."""
     patch = {
         "metadata": {"annotations": {ORIGINAL_STATE_ANNOTATION: action.original.to_annotation()}},
         "spec": _paused_spec(action.kind),
     }
-    await _patch(client, action.kind, namespace, action.name, patch)
+    return await _patch(client, action.kind, namespace, action.name, patch)
 
 
-async def repair_target(client: AsyncClient, namespace: str, action: RepairTarget) -> None:
+async def repair_target(client: AsyncClient, namespace: str, action: RepairTarget) -> dict[str, Any] | None:
     """Re-pause a drifted target; its original-state annotation stays as it is."""
-    await _patch(client, action.kind, namespace, action.name, {"spec": _paused_spec(action.kind)})
+    return await _patch(client, action.kind, namespace, action.name, {"spec": _paused_spec(action.kind)})
 
 
-async def restore_target(client: AsyncClient, namespace: str, action: RestoreTarget) -> None:
+async def restore_target(client: AsyncClient, namespace: str, action: RestoreTarget) -> dict[str, Any] | None:
     """Put back exactly the recorded state and drop the annotation, in one PATCH."""
     original = action.original
     spec: dict[str, Any] = (
@@ -59,14 +61,14 @@ async def restore_target(client: AsyncClient, namespace: str, action: RestoreTar
         else {"replicas": original.replicas if original.replicas is not None else 1}
     )
     patch = {"metadata": {"annotations": {ORIGINAL_STATE_ANNOTATION: None}}, "spec": spec}
-    await _patch(client, action.kind, namespace, action.name, patch)
+    return await _patch(client, action.kind, namespace, action.name, patch)
 
 
 async def _patch(
     client: AsyncClient, kind: SyncTargetKind, namespace: str, name: str, patch: dict[str, Any]
-) -> None:
+) -> dict[str, Any] | None:
     try:
-        await client.patch(
+        written = await client.patch(
             _RESOURCES[kind],
             name,
             patch,
@@ -79,25 +81,31 @@ async def _patch(
             raise
         # Deleted since we looked: nothing to pause or restore; the next pass sees it gone.
         log.info("%s %s/%s vanished before we could patch it", kind.value, namespace, name)
+        return None
+    return _as_dict(written)
 
 
 async def create_job(
     client: AsyncClient, rollover: dict[str, Any], action: CreateJob, config: OperatorConfig
-) -> None:
-    """Create the Job; AlreadyExists means a previous pass (or a peer) did: adopt it."""
+) -> dict[str, Any] | None:
+    """Create the Job; AlreadyExists means a previous pass (or a peer) did: adopt it (None: the
+    watch brings it)."""
     job = job_manifest(rollover, action, config.template(action.product, action.step))
     try:
-        await client.create(job, field_manager=FIELD_MANAGER)
+        created = await client.create(job, field_manager=FIELD_MANAGER)
     except ApiError as exc:
         if exc.status.code != HTTP_CONFLICT:
             raise
         log.info("Job %s already exists; adopting it", action.name)
+        return None
+    return _as_dict(created)
 
 
 async def write_status(
     client: AsyncClient, namespace: str, name: str, old: dict[str, Any], new: dict[str, Any]
-) -> str:
-    """Merge-patch the status subresource (keys that disappeared are set to null); the new resourceVersion."""
+) -> dict[str, Any]:
+    """Merge-patch the status subresource (keys that disappeared are set to null); the rollover as
+    stored."""
     patch = dict(new) | {k: None for k in old if k not in new}
     written = await client.patch(
         DistrictRollover.Status,
@@ -107,17 +115,17 @@ async def write_status(
         patch_type=PatchType.MERGE,
         field_manager=FIELD_MANAGER,
     )
-    return _resource_version(written)
+    return _as_dict(written)
 
 
-def _resource_version(obj: Any) -> str:
-    return str(obj.metadata.resourceVersion) if obj.metadata else ""
+def _as_dict(obj: Any) -> dict[str, Any]:
+    return dict(obj.to_dict())
 
 
-async def ensure_finalizer(client: AsyncClient, body: dict[str, Any]) -> str | None:
+async def ensure_finalizer(client: AsyncClient, body: dict[str, Any]) -> dict[str, Any] | None:
     """Add our finalizer (JSON patch guarded by resourceVersion, so no one else's is lost).
 
-    Returns the new resourceVersion, or None when the finalizer was already there.
+    Returns the rollover as stored, or None when the finalizer was already there.
     """
     meta = body["metadata"]
     finalizers = meta.get("finalizers") or []
@@ -131,15 +139,13 @@ async def ensure_finalizer(client: AsyncClient, body: dict[str, Any]) -> str | N
         if finalizers
         else {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}
     )
-    written = await _json_patch_rollover(client, meta, ops)
-    meta["finalizers"] = [*finalizers, FINALIZER]
-    return written
+    return await _json_patch_rollover(client, meta, ops)
 
 
-async def release_finalizer(client: AsyncClient, body: dict[str, Any]) -> str | None:
+async def release_finalizer(client: AsyncClient, body: dict[str, Any]) -> dict[str, Any] | None:
     """Remove our finalizer, guarded so a concurrent change to the list is not overwritten.
 
-    Returns the new resourceVersion, or None when there was nothing to remove.
+    Returns the rollover as stored, or None when there was nothing to remove.
     """
     meta = body["metadata"]
     finalizers = meta.get("finalizers") or []
@@ -151,17 +157,17 @@ async def release_finalizer(client: AsyncClient, body: dict[str, Any]) -> str | 
         {"op": "remove", "path": f"/metadata/finalizers/{index}"},
     ]
     try:
-        written = await _json_patch_rollover(client, meta, ops)
+        return await _json_patch_rollover(client, meta, ops)
     except ApiError as exc:
         if exc.status.code != HTTP_NOT_FOUND:
             raise
         return None
-    meta["finalizers"] = [f for f in finalizers if f != FINALIZER]
-    return written
 
 
-async def _json_patch_rollover(client: AsyncClient, meta: dict[str, Any], ops: list[dict[str, Any]]) -> str:
-    """Apply guarded JSON-patch `ops` to the rollover; its new resourceVersion."""
+async def _json_patch_rollover(
+    client: AsyncClient, meta: dict[str, Any], ops: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Apply guarded JSON-patch `ops` to the rollover; the rollover as stored."""
     written = await client.patch(
         DistrictRollover,
         meta["name"],
@@ -170,7 +176,7 @@ async def _json_patch_rollover(client: AsyncClient, meta: dict[str, Any], ops: l
         patch_type=PatchType.JSON,
         field_manager=FIELD_MANAGER,
     )
-    return _resource_version(written)
+    return _as_dict(written)
 
 
 async def read_termination_message(client: AsyncClient, namespace: str, job: str) -> str | None:

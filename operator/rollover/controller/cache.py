@@ -59,38 +59,26 @@ class Cache:
     jobs: dict[str, dict[str, JobEntry]] = field(default_factory=lambda: defaultdict(dict))
     results: dict[Key, dict[str, Any]] = field(default_factory=dict)  # termination messages by Job
     versions: dict[tuple[str, str, str], str] = field(default_factory=dict)  # kind/ns/name -> rv
-    # The newest revision known per rollover, from a watch event or from our own write.
-    newest: dict[Key, int] = field(default_factory=dict)
 
     def changed(self, kind: str, body: dict[str, Any]) -> bool:
-        """Record the object's resourceVersion; False if this exact version was seen (a replay)."""
-        meta = body.get("metadata", {})
-        key = (kind, meta.get("namespace", ""), meta.get("name", ""))
-        rv = meta.get("resourceVersion", "")
-        if self.versions.get(key) == rv:
-            return False
-        self.versions[key] = rv
-        return True
-
-    def observe_revision(self, key: Key, resource_version: str) -> bool:
-        """Record a rollover's revision (from an event or our own write); False if it is older
-        than one already known, i.e. the event is stale and must not overwrite the cache.
+        """Record the object's resourceVersion, from a watch event or from the response to our own
+        write; False if this version or a newer one is already known: a replay, or an event that
+        our write overtook, which must not overwrite the cache (nor cost a reconcile).
 
         resourceVersions are etcd revisions, which only grow. Kubernetes calls them opaque, so a
-        version that is not an integer is never judged stale: we then merely lose the filter.
+        version that is not an integer is only compared for equality.
         """
-        try:
-            revision = int(resource_version)
-        except ValueError:
-            return True
-        if revision < self.newest.get(key, 0):
+        meta = body.get("metadata", {})
+        key = (kind, meta.get("namespace", ""), meta.get("name", ""))
+        version = str(meta.get("resourceVersion", ""))
+        known = self.versions.get(key)
+        if known is not None and not _newer(version, known):
             return False
-        self.newest[key] = revision
+        self.versions[key] = version
         return True
 
     def forget(self, kind: str, namespace: str, name: str) -> None:
         self.versions.pop((kind, namespace, name), None)
-        self.newest.pop((namespace, name), None)
 
     # --- updates from watch events ----------------------------------------------------------------
 
@@ -144,7 +132,9 @@ class Cache:
         targets = []
         for entry in self.targets[namespace].values():
             selected = matches(selector, entry.labels)
-            if selected or entry.original is not None:
+            # What it selects, and what it paused (to restore even after a selector edit); not the
+            # targets other rollovers paused, which are theirs to handle.
+            if selected or (entry.original is not None and entry.original.rollover == name):
                 targets.append(
                     ObservedTarget(
                         kind=entry.kind,
@@ -232,3 +222,10 @@ def parse_termination_message(message: str | None) -> dict[str, Any]:
     except ValueError:
         return {"message": message[:1024]}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def _newer(version: str, known: str) -> bool:
+    try:
+        return int(version) > int(known)
+    except ValueError:
+        return version != known

@@ -133,8 +133,8 @@ def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: 
         reconciler.cache.forget("DistrictRollover", *key)
         metrics.forget(*key)
         return
-    if not reconciler.cache.observe_revision(key, meta.get("resourceVersion", "")):
-        return  # older than what we already know (e.g. our own write overtook this event)
+    # False for a replay, for the event of our own write (already cached) and for an event older
+    # than what we know (our write overtook it).
     if reconciler.cache.changed("DistrictRollover", raw):
         reconciler.cache.rollovers[key[0]][key[1]] = raw
         reconciler.enqueue(key)

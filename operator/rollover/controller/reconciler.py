@@ -47,6 +47,8 @@ from rollover.planner import (
 log = logging.getLogger(__name__)
 
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.5, 300.0
+#: Plans per reconcile: a plan's writes, re-planned on what they returned, rarely need a third.
+MAX_PASSES = 3
 
 
 @dataclass
@@ -155,7 +157,12 @@ class Reconciler:
     # --- one pass -----------------------------------------------------------------------------
 
     async def reconcile(self, key: Key) -> None:
-        """Observe, plan, apply, report — for one rollover."""
+        """Observe, plan, apply, report — for one rollover.
+
+        Reads its own writes: the objects our PATCHes and creates return go into the cache, and the
+        rollover is planned again before its status is written, so a transition (pause the targets,
+        then report them paused) costs one status write, not one per watch round trip.
+        """
         body = self.cache.rollover(key)
         if body is None:
             return
@@ -169,14 +176,17 @@ class Reconciler:
             )
             status = DistrictRolloverStatus()
         rollover = Rollover(key[0], key[1], int(meta.get("generation", 0)), body.get("spec") or {}, status)
-        decided = plan(
-            rollover,
-            self.cache.observe(body),
-            self.clock.now(),
-            Settings(self.config.drain_timeout, self.config.drain_poll),
-        )
-        await self._apply(body, decided)
+        settings = Settings(self.config.drain_timeout, self.config.drain_poll)
+        events: dict[tuple[str, str], EmitEvent] = {}
+        for _ in range(MAX_PASSES):
+            decided = plan(rollover, self.cache.observe(body), self.clock.now(), settings)
+            events |= {(e.reason, e.message): e for e in decided.actions if isinstance(e, EmitEvent)}
+            body = await self._ensure_finalizer(body, decided)
+            if not await self._apply(body, decided):
+                break
+        body = await self._write_status(body, decided)
         metrics.record(key[0], key[1], status, decided.status)
+        await asyncio.gather(*(self._post_event(body, event) for event in events.values()))
         if decided.wake_at is not None:
             self.wake_after(key, self.clock.seconds_until(decided.wake_at))
 
@@ -185,52 +195,69 @@ class Reconciler:
             message = await apply.read_termination_message(self.client, key[0], job)
             self.cache.results[(key[0], job)] = parse_termination_message(message)
 
-    async def _apply(self, body: dict[str, Any], decided: Plan) -> None:
-        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        deleting = bool(body["metadata"].get("deletionTimestamp"))
-        if decided.hold_finalizer and not deleting:
+    async def _ensure_finalizer(self, body: dict[str, Any], decided: Plan) -> dict[str, Any]:
+        if decided.hold_finalizer and not body["metadata"].get("deletionTimestamp"):
             # Before the first pause: a deletion must find us there to restore what we paused.
-            self._wrote((namespace, name), await apply.ensure_finalizer(self.client, body))
+            return self._wrote(body, await apply.ensure_finalizer(self.client, body))
+        return body
+
+    async def _apply(self, body: dict[str, Any], decided: Plan) -> bool:
+        """Apply the plan's writes to other objects (together: they touch distinct objects) and
+        cache what the server returned; whether there were any."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         district = str((body.get("spec") or {}).get("districtId", "")) or None
         writes = []
         for action in decided.actions:
             _log_action(namespace, name, district, action)
             if not isinstance(action, EmitEvent):
                 writes.append(self._write(body, action))
-        # The actions of one plan touch distinct objects: issue them together, and write the status
-        # only when all of them landed (a failed one fails the pass, which is retried whole).
-        for outcome in await asyncio.gather(*writes, return_exceptions=True):
+        # A failed write fails the pass (retried whole); the others still land and are cached.
+        outcomes = await asyncio.gather(*writes, return_exceptions=True)
+        for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        old_status = body.get("status") or {}
-        new_status = dump(decided.status)
-        if new_status != old_status:
-            written = await apply.write_status(self.client, namespace, name, old_status, new_status)
-            body["status"] = new_status
-            self._wrote((namespace, name), written)
-        if decided.release_finalizer or not decided.hold_finalizer:
-            self._wrote((namespace, name), await apply.release_finalizer(self.client, body))
-        events = [a for a in decided.actions if isinstance(a, EmitEvent)]
-        await asyncio.gather(*(self._post_event(body, event) for event in events))
+        return bool(writes)
 
     async def _write(self, body: dict[str, Any], action: Action) -> None:
         namespace = body["metadata"]["namespace"]
+        if isinstance(action, CreateJob):
+            job = await apply.create_job(self.client, body, action, self.config)
+            if job is not None and self.cache.changed("Job", job):
+                self.cache.put_job(job)
+            return
         if isinstance(action, PauseTarget):
-            await apply.pause_target(self.client, namespace, action)
+            target = await apply.pause_target(self.client, namespace, action)
         elif isinstance(action, RepairTarget):
-            await apply.repair_target(self.client, namespace, action)
+            target = await apply.repair_target(self.client, namespace, action)
         elif isinstance(action, RestoreTarget):
-            await apply.restore_target(self.client, namespace, action)
-        elif isinstance(action, CreateJob):
-            await apply.create_job(self.client, body, action, self.config)
+            target = await apply.restore_target(self.client, namespace, action)
+        else:
+            return
+        if target is not None and self.cache.changed(action.kind.value, target):
+            self.cache.put_target(action.kind, target)
 
-    def _wrote(self, key: Key, resource_version: str | None) -> None:
-        """Our write changed the rollover: watch events older than it are stale from now on."""
-        if resource_version:
-            body = self.cache.rollover(key)
-            if body is not None:
-                body["metadata"]["resourceVersion"] = resource_version
-            self.cache.observe_revision(key, resource_version)
+    async def _write_status(self, body: dict[str, Any], decided: Plan) -> dict[str, Any]:
+        old_status = body.get("status") or {}
+        new_status = dump(decided.status)
+        if new_status != old_status:
+            meta = body["metadata"]
+            written = await apply.write_status(
+                self.client, meta["namespace"], meta["name"], old_status, new_status
+            )
+            body = self._wrote(body, written)
+        if decided.release_finalizer or not decided.hold_finalizer:
+            body = self._wrote(body, await apply.release_finalizer(self.client, body))
+        return body
+
+    def _wrote(self, body: dict[str, Any], written: dict[str, Any] | None) -> dict[str, Any]:
+        """Our write changed the rollover: the server's copy replaces ours in the cache, and watch
+        events up to its version are known (they cost no reconcile)."""
+        if written is None:
+            return body
+        meta = written["metadata"]
+        if self.cache.changed("DistrictRollover", written):
+            self.cache.rollovers[meta["namespace"]][meta["name"]] = written
+        return written
 
     async def _post_event(self, body: dict[str, Any], event: EmitEvent) -> None:
         meta = body["metadata"]

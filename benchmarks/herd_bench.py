@@ -1,0 +1,524 @@
+"""Benchmark: the thundering herd of a shared default reset date, against the apiserver's own floor.
+
+    python benchmarks/herd_bench.py --rollovers 5000          # the issue's size: 15,000 CronJobs
+    python benchmarks/herd_bench.py --rollovers 30 --rate 3000 --lead 20   # smoke (in the tests)
+
+On a fresh local control plane: N rollovers sharing one reset date (3 roster-sync CronJobs each, in
+50 namespaces `herd-*`) and an identical untouched copy of them in `floor-*`. The operator serves only
+`herd-*` (a namespace pattern, as a shard would), with an accelerated clock that reaches the pause
+`--lead` wall seconds after start, after its cold start.
+
+1. Pause herd: from pauseAt until every rollover's status says Paused (the operator writes status
+   only after its CronJob PATCHes landed; all 3N CronJobs are then checked suspended).
+2. The floor for it, in the same run: a plain asyncio client sends exactly the operator's writes of
+   that window (each CronJob's PATCH with the very annotation the operator wrote, each status as the
+   operator wrote it, the same number of Events and finalizer PATCHes) to the `floor-*` copies, at
+   several concurrencies; the best counts.
+3. Archive herd at resetAt: until every status says Archiving (archive Jobs created), then its floor:
+   the same Job bodies created in `floor-*`, and the same status writes and Events.
+
+Reported: both durations, their floors and ratios, the operator's requests per rollover in each
+window by verb and resource (against the minimum the design needs), peak RSS. JSON to
+benchmarks/out/herd.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import re
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from lightkube import AsyncClient, KubeConfig
+from lightkube.resources.batch_v1 import CronJob, Job
+from lightkube.resources.core_v1 import Event
+from lightkube.types import PatchType
+
+from benchmarks.fleet import (
+    Fleet,
+    create_fleet,
+    ours,
+    peak_rss_mib,
+    request_counts,
+    rollover_body,
+    wait_all_observed,
+)
+from rollover.api.models import DistrictRolloverSpec
+from rollover.calendar import compute_schedule
+from rollover.cluster.resources import DistrictRollover
+from rollover.devcluster import default_crd_dir
+from rollover.devcluster.controlplane import ControlPlane
+from rollover.devcluster.runner import running_operator
+from rollover.observed import ORIGINAL_STATE_ANNOTATION
+
+OUT = Path(__file__).parent / "out"
+CONCURRENCIES = (32, 64, 128, 256)
+PRODUCTS = 2  # each fleet rollover archives imagine-math and twig-science: one archive Job each
+_CLOCK_LINE = re.compile(r'"time": "([^"]+)".*ACCELERATED CLOCK')
+Writes = Counter[tuple[str, str]]
+
+
+def schedule_of(fleet: Fleet) -> tuple[dt.datetime, dt.datetime]:
+    """(pauseAt, resetAt) of every rollover of the fleet, from the pure core."""
+    spec = DistrictRolloverSpec.model_validate(rollover_body("x", 0, fleet)["spec"])
+    schedule = compute_schedule(spec)
+    return schedule.pause_at, schedule.reset_at
+
+
+async def watch_phase(
+    kubeconfig: Path,
+    fleet: Fleet,
+    phase: str,
+    within_s: float,
+    on_progress: Callable[[int], None] | None = None,
+) -> float:
+    """Wall time (time.time) of the watch event by which every rollover of the fleet had
+    status.phase == phase; `on_progress` hears how many have so far."""
+    client = AsyncClient(KubeConfig.from_file(kubeconfig))
+    done: set[tuple[str, str]] = set()
+    deadline = time.monotonic() + within_s
+    try:
+        async with asyncio.timeout(within_s):
+            while time.monotonic() < deadline:
+                async for _, dro in client.watch(DistrictRollover, namespace="*"):
+                    meta = dro.metadata
+                    assert meta is not None and meta.namespace is not None and meta.name is not None
+                    if not meta.namespace.startswith(f"{fleet.prefix}-"):
+                        continue
+                    if (dro.get("status") or {}).get("phase") == phase:
+                        done.add((meta.namespace, meta.name))
+                        if on_progress is not None:
+                            on_progress(len(done))
+                        if len(done) == fleet.rollovers:
+                            return time.time()
+    finally:
+        await client.close()
+    raise TimeoutError(f"{len(done)} of {fleet.rollovers} rollovers reached {phase} within {within_s}s")
+
+
+Requests = list[Callable[[], Awaitable[Any]]]
+
+
+async def timed_at_best_concurrency(
+    build: Callable[[int], Awaitable[Requests]], concurrencies: tuple[int, ...]
+) -> tuple[float, int, dict[int, float]]:
+    """Run round n of `build(n)` at each concurrency in turn; (best seconds, its concurrency, all).
+
+    Each round's writes really change the objects (a PATCH repeating the stored value would skip
+    etcd and flatter the floor)."""
+    seconds: dict[int, float] = {}
+    for round_, concurrency in enumerate(concurrencies):
+        requests = await build(round_)
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(request: Callable[[], Awaitable[Any]], sem: asyncio.Semaphore = sem) -> None:
+            async with sem:
+                await request()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(r) for r in requests))
+        seconds[concurrency] = time.perf_counter() - started
+    best = min(seconds, key=seconds.__getitem__)
+    return seconds[best], best, seconds
+
+
+def counts_per_rollover(writes: Writes, rollovers: int) -> dict[str, float]:
+    """The operator's writes per rollover by verb and resource (it never PUTs: those are the job
+    controller's Job status updates; nor does it create pods)."""
+    return {
+        f"{verb} {resource}": round(n / rollovers, 2)
+        for (verb, resource), n in sorted(writes.items())
+        if verb != "PUT" and resource != "pods"
+    }
+
+
+class Floor:
+    """The plain client: the operator's writes of one window, replayed on the floor-* copies."""
+
+    def __init__(self, kubeconfig: Path, herd: Fleet, floor: Fleet) -> None:
+        self.client = AsyncClient(KubeConfig.from_file(kubeconfig), field_manager="floor")
+        self.herd, self.floor = herd, floor
+        self._uids: dict[tuple[str, str], str] = {}
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def _rollovers(self) -> dict[tuple[str, str], Any]:
+        found = {}
+        async for dro in self.client.list(DistrictRollover, namespace="*", chunk_size=500):
+            assert dro.metadata is not None
+            found[(str(dro.metadata.namespace), str(dro.metadata.name))] = dro
+        return found
+
+    def _floor_key(self, ns: str, name: str) -> tuple[str, str]:
+        return ns.replace(f"{self.herd.prefix}-", f"{self.floor.prefix}-", 1), name
+
+    async def status_requests(self, writes: Writes, round_: int) -> Requests:
+        """Each herd rollover's status (as the operator wrote it) onto its floor copy, plus the same
+        number of Events and finalizer patches per rollover as the operator made in the window."""
+        rollovers = await self._rollovers()
+        events = round(writes[("POST", "events")] / self.herd.rollovers)
+        finalizers = round(writes[("PATCH", "districtrollovers")] / self.herd.rollovers)
+        requests: Requests = []
+        for (ns, name), dro in rollovers.items():
+            if not ns.startswith(f"{self.herd.prefix}-"):
+                continue
+            fns, fname = self._floor_key(ns, name)
+            self._uids[(fns, fname)] = rollovers[(fns, fname)].metadata.uid
+            # The operator's status, with a field that differs per round so that every round writes.
+            status = dict(dro.get("status") or {}) | {"observedGeneration": 100 + round_}
+            requests.append(self._patch_status(fns, fname, status))
+            requests += [self._event(fns, fname) for _ in range(events)]
+            requests += [self._touch(fns, fname, round_) for _ in range(finalizers)]
+        return requests
+
+    def _patch_status(self, ns: str, name: str, status: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
+        return lambda: self.client.patch(
+            DistrictRollover.Status, name, {"status": status}, namespace=ns, patch_type=PatchType.MERGE
+        )
+
+    def _touch(self, ns: str, name: str, round_: int) -> Callable[[], Awaitable[Any]]:
+        body = {"metadata": {"finalizers": [f"rostering.k12.dev/floor-{round_ % 2}"]}}
+        return lambda: self.client.patch(
+            DistrictRollover, name, body, namespace=ns, patch_type=PatchType.MERGE
+        )
+
+    def _event(self, ns: str, name: str) -> Callable[[], Awaitable[Any]]:
+        def create() -> Awaitable[Any]:
+            now = dt.datetime.now(dt.UTC)
+            return self.client.create(
+                Event.from_dict(
+                    {
+                        "metadata": {"generateName": f"{name}.", "namespace": ns},
+                        "involvedObject": {
+                            "apiVersion": "rostering.k12.dev/v1alpha1",
+                            "kind": "DistrictRollover",
+                            "name": name,
+                            "namespace": ns,
+                            "uid": self._uids.get((ns, name)),
+                        },
+                        "type": "Normal",
+                        "reason": "SyncPaused",
+                        "message": "Roster sync paused: suspended CronJob(s) d00000-sync-0, d00000-sync-1,"
+                        " d00000-sync-2. Archiving starts Fri 2027-07-16 00:00 CDT.",
+                        "source": {"component": "floor"},
+                        "firstTimestamp": now.isoformat(),
+                        "lastTimestamp": now.isoformat(),
+                        "count": 1,
+                    }
+                )
+            )
+
+        return create
+
+    async def pause_requests(self, round_: int) -> Requests:
+        """Each herd CronJob's pause PATCH (suspend + the operator's annotation) onto its floor copy;
+        odd rounds un-suspend, so that every round writes."""
+        requests: Requests = []
+        async for cj in self.client.list(CronJob, namespace="*", chunk_size=500):
+            meta = cj.metadata
+            assert meta is not None and meta.namespace is not None and meta.name is not None
+            if not meta.namespace.startswith(f"{self.herd.prefix}-"):
+                continue
+            annotation = (meta.annotations or {})[ORIGINAL_STATE_ANNOTATION]
+            patch = {
+                "metadata": {"annotations": {ORIGINAL_STATE_ANNOTATION: annotation}},
+                "spec": {"suspend": round_ % 2 == 0},
+            }
+            fns, _ = self._floor_key(meta.namespace, "")
+            requests.append(self._patch_cronjob(fns, meta.name, patch))
+        return requests
+
+    def _patch_cronjob(self, ns: str, name: str, patch: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
+        return lambda: self.client.patch(CronJob, name, patch, namespace=ns, patch_type=PatchType.MERGE)
+
+    async def job_requests(self, round_: int) -> Requests:
+        """Each herd archive Job, re-created under the floor copy of its rollover (a new name per round)."""
+        requests: Requests = []
+        async for job in self.client.list(Job, namespace="*", chunk_size=500):
+            body = job.to_dict()
+            meta = body["metadata"]
+            if not meta["namespace"].startswith(f"{self.herd.prefix}-"):
+                continue
+            fns, owner = self._floor_key(meta["namespace"], meta["ownerReferences"][0]["name"])
+            spec = body["spec"]
+            for key in ("selector",):
+                spec.pop(key, None)
+            labels = spec["template"]["metadata"].get("labels") or {}
+            for key in (
+                "controller-uid",
+                "batch.kubernetes.io/controller-uid",
+                "job-name",
+                "batch.kubernetes.io/job-name",
+            ):
+                labels.pop(key, None)
+            new = {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {
+                    "name": f"{meta['name'][:55]}-r{round_}",
+                    "namespace": fns,
+                    "labels": meta.get("labels"),
+                    "annotations": meta.get("annotations"),
+                    "ownerReferences": [{**meta["ownerReferences"][0], "uid": self._uids[(fns, owner)]}],
+                },
+                "spec": spec,
+            }
+            requests.append(self._create_job(new))
+        return requests
+
+    def _create_job(self, body: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
+        return lambda: self.client.create(Job.from_dict(body))
+
+
+def operator_clock_origin(log: Path) -> float:
+    """The wall time (unix) at which the operator's accelerated clock started, from its log."""
+    for line in log.read_text().splitlines():
+        if match := _CLOCK_LINE.search(line):
+            return dt.datetime.fromisoformat(match[1]).timestamp()
+    raise RuntimeError("the operator did not log its accelerated clock")
+
+
+async def suspended_count(kubeconfig: Path, fleet: Fleet) -> int:
+    client = AsyncClient(KubeConfig.from_file(kubeconfig))
+    count = 0
+    async for cj in client.list(CronJob, namespace="*", chunk_size=500):
+        assert cj.metadata is not None and cj.metadata.namespace is not None and cj.spec is not None
+        count += cj.metadata.namespace.startswith(f"{fleet.prefix}-") and bool(cj.spec.suspend)
+    await client.close()
+    return count
+
+
+@contextmanager
+def plane_with(*fleets: Fleet) -> Iterator[tuple[ControlPlane, Path]]:
+    """A fresh control plane holding the fleets, and a scratch directory."""
+    with tempfile.TemporaryDirectory(prefix="herd-bench-") as tmp:
+        plane = ControlPlane(Path(tmp) / "cp", default_crd_dir())
+        plane.start()
+        try:
+            for fleet in fleets:
+                asyncio.run(create_fleet(plane.kubeconfig, fleet))
+            yield plane, Path(tmp)
+        finally:
+            plane.stop()
+
+
+def operator_args(herd: Fleet, clock_start: dt.datetime, rate: float) -> list[str]:
+    """The operator serves only the herd's namespaces, on an accelerated clock."""
+    return [
+        f"--namespace={herd.prefix}-*",
+        f"--clock-start={clock_start.isoformat()}",
+        f"--clock-rate={rate}",
+    ]
+
+
+def run(rollovers: int, namespaces: int, lead_s: float, rate: float) -> dict[str, Any]:
+    """Run the benchmark on a fresh control plane; returns the measured figures."""
+    herd = Fleet(rollovers=rollovers, namespaces=namespaces, prefix="herd")
+    floor_fleet = Fleet(rollovers=rollovers, namespaces=namespaces, prefix="floor")
+    pause_at, reset_at = schedule_of(herd)
+    clock_start = pause_at - dt.timedelta(seconds=lead_s * rate)
+    result: dict[str, Any] = {"rollovers": rollovers, "cronjobs": rollovers * herd.cronjobs_per_rollover}
+    with plane_with(herd, floor_fleet) as (plane, tmp):
+        kubeconfig, log = plane.kubeconfig, tmp / "operator.log"
+        with running_operator(kubeconfig, log, *operator_args(herd, clock_start, rate)) as proc:
+            result["cold_start_s"] = round(wait_all_observed(kubeconfig, rollovers, timeout=lead_s), 2)
+            origin = operator_clock_origin(log)
+            pause_wall = origin + (pause_at - clock_start).total_seconds() / rate
+            reset_wall = origin + (reset_at - clock_start).total_seconds() / rate
+            if time.time() > pause_wall:
+                raise RuntimeError(f"cold start outlasted the lead of {lead_s}s: raise --lead")
+
+            time.sleep(max(0.0, pause_wall - time.time() - 2))
+            before = request_counts(plane)
+            done_wall = asyncio.run(
+                watch_phase(kubeconfig, herd, "Paused", within_s=reset_wall - time.time())
+            )
+            time.sleep(1)  # the last events' requests land in the counters
+            pause_writes = ours(request_counts(plane) - before, writes_only=True)
+            result["herd_pause_s"] = round(done_wall - pause_wall, 2)
+            result["pause_requests_per_rollover"] = counts_per_rollover(pause_writes, rollovers)
+            suspended = asyncio.run(suspended_count(kubeconfig, herd))
+            assert suspended == herd.rollovers * herd.cronjobs_per_rollover, f"{suspended} CronJobs suspended"
+            result |= asyncio.run(_pause_floor(kubeconfig, herd, floor_fleet, pause_writes))
+            if time.time() > reset_wall:
+                raise RuntimeError("the pause and its floor outlasted the day before reset: lower --rate")
+
+            time.sleep(max(0.0, reset_wall - time.time() - 2))
+            before = request_counts(plane)
+            done_wall = asyncio.run(watch_phase(kubeconfig, herd, "Archiving", within_s=600))
+            time.sleep(1)
+            archive_writes = ours(request_counts(plane) - before, writes_only=True)
+            result["herd_archive_s"] = round(done_wall - reset_wall, 2)
+            result["archive_requests_per_rollover"] = counts_per_rollover(archive_writes, rollovers)
+            result |= asyncio.run(
+                _archive_floor(kubeconfig, herd, floor_fleet, archive_writes, result["floor_concurrency"])
+            )
+            result["peak_rss_mib"] = round(peak_rss_mib(proc.pid), 1)
+        result["tracebacks"] = log.read_text().count("Traceback")
+    result["herd_pause_ratio"] = round(result["herd_pause_s"] / result["herd_pause_floor_s"], 2)
+    result["herd_archive_ratio"] = round(result["herd_archive_s"] / result["herd_archive_floor_s"], 2)
+    result["herd_s"] = round(result["herd_pause_s"] + result["herd_archive_s"], 2)
+    result["herd_floor_s"] = round(result["herd_pause_floor_s"] + result["herd_archive_floor_s"], 2)
+    result["herd_ratio"] = round(result["herd_s"] / result["herd_floor_s"], 2)
+    return result
+
+
+def run_failover(
+    rollovers: int, namespaces: int, lead_s: float, rate: float, lease_s: float
+) -> dict[str, Any]:
+    """Two replicas with leader election; the leader is killed (SIGKILL) when half the herd is paused.
+
+    Measures the gap (kill to the standby's first act as leader) and checks that nothing was missed
+    or done twice: every CronJob suspended, every rollover Archiving with exactly its archive Jobs.
+    """
+    herd = Fleet(rollovers=rollovers, namespaces=namespaces, prefix="herd")
+    pause_at, reset_at = schedule_of(herd)
+    clock_start = pause_at - dt.timedelta(seconds=lead_s * rate)
+    election = ["--leader-elect", "--leader-election-namespace=default", f"--lease-seconds={lease_s}"]
+    result: dict[str, Any] = {"rollovers": rollovers, "lease_s": lease_s}
+    with plane_with(herd) as (plane, tmp):
+        kubeconfig, logs = plane.kubeconfig, [tmp / "a.log", tmp / "b.log"]
+        args = [*operator_args(herd, clock_start, rate), *election]
+        with (
+            running_operator(kubeconfig, logs[0], *args) as a,
+            running_operator(kubeconfig, logs[1], *args) as b,
+        ):
+            wait_all_observed(kubeconfig, rollovers, timeout=lead_s)
+            leading = [i for i, log in enumerate(logs) if "leader election: leading" in log.read_text()]
+            assert len(leading) == 1, f"{len(leading)} leaders"
+            leader, standby = ((a, b), (b, a))[leading[0]]
+            standby_log = logs[1 - leading[0]]
+            origin = operator_clock_origin(logs[leading[0]])
+            reset_wall = origin + (reset_at - clock_start).total_seconds() / rate
+            killed_at: list[float] = []
+
+            def kill_at_half(paused: int) -> None:
+                if not killed_at and paused >= rollovers // 2:
+                    leader.send_signal(signal.SIGKILL)
+                    killed_at.append(time.time())
+
+            asyncio.run(watch_phase(kubeconfig, herd, "Paused", reset_wall - time.time(), kill_at_half))
+            result["failover_gap_s"] = round(_leading_since(standby_log) - killed_at[0], 2)
+            time.sleep(max(0.0, reset_wall - time.time()))
+            asyncio.run(watch_phase(kubeconfig, herd, "Archiving", within_s=600))
+            result["violations"] = asyncio.run(_check_after_failover(kubeconfig, herd))
+            assert standby.poll() is None, "the new leader exited"
+        result["tracebacks"] = sum(log.read_text().count("Traceback") for log in logs)
+    return result
+
+
+def _leading_since(log: Path) -> float:
+    for line in log.read_text().splitlines():
+        if "leader election: leading" in line:
+            return dt.datetime.fromisoformat(json.loads(line)["time"]).timestamp()
+    raise RuntimeError("the standby never led")
+
+
+async def _check_after_failover(kubeconfig: Path, herd: Fleet) -> list[str]:
+    """Every CronJob suspended; each rollover with exactly one archive Job per product."""
+    client = AsyncClient(KubeConfig.from_file(kubeconfig))
+    violations = []
+    try:
+        suspended = 0
+        async for cj in client.list(CronJob, namespace="*", chunk_size=500):
+            assert cj.spec is not None
+            suspended += bool(cj.spec.suspend)
+        if suspended != herd.rollovers * herd.cronjobs_per_rollover:
+            violations.append(
+                f"{suspended} of {herd.rollovers * herd.cronjobs_per_rollover} CronJobs suspended"
+            )
+        jobs: Counter[tuple[str, str]] = Counter()
+        async for job in client.list(Job, namespace="*", chunk_size=500):
+            meta = job.metadata
+            assert meta is not None and meta.labels is not None
+            jobs[(str(meta.namespace), meta.labels.get("rostering.k12.dev/rollover", ""))] += 1
+        wrong = {k: n for k, n in jobs.items() if n != PRODUCTS}
+        if wrong or len(jobs) != herd.rollovers:
+            violations.append(
+                f"{len(jobs)} rollovers with Jobs; not {PRODUCTS} each: {list(wrong.items())[:5]}"
+            )
+    finally:
+        await client.close()
+    return violations
+
+
+async def _pause_floor(kubeconfig: Path, herd: Fleet, floor_fleet: Fleet, writes: Writes) -> dict[str, Any]:
+    floor = Floor(kubeconfig, herd, floor_fleet)
+
+    async def build(round_: int) -> Requests:
+        return await floor.pause_requests(round_) + await floor.status_requests(writes, round_)
+
+    try:
+        best, concurrency, all_rounds = await timed_at_best_concurrency(build, CONCURRENCIES)
+        count = len(await build(0))
+    finally:
+        await floor.close()
+    return {
+        "herd_pause_floor_s": round(best, 2),
+        "floor_concurrency": concurrency,
+        "floor_pause_rounds_s": {str(c): round(s, 2) for c, s in all_rounds.items()},
+        "floor_pause_requests": count,
+    }
+
+
+async def _archive_floor(
+    kubeconfig: Path, herd: Fleet, floor_fleet: Fleet, writes: Writes, concurrency: int
+) -> dict[str, Any]:
+    floor = Floor(kubeconfig, herd, floor_fleet)
+
+    async def build(round_: int) -> Requests:
+        statuses = await floor.status_requests(writes, round_)  # first: it learns the owners' uids
+        return await floor.job_requests(round_) + statuses
+
+    # Job creates cost the cluster more than PATCHes (the job controller creates a pod for each):
+    # two rounds, at the pause floor's best concurrency and half of it.
+    try:
+        best, _, all_rounds = await timed_at_best_concurrency(build, (max(16, concurrency // 2), concurrency))
+        count = len(await build(9))
+    finally:
+        await floor.close()
+    return {
+        "herd_archive_floor_s": round(best, 2),
+        "floor_archive_rounds_s": {str(c): round(s, 2) for c, s in all_rounds.items()},
+        "floor_archive_requests": count,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rollovers", type=int, default=5000)
+    parser.add_argument("--namespaces", type=int, default=50)
+    parser.add_argument("--lead", type=float, default=420, help="wall seconds from operator start to pauseAt")
+    parser.add_argument("--rate", type=float, default=300, help="operator clock speed-up (a day in 288 s)")
+    parser.add_argument(
+        "--failover", action="store_true", help="two replicas; kill the leader mid-herd (no floor)"
+    )
+    parser.add_argument("--lease", type=float, default=15, help="lease seconds with --failover")
+    args = parser.parse_args()
+    if args.failover:
+        result = run_failover(args.rollovers, args.namespaces, args.lead, args.rate, args.lease)
+        name = "failover.json"
+    else:
+        result = run(args.rollovers, args.namespaces, args.lead, args.rate)
+        name = "herd.json"
+    OUT.mkdir(exist_ok=True)
+    (OUT / name).write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
