@@ -39,7 +39,7 @@ from rollover.api.models import (
 from rollover.calendar import Schedule, compute_schedule
 from rollover.conditions import merge_conditions
 from rollover.observed import Observed, ObservedTarget, OriginalState
-from rollover.validation import Finding, validate_document, validate_spec
+from rollover.validation import Finding, name_findings, validate_document, validate_spec
 
 JOB_NAME_MAX = 63
 _IN_FLIGHT = (JobState.PENDING, JobState.RUNNING)
@@ -199,6 +199,9 @@ def plan(rollover: Rollover, observed: Observed, now: dt.datetime, settings: Set
         return _plan_deletion(draft, observed)
     if spec is None:
         return _frozen(draft, findings)
+    if unusable := _errors(name_findings(rollover.name)):
+        # Its Jobs could never be created (the name labels them), even in a cycle already under way.
+        return _frozen(draft, [*unusable, *_errors(findings)])
     if spec.suspend:
         return _suspended(draft)
 
@@ -360,12 +363,13 @@ def _pause_targets(draft: _Draft, cycle: _Cycle, observed: Observed) -> bool:
     for target in observed.targets:
         key = (target.kind, target.name)
         if target.original is not None and not _ours(target, rollover):
-            draft.event(
-                "Warning",
-                "TargetOwnedElsewhere",
-                f"{target.kind.value} {target.name} was paused by rollover "
-                f"{target.original.rollover}; leaving it alone",
-            )
+            if target.matches_selector:  # another rollover's target is none of our business
+                draft.event(
+                    "Warning",
+                    "TargetOwnedElsewhere",
+                    f"{target.kind.value} {target.name} was paused by rollover "
+                    f"{target.original.rollover}; leaving it alone",
+                )
             continue
         if target.original is None:
             if not target.matches_selector:

@@ -6,6 +6,7 @@ YAML line numbers. What the CRD schema can check is also checked here, so the CL
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import json
@@ -23,6 +24,10 @@ from rollover import GROUP, KIND, VERSION
 from rollover.api.models import (
     COUNTRY_PATTERN,
     DISTRICT_ID_PATTERN,
+    LABEL_KEY_MAX,
+    LABEL_KEY_PATTERN,
+    LABEL_KEY_PREFIX_MAX,
+    LABEL_NAME_MAX,
     LABEL_VALUE_PATTERN,
     NAME_PATTERN,
     NAMESPACE_PATTERN,
@@ -31,6 +36,7 @@ from rollover.api.models import (
     SCHOOL_YEAR_PATTERN,
     SUBDIVISION_PATTERN,
     DistrictRolloverSpec,
+    SelectorOperator,
 )
 from rollover.calendar import SATURDAY, BusinessCalendar, CalendarError, Schedule, compute_schedule, time_zone
 from rollover.catalog import load_catalog
@@ -41,6 +47,12 @@ PathSegment = str | int
 API_VERSION = f"{GROUP}/{VERSION}"
 WINDOW_START = (6, 1)  # June 1
 WINDOW_END = (10, 1)  # October 1, inclusive
+NAME_MAX = 253  # any object name
+#: A rollover's name is the value of the rostering.k12.dev/rollover label on its Jobs.
+ROLLOVER_NAME_MAX = LABEL_NAME_MAX
+SHOW_MAX = 80  # characters of a value repeated in a message; longer ones are cut, with their length
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_CHARACTERS = "letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PATH_TOKEN = re.compile(r'\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
 
@@ -110,7 +122,7 @@ def validate_spec(spec: DistrictRolloverSpec, now: dt.datetime, *, date_chosen: 
     """The rollover rules on a parsed spec (pydantic has checked types, patterns and ranges).
     `date_chosen=False` is for a rollover already under way or done: its date was checked when it was
     chosen, so "in the future" and "the pause already started" no longer apply."""
-    findings = [*_school_year_findings(spec), *_product_findings(spec)]
+    findings = [*_school_year_findings(spec), *_product_findings(spec), *_selector_findings(spec)]
     calendar: BusinessCalendar | None = None
     today: dt.date | None = None
     try:
@@ -135,6 +147,84 @@ def _school_year_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
             "SchoolYearInvalid",
             f"{spec.school_year} is not two consecutive years; expected e.g. {first}-{first + 1}",
         )
+
+
+def _school_year_valid(spec: DistrictRolloverSpec) -> bool:
+    first, second = spec.school_year_bounds()
+    return second == first + 1
+
+
+def _selector_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
+    """Kubernetes' own LabelSelector rules, and a selector that selects something."""
+    selector = spec.sync_selector
+    if not selector.match_labels and not selector.match_expressions:
+        yield Finding.error(
+            "spec.syncSelector",
+            "FieldInvalid",
+            "selects nothing: give matchLabels or matchExpressions; an empty selector pauses no roster "
+            "sync, so archive and reset would run while it keeps syncing",
+        )
+    for key in selector.match_labels:
+        if problem := label_key_problem(key):
+            field = format_path(["spec", "syncSelector", "matchLabels", key])
+            yield Finding.error(field, "FieldInvalid", f"key {_show(key)} {problem}")
+    for i, requirement in enumerate(selector.match_expressions):
+        field = f"spec.syncSelector.matchExpressions[{i}]"
+        if problem := label_key_problem(requirement.key):
+            yield Finding.error(f"{field}.key", "FieldInvalid", f"{_show(requirement.key)} {problem}")
+        operator = requirement.operator
+        if operator in (SelectorOperator.IN, SelectorOperator.NOT_IN) and not requirement.values:
+            yield Finding.error(
+                f"{field}.values",
+                "FieldInvalid",
+                f"operator {operator.value} needs at least one value; use Exists to select any value",
+            )
+        elif operator in (SelectorOperator.EXISTS, SelectorOperator.DOES_NOT_EXIST) and requirement.values:
+            comparing = (
+                SelectorOperator.IN if operator is SelectorOperator.EXISTS else SelectorOperator.NOT_IN
+            )
+            yield Finding.error(
+                f"{field}.values",
+                "FieldInvalid",
+                f"operator {operator.value} takes no values; remove them, or use {comparing.value} "
+                "to compare values",
+            )
+
+
+def label_key_problem(key: object) -> str | None:
+    """Why `key` is not a Kubernetes label key (a qualified name: an optional DNS subdomain prefix and
+    '/', then a name), or None when it is one."""
+    if not isinstance(key, str):
+        return f"is a {_kind_of(key)}; a label key is a string"
+    prefix, slash, name = key.rpartition("/")
+    if slash and len(prefix) > LABEL_KEY_PREFIX_MAX:
+        return f"has a prefix (before '/') of {len(prefix)} characters; at most {LABEL_KEY_PREFIX_MAX}"
+    if slash and not re.fullmatch(NAME_PATTERN, prefix):
+        return (
+            "has an invalid prefix (before '/'): expected a DNS subdomain of lowercase letters, digits, "
+            "'-' and '.', e.g. rostering.k12.dev"
+        )
+    if len(name) > LABEL_NAME_MAX:
+        return (
+            f"has a name{' (after /)' if slash else ''} of {len(name)} characters; at most {LABEL_NAME_MAX}"
+        )
+    if not _LABEL_NAME.fullmatch(name):
+        return (
+            f"is not a label key: expected a name of 1-{LABEL_NAME_MAX} {_LABEL_CHARACTERS}, "
+            "optionally after a DNS subdomain prefix and '/'"
+        )
+    return None
+
+
+def label_value_problem(value: object) -> str | None:
+    """Why `value` is not a Kubernetes label value, or None when it is one."""
+    if not isinstance(value, str):
+        return f"is a {_kind_of(value)}; a label value is a string, quote it"
+    if len(value) > LABEL_NAME_MAX:
+        return f"is {len(value)} characters long; a label value has at most {LABEL_NAME_MAX}"
+    if value and not _LABEL_NAME.fullmatch(value):
+        return f"is not a label value: expected {_LABEL_CHARACTERS}, or nothing"
+    return None
 
 
 def _product_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
@@ -184,7 +274,8 @@ def _reset_date_findings(
                 "or add spec.exception (approvedBy, reason) approved by the district's CSM",
             )
         _, closing_year = spec.school_year_bounds()
-        if day.year != closing_year:
+        # An invalid schoolYear is reported on its own; its second year says nothing about the date.
+        if _school_year_valid(spec) and day.year != closing_year:
             yield Finding.error(
                 field,
                 "ResetDateWrongYear",
@@ -242,7 +333,7 @@ def check_document(raw: Mapping[str, Any], now: dt.datetime, *, date_chosen: boo
     """Like `validate_document`, and also returns the spec when it parsed."""
     kind = raw.get("kind")
     if kind != KIND:
-        problem = "is required" if kind is None else f"{kind!r} is not {KIND}"
+        problem = "is required" if kind is None else f"{_show(kind)} is not {KIND}"
         return DocumentReport(None, (Finding.error("kind", "KindUnexpected", f"{problem}; expected {KIND}"),))
     findings = list(_header_findings(raw))
     if raw.get("spec") is None:
@@ -262,7 +353,7 @@ def _header_findings(raw: Mapping[str, Any]) -> Iterator[Finding]:
         yield Finding.error(
             "apiVersion",
             "ApiVersionUnsupported",
-            f"{raw.get('apiVersion')!r} is not supported; use {API_VERSION}",
+            f"{_show(raw.get('apiVersion'))} is not supported; use {API_VERSION}",
         )
     metadata = raw.get("metadata")
     if not isinstance(metadata, Mapping):
@@ -271,20 +362,55 @@ def _header_findings(raw: Mapping[str, Any]) -> Iterator[Finding]:
     name, namespace = metadata.get("name"), metadata.get("namespace")
     if name is None:
         yield Finding.error("metadata.name", "NameMissing", "is required")
-    elif not (isinstance(name, str) and len(name) <= 253 and re.match(NAME_PATTERN, name)):
-        yield Finding.error(
-            "metadata.name",
-            "NameInvalid",
-            f"{name!r} is not a valid name; use lowercase letters, digits, '-' and '.', "
-            "at most 253 characters",
-        )
-    if namespace is not None and not (isinstance(namespace, str) and re.match(NAMESPACE_PATTERN, namespace)):
+    else:
+        yield from name_findings(name)
+    if namespace is not None and not (
+        isinstance(namespace, str) and re.fullmatch(NAMESPACE_PATTERN, namespace)
+    ):
         yield Finding.error(
             "metadata.namespace",
             "NamespaceInvalid",
-            f"{namespace!r} is not a valid namespace; use lowercase letters, digits and '-', "
+            f"{_show(namespace)} is not a valid namespace; use lowercase letters, digits and '-', "
             "at most 63 characters",
         )
+    yield from _label_findings(metadata.get("labels"))
+
+
+def name_findings(name: object) -> Iterator[Finding]:
+    """A rollover's metadata.name: a valid object name, and short enough to label its Jobs."""
+    if not (isinstance(name, str) and len(name) <= NAME_MAX and re.fullmatch(NAME_PATTERN, name)):
+        yield Finding.error(
+            "metadata.name",
+            "NameInvalid",
+            f"{_show(name)} is not a valid name; use lowercase letters, digits, '-' and '.', "
+            f"at most {ROLLOVER_NAME_MAX} characters",
+        )
+    elif len(name) > ROLLOVER_NAME_MAX:
+        yield Finding.error(
+            "metadata.name",
+            "NameInvalid",
+            f"at most {ROLLOVER_NAME_MAX} characters, it labels the rollover's Jobs ({GROUP}/rollover); "
+            f"this name has {len(name)}: choose a shorter one",
+        )
+
+
+def _label_findings(labels: object) -> Iterator[Finding]:
+    """metadata.labels as the apiserver checks them: label keys to label values."""
+    if labels is None:
+        return
+    if not isinstance(labels, Mapping):
+        yield Finding.error(
+            "metadata.labels", "FieldInvalid", f"expected a mapping of labels, got {_type_name(labels)}"
+        )
+        return
+    for key, value in labels.items():
+        # A key too long to be one is not repeated in the path: the finding names the mapping.
+        short = isinstance(key, str) and len(key) <= LABEL_KEY_MAX
+        field = format_path(["metadata", "labels", key]) if short else "metadata.labels"
+        if problem := label_key_problem(key):
+            yield Finding.error(field, "FieldInvalid", f"key {_show(key)} {problem}")
+        if problem := label_value_problem(value):
+            yield Finding.error(field, "FieldInvalid", f"{_show(value)} {problem}")
 
 
 # --- pydantic errors -> findings ----------------------------------------------------------------
@@ -295,12 +421,23 @@ _PATTERN_MEANINGS = {
     COUNTRY_PATTERN: "an uppercase country code of the holidays package, e.g. US",
     SUBDIVISION_PATTERN: "an uppercase subdivision code of the holidays package, e.g. IL",
     LABEL_VALUE_PATTERN: "a label value: letters, digits, '-', '_' or '.', starting and ending alphanumeric",
+    LABEL_KEY_PATTERN: f"a label key: 1-63 {_LABEL_CHARACTERS}, maybe after a DNS subdomain prefix and '/'",
     NON_BLANK_PATTERN: "some text, not only spaces",
 }
 
 
 def _from_pydantic(error: ErrorDetails) -> Finding:
     loc = [segment for segment in error["loc"] if segment != "[key]"]
+    finding = _finding_of(error, loc)
+    # A key too long to be one is not repeated in the path: the finding names its mapping.
+    long = next((i for i, s in enumerate(loc) if isinstance(s, str) and len(s) > LABEL_KEY_MAX), None)
+    if long is None:
+        return finding
+    field = format_path(["spec", *loc[:long]])
+    return dataclasses.replace(finding, field=field, message=f"key {_show(loc[long])}: {finding.message}")
+
+
+def _finding_of(error: ErrorDetails, loc: Sequence[PathSegment]) -> Finding:
     field = format_path(["spec", *loc])
     kind, value, ctx = error["type"], error["input"], error.get("ctx", {})
     if kind == "missing":
@@ -320,6 +457,14 @@ def _from_pydantic(error: ErrorDetails) -> Finding:
         bound = "minimum" if kind == "greater_than_equal" else "maximum"
         return Finding.error(
             field, "FieldInvalid", f"{_show(value)} is out of range; the {bound} is {_limit(ctx)}"
+        )
+    if kind == "bool_type":
+        return Finding.error(
+            field, "FieldInvalid", f"{_show(value)} is not a boolean; expected true or false"
+        )
+    if kind == "int_type":
+        return Finding.error(
+            field, "FieldInvalid", f"{_show(value)} is not an integer; expected a whole number, unquoted"
         )
     if kind == "string_type" and isinstance(value, int | float):
         return Finding.error(
@@ -366,11 +511,27 @@ def _limit(ctx: Mapping[str, Any]) -> Any:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
+    """A value as a message repeats it: quoted if text, and cut to SHOW_MAX characters."""
     if isinstance(value, Mapping | list):
         return f"a {_type_name(value)}"
-    return str(value)
+    if isinstance(value, str):
+        if len(value) <= SHOW_MAX:
+            return repr(value)
+        return f"{value[:SHOW_MAX]!r}... ({len(value)} characters)"
+    try:
+        text = str(value)
+    except ValueError:  # e.g. an integer of more digits than Python converts
+        return f"a {_type_name(value)} too long to show"
+    return text if len(text) <= SHOW_MAX else f"{text[:SHOW_MAX]}... ({len(text)} characters)"
+
+
+def _kind_of(value: Any) -> str:
+    """What a YAML scalar that should have been text is, for messages."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return _type_name(value)
 
 
 def _type_name(value: Any) -> str:

@@ -200,3 +200,89 @@ def test_locked_fields_can_change_before_archiving(
     result = _apply(control_plane, _example("il-prairie-valley.yaml", namespace, resetDate="2027-07-23"))
 
     assert result.returncode == 0, result.stderr
+
+
+def test_an_invalid_school_year_is_reported_once(control_plane: RunningControlPlane, namespace: str) -> None:
+    result = _apply(control_plane, _example("il-prairie-valley.yaml", namespace, schoolYear="2026-2028"))
+
+    _rejected(result, "spec.schoolYear", "two consecutive years")
+    assert "second year of schoolYear" not in result.stderr
+
+
+def test_a_name_too_long_to_label_its_jobs_is_rejected(
+    control_plane: RunningControlPlane, namespace: str
+) -> None:
+    document = _example("il-prairie-valley.yaml", namespace)
+    document["metadata"]["name"] = "n" * 64
+
+    _rejected(
+        _apply(control_plane, document), "metadata.name: at most 63 characters, it labels the rollover's Jobs"
+    )
+
+
+def test_a_63_character_name_is_accepted_and_stays_writable(
+    control_plane: RunningControlPlane, namespace: str
+) -> None:
+    document = _example("il-prairie-valley.yaml", namespace)
+    name = document["metadata"]["name"] = "n" * 63
+    assert _apply(control_plane, document).returncode == 0
+
+    for patch in (
+        ["--subresource=status", "-p", '{"status": {"phase": "Paused"}}'],
+        ["-p", '{"metadata": {"labels": {"a": "b"}}}'],
+    ):
+        result = control_plane.kubectl(
+            "patch", "dro", name, "-n", namespace, "--type=merge", *patch, check=False
+        )
+        assert result.returncode == 0, result.stderr
+
+
+def test_selectors_kubernetes_accepts_are_accepted(
+    control_plane: RunningControlPlane, namespace: str
+) -> None:
+    selector = {
+        "matchLabels": {
+            "app.kubernetes.io/part-of": "roster-sync",
+            "tier": "",
+            "a" * 253 + "/" + "B" * 63: "x",
+        },
+        "matchExpressions": [
+            {"key": "rostering.k12.dev/district", "operator": "In", "values": ["il-pv204"]},
+            {"key": "example.com/paused", "operator": "DoesNotExist"},
+            {"key": "Sync_1.x", "operator": "Exists", "values": []},
+            {"key": "x", "operator": "NotIn", "values": ["disabled", ""]},
+        ],
+    }
+    result = _apply(control_plane, _example("il-prairie-valley.yaml", namespace, syncSelector=selector))
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("selector", "fragments"),
+    [
+        ({}, ("spec.syncSelector", "must have matchLabels or matchExpressions")),
+        ({"matchLabels": {}, "matchExpressions": []}, ("spec.syncSelector", "must have matchLabels")),
+        ({"matchLabels": {"a" * 254 + "/x": "v"}}, ("spec.syncSelector.matchLabels", "must be label keys")),
+        ({"matchLabels": {"x" * 64: "v"}}, ("spec.syncSelector.matchLabels", "must be label keys")),
+        ({"matchLabels": {"a/b/c": "v"}}, ("spec.syncSelector.matchLabels", "must be label keys")),
+        (
+            {"matchExpressions": [{"key": "a" * 254 + "/x", "operator": "Exists"}]},
+            ("spec.syncSelector.matchExpressions[0].key", "at most 253 characters"),
+        ),
+        (
+            {"matchExpressions": [{"key": "d", "operator": "NotIn"}]},
+            ("spec.syncSelector.matchExpressions[0].values", "must not be empty for operator In or NotIn"),
+        ),
+        (
+            {"matchExpressions": [{"key": "d", "operator": "DoesNotExist", "values": ["x"]}]},
+            ("spec.syncSelector.matchExpressions[0].values", "must be empty for operator Exists or"),
+        ),
+    ],
+)  # fmt: skip
+def test_selectors_kubernetes_refuses_are_rejected(
+    control_plane: RunningControlPlane, namespace: str, selector: dict[str, Any], fragments: tuple[str, ...]
+) -> None:
+    result = _apply(control_plane, _example("il-prairie-valley.yaml", namespace, syncSelector=selector))
+
+    _rejected(result, *fragments)

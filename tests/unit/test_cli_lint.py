@@ -150,6 +150,63 @@ def test_github_format_prints_workflow_annotations(
     )
 
 
+REFUSED = [
+    (
+        "resetDate: 2027-07-16",
+        "resetDate: 2027-07-16T00:00:00Z",
+        ":9:3: error: spec.resetDate: 2027-07-16T00",
+    ),
+    ("resetDate: 2027-07-16", "resetDate: 1815696000", ":9:3: error: spec.resetDate: 1815696000 is not a"),
+    ("resetDate: 2027-07-16", "resetDate: '2027-07-16T00:00:00Z'", ":9:3: error: spec.resetDate: '2027-07-"),
+    ("  calendar:", "  suspend: 'yes'\n  calendar:", ":11:3: error: spec.suspend: 'yes' is not a boolean"),
+    (
+        "  calendar:",
+        "  pause:\n    businessDaysBefore: '2'\n  calendar:",
+        ":12:5: error: spec.pause.businessDaysBefore: '2' is not an integer",
+    ),
+    ("name: one", 'name: "one\\n"', ":4:3: error: metadata.name: 'one\\n' is not a valid name"),
+    ("name: one", "name: " + "n" * 64, ":4:3: error: metadata.name: at most 63 characters, it labels"),
+    (
+        "namespace: district-il",
+        "namespace: district-il\n  labels:\n    tier: a b",
+        ":7:5: error: metadata.labels.tier: 'a b' is not a label value",
+    ),
+    (
+        "rostering.k12.dev/district: il-1",
+        "$(rm -rf /): x",
+        ":18:7: error: spec.syncSelector.matchLabels[\"$(rm -rf /)\"]: '$(rm -rf /)' is invalid",
+    ),
+    (
+        "matchLabels:\n      rostering.k12.dev/district: il-1",
+        "{}",
+        ":16:3: error: spec.syncSelector: selects",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "line"), REFUSED)
+def test_what_the_apiserver_refuses_lint_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, line: str
+) -> None:
+    text = district()
+    assert old in text
+    path = write(tmp_path, "d.yaml", text.replace(old, new))
+
+    status, lines, _ = lint(capsys, str(path))
+
+    assert status == 1
+    assert len(lines) == 1 and lines[0].startswith(f"{path}{line}"), lines
+
+
+def test_dates_typed_by_yaml_or_quoted_are_both_dates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = district().replace("  calendar:\n", "  calendar:\n    closures: [2027-07-02, '2027-07-05']\n")
+    path = write(tmp_path, "d.yaml", text.replace("resetDate: 2027-07-16", "resetDate: '2027-07-16'"))
+
+    assert lint(capsys, str(path))[:2] == (0, [])
+
+
 def test_a_wrong_kind_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
 

@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 
 from rollover.api import crd, docs
 from rollover.api.jsonschema import render_editor_schema
-from rollover.api.models import DistrictRolloverSpec, DistrictRolloverStatus
+from rollover.api.models import LABEL_KEY_PATTERN, DistrictRolloverSpec, DistrictRolloverStatus
 from rollover.catalog import load_catalog
 
 pytestmark = pytest.mark.unit
@@ -231,3 +231,39 @@ def test_the_editor_schema_describes_whole_documents() -> None:
     assert schema["properties"]["kind"] == {"const": "DistrictRollover"}
     assert schema["properties"]["spec"]["additionalProperties"] is False  # editors flag typos
     assert "$ref" not in SCHEMA_FILE.read_text(encoding="utf-8")
+
+
+def test_the_selector_must_select_something_as_kubernetes_validates_selectors() -> None:
+    selector = schema_of("spec")["properties"]["syncSelector"]
+    requirement = selector["properties"]["matchExpressions"]["items"]
+
+    assert "size(self.matchLabels) > 0" in selector["x-kubernetes-validations"][0]["rule"]
+    assert "size(self.matchExpressions) > 0" in selector["x-kubernetes-validations"][0]["rule"]
+    (keys,) = selector["properties"]["matchLabels"]["x-kubernetes-validations"]
+    assert keys["rule"].startswith("self.all(k, size(k) <= 317 && k.matches(")
+    assert "k.indexOf('/') <= 253" in keys["rule"]
+    assert requirement["properties"]["key"]["pattern"] == LABEL_KEY_PATTERN
+    assert [(r["fieldPath"], r["message"]) for r in requirement["x-kubernetes-validations"]] == [
+        (".values", "values must not be empty for operator In or NotIn"),
+        (".values", "values must be empty for operator Exists or DoesNotExist"),
+    ]
+
+
+def test_the_cel_regex_of_label_keys_is_the_model_s_pattern() -> None:
+    (keys,) = schema_of("spec")["properties"]["syncSelector"]["properties"]["matchLabels"][
+        "x-kubernetes-validations"
+    ]
+    literal = keys["rule"].split("k.matches(", 1)[1].split(") && ", 1)[0]
+
+    assert literal[0] == literal[-1] == "'"
+    assert literal[1:-1].replace("\\\\", "\\") == LABEL_KEY_PATTERN
+
+
+def test_names_too_long_to_label_jobs_are_refused_on_create_only() -> None:
+    (rule,) = version()["schema"]["openAPIV3Schema"]["x-kubernetes-validations"]
+
+    assert rule == {
+        "rule": "oldSelf.hasValue() || !has(self.metadata.name) || size(self.metadata.name) <= 63",
+        "message": "metadata.name: at most 63 characters, it labels the rollover's Jobs",
+        "optionalOldSelf": True,
+    }

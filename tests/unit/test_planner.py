@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rollover.api.models import (
+    LABEL_VALUE_PATTERN,
+    NAME_PATTERN,
     ConditionType,
     DistrictRolloverStatus,
     JobState,
@@ -20,6 +23,7 @@ from rollover.api.models import (
     dump,
     parse_status,
 )
+from rollover.catalog import load_catalog
 from rollover.observed import Observed, ObservedJob, ObservedTarget, OriginalState
 from rollover.planner import (
     CreateJob,
@@ -171,6 +175,37 @@ def test_a_target_paused_by_another_rollover_is_left_alone() -> None:
     other = OriginalState("another", YEAR, suspend=False)
     p = plan(rollover(), Observed(targets=(cronjob("shared", suspended=True, original=other),)), PAUSE_AT)
     assert not actions(p, PauseTarget) and not actions(p, RestoreTarget)
+
+
+def test_only_a_target_it_selects_is_reported_as_paused_by_another_rollover() -> None:
+    # The cache hands over what the selector selects and what this rollover paused; a target another
+    # rollover paused that this one does not select must never be warned about (N rollovers pausing
+    # in one namespace would otherwise post N^2 Warning events).
+    other = OriginalState("another", YEAR, suspend=False)
+    observed = Observed(
+        targets=(
+            cronjob("clever-sync"),
+            cronjob("shared", suspended=True, original=other),
+            cronjob("theirs", suspended=True, original=other, matches=False),
+        )
+    )
+
+    p = plan(rollover(), observed, PAUSE_AT)
+
+    warned = [a.message for a in actions(p, EmitEvent) if a.reason == "TargetOwnedElsewhere"]
+    assert warned == ["CronJob shared was paused by rollover another; leaving it alone"]
+    assert [a.name for a in actions(p, PauseTarget)] == ["clever-sync"]
+    assert [t.name for t in p.status.sync_targets] == ["clever-sync"]
+
+
+def test_a_target_of_another_rollover_it_does_not_select_is_never_warned_about() -> None:
+    other = OriginalState("another", YEAR, suspend=False)
+    observed = Observed(targets=(cronjob("theirs", suspended=True, original=other, matches=False),))
+
+    for now in (PAUSE_AT, PAUSE_AT + dt.timedelta(hours=1), RESET_AT):
+        p = step_through(rollover(), observed, now)
+        assert not [a for a in p.actions if isinstance(a, EmitEvent) and a.type == "Warning"], now
+        assert not actions(p, PauseTarget) and not actions(p, RestoreTarget)
 
 
 def test_moving_the_date_later_during_the_pause_resumes_sync() -> None:
@@ -385,6 +420,75 @@ def test_job_names_are_deterministic_valid_and_distinct_per_attempt(
     assert a == job_name(name, YEAR, step, "imagine-math-facts", attempt)
     assert len(a) <= 63
     assert a != job_name(name, YEAR, step, "imagine-math-facts", attempt + 1)
+
+
+def test_job_names_stay_valid_label_values_for_the_longest_names() -> None:
+    longest = max(load_catalog().products, key=len)
+    for name in ("n" * 63, "a." * 31 + "b", "a-" * 31 + "b", "a" * 51 + ".b" + "c" * 10):
+        for step in Step:
+            for attempt in (0, 1, 99999):
+                job = job_name(name, "9999-9999", step, longest, attempt)
+                assert len(job) <= 63, job
+                assert re.fullmatch(LABEL_VALUE_PATTERN, job) and re.fullmatch(NAME_PATTERN, job), job
+
+
+def test_job_names_of_ordinary_rollovers_are_spelled_out() -> None:
+    assert job_name("springfield", YEAR, Step.ARCHIVE, "imagine-math", 0) == (
+        "springfield-2026-2027-archive-imagine-math"
+    )
+    assert (
+        job_name("springfield", YEAR, Step.RESET, "twig-science", 2)
+        == "springfield-2026-2027-reset-twig-science-r2"
+    )
+
+
+def test_a_name_too_long_to_label_its_jobs_is_invalid_and_nothing_is_touched() -> None:
+    fresh = Rollover("district-il", "n" * 64, 1, spec(), DistrictRolloverStatus())
+
+    p = plan(fresh, Observed(targets=(cronjob("clever-sync"),)), PAUSE_AT)
+
+    assert cond(p, ConditionType.SPEC_VALID) == ("False", "NameInvalid")
+    assert cond(p, ConditionType.STALLED) == ("True", "NameInvalid")
+    message = p.status.condition(ConditionType.SPEC_VALID).message  # type: ignore[union-attr]
+    assert message.startswith("metadata.name: at most 63 characters, it labels the rollover's Jobs")
+    assert not [a for a in p.actions if not isinstance(a, EmitEvent)]
+
+
+def test_a_name_too_long_stops_even_a_cycle_under_way_instead_of_failing_to_create_jobs() -> None:
+    # A rollover stored before admission refused such names: it paused, then its Jobs could never be
+    # created. It now says why and waits to be deleted (deletion restores roster sync).
+    long = "n" * 64
+    paused = Observed(
+        targets=(cronjob("c", suspended=True, original=OriginalState(long, YEAR, suspend=False)),)
+    )
+    archiving = plan(rollover(), paused_observed(), RESET_AT).status
+
+    p = plan(Rollover("district-il", long, 1, spec(), archiving), paused, RESET_AT + dt.timedelta(hours=1))
+
+    assert cond(p, ConditionType.SPEC_VALID) == ("False", "NameInvalid")
+    assert not actions(p, CreateJob)
+    deleting = Observed(targets=paused.targets, deleting=True)
+    restored = plan(Rollover("district-il", long, 1, spec(), archiving), deleting, RESET_AT)
+    assert [a.name for a in actions(restored, RestoreTarget)] == ["c"]
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        {},
+        {"matchExpressions": [{"key": "district", "operator": "In", "values": []}]},
+        {
+            "matchLabels": {"district": "springfield"},
+            "matchExpressions": [{"key": "x", "operator": "Exists", "values": ["y"]}],
+        },
+    ],
+)
+def test_a_selector_kubernetes_would_refuse_is_invalid_and_pauses_nothing(selector: dict[str, Any]) -> None:
+    p = plan(rollover(syncSelector=selector), Observed(targets=(cronjob("clever-sync"),)), PAUSE_AT)
+
+    assert cond(p, ConditionType.SPEC_VALID) == ("False", "FieldInvalid")
+    assert "spec.syncSelector" in p.status.condition(ConditionType.SPEC_VALID).message  # type: ignore[union-attr]
+    assert not [a for a in p.actions if not isinstance(a, EmitEvent)]
 
 
 def test_the_finalizer_is_held_only_while_there_is_something_to_undo() -> None:

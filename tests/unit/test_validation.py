@@ -219,6 +219,146 @@ def test_the_school_year_must_be_consecutive_years() -> None:
     assert (finding.field, finding.code) == ("spec.schoolYear", "SchoolYearInvalid")
 
 
+def test_an_invalid_school_year_is_not_also_reported_as_the_reset_date_s_wrong_year() -> None:
+    finding = only(validate_spec(spec(schoolYear="2026-2028", schoolYearEnd=None), NOW))
+
+    assert (finding.field, finding.code) == ("spec.schoolYear", "SchoolYearInvalid")
+
+
+# --- syncSelector -----------------------------------------------------------------------------
+
+
+def test_selectors_kubernetes_accepts_are_valid() -> None:
+    selector = {
+        "matchLabels": {
+            "app.kubernetes.io/part-of": "roster-sync",
+            "tier": "",
+            "a" * 253 + "/" + "b" * 63: "c",
+        },
+        "matchExpressions": [
+            {"key": "rostering.k12.dev/district", "operator": "In", "values": ["il-1", "il_2.x"]},
+            {"key": "paused", "operator": "DoesNotExist"},
+            {"key": "Sync", "operator": "Exists", "values": []},
+            {"key": "x", "operator": "NotIn", "values": ["off"]},
+        ],
+    }
+
+    assert validate_document(document(syncSelector=selector), NOW) == []
+    assert (
+        validate_document(document(syncSelector={"matchExpressions": [selector["matchExpressions"][1]]}), NOW)
+        == []
+    )
+
+
+@pytest.mark.parametrize("selector", [{}, {"matchLabels": {}}, {"matchLabels": {}, "matchExpressions": []}])
+def test_an_empty_selector_is_an_error_because_it_pauses_nothing(selector: dict[str, Any]) -> None:
+    finding = only(validate_spec(spec(syncSelector=selector), NOW))
+
+    assert (finding.severity, finding.field, finding.code) == ("error", "spec.syncSelector", "FieldInvalid")
+    assert finding.message.startswith("selects nothing: give matchLabels or matchExpressions")
+
+
+@pytest.mark.parametrize(
+    ("selector", "field", "message"),
+    [
+        (
+            {"matchLabels": {"$(rm -rf /)": "x"}},
+            'spec.syncSelector.matchLabels["$(rm -rf /)"]',
+            "'$(rm -rf /)' is invalid; expected a label key",
+        ),
+        (
+            {"matchLabels": {"a/b/c": "x"}},
+            'spec.syncSelector.matchLabels["a/b/c"]',
+            "'a/b/c' is invalid; expected a label key",
+        ),
+        (
+            {"matchLabels": {"x" * 64: "x"}},
+            "spec.syncSelector.matchLabels." + "x" * 64,
+            f"'{'x' * 64}' is invalid; expected a label key",
+        ),
+        (
+            {"matchExpressions": [{"key": "x'; DROP TABLE rosters;--", "operator": "DoesNotExist"}]},
+            "spec.syncSelector.matchExpressions[0].key",
+            '"x\'; DROP TABLE rosters;--" is invalid; expected a label key',
+        ),
+        (
+            {"matchExpressions": [{"key": "Example.com/x", "operator": "Exists"}]},
+            "spec.syncSelector.matchExpressions[0].key",
+            "'Example.com/x' is invalid; expected a label key",
+        ),
+    ],
+)
+def test_selector_keys_must_be_label_keys(selector: dict[str, Any], field: str, message: str) -> None:
+    finding = only(validate_document(document(syncSelector=selector), NOW))
+
+    assert (finding.field, finding.code) == (field, "FieldInvalid")
+    assert finding.message.startswith(message)
+
+
+def test_a_label_key_prefix_is_at_most_253_characters() -> None:
+    key = "a" * 254 + "/x"
+    selector = {"matchLabels": {key: "x"}, "matchExpressions": [{"key": key, "operator": "Exists"}]}
+
+    findings = validate_spec(spec(syncSelector=selector), NOW)
+
+    assert [f.field for f in findings] == [
+        f'spec.syncSelector.matchLabels["{key}"]',
+        "spec.syncSelector.matchExpressions[0].key",
+    ]
+    assert all("prefix (before '/') of 254 characters; at most 253" in f.message for f in findings)
+
+
+@pytest.mark.parametrize(
+    ("requirement", "message"),
+    [
+        ({"key": "d", "operator": "In", "values": []}, "operator In needs at least one value"),
+        ({"key": "d", "operator": "NotIn"}, "operator NotIn needs at least one value"),
+        ({"key": "d", "operator": "Exists", "values": ["x"]}, "operator Exists takes no values"),
+        ({"key": "d", "operator": "DoesNotExist", "values": ["x"]}, "operator DoesNotExist takes no values"),
+    ],
+)
+def test_selector_operators_take_values_as_in_kubernetes(requirement: dict[str, Any], message: str) -> None:
+    selector = {"matchLabels": {"district": "il-1"}, "matchExpressions": [requirement]}
+
+    finding = only(validate_spec(spec(syncSelector=selector), NOW))
+
+    assert (finding.field, finding.code) == ("spec.syncSelector.matchExpressions[0].values", "FieldInvalid")
+    assert finding.message.startswith(message)
+
+
+# --- strict types -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"suspend": "yes"}, "spec.suspend", "'yes' is not a boolean; expected true or false"),
+        ({"suspend": 1}, "spec.suspend", "1 is not a boolean"),
+        ({"pause": {"businessDaysBefore": "2"}}, "spec.pause.businessDaysBefore", "'2' is not an integer"),
+        ({"pause": {"businessDaysBefore": True}}, "spec.pause.businessDaysBefore", "True is not an integer"),
+        ({"pause": {"businessDaysBefore": 2.0}}, "spec.pause.businessDaysBefore", "2.0 is not an integer"),
+        ({"resetDate": "2027-07-16T00:00:00Z"}, "spec.resetDate", "'2027-07-16T00:00:00Z' is not a date"),
+        ({"resetDate": dt.datetime(2027, 7, 16)}, "spec.resetDate", "2027-07-16 00:00:00 is not a date"),
+        ({"resetDate": 1815696000}, "spec.resetDate", "1815696000 is not a date; expected YYYY-MM-DD"),
+        ({"resetDate": "20270716"}, "spec.resetDate", "'20270716' is not a date"),
+        ({"schoolYearEnd": 0}, "spec.schoolYearEnd", "0 is not a date"),
+        ({"calendar": {"closures": ["2027-07-02T00:00:00"]}}, "spec.calendar.closures[0]", "'2027-07-02T00"),
+    ],
+)  # fmt: skip
+def test_types_are_as_strict_as_the_crd(overrides: dict[str, Any], field: str, message: str) -> None:
+    finding = only(validate_document(document(**overrides), NOW))
+
+    assert (finding.field, finding.code) == (field, "FieldInvalid")
+    assert finding.message.startswith(message)
+
+
+def test_dates_may_be_text_or_dates_a_yaml_loader_parsed() -> None:
+    parsed = spec(resetDate=dt.date(2027, 7, 16), calendar={"closures": [dt.date(2027, 7, 2), "2027-07-05"]})
+
+    assert parsed == spec(resetDate="2027-07-16", calendar={"closures": ["2027-07-02", "2027-07-05"]})
+    assert parsed.calendar.closures == [dt.date(2027, 7, 2), dt.date(2027, 7, 5)]
+
+
 @pytest.mark.parametrize(
     ("overrides", "field", "code"),
     [
@@ -316,6 +456,78 @@ def test_different_districts_are_independent() -> None:
 
 
 # --- documents --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field", "code", "message"),
+    [
+        ({"name": "ok\n"}, "metadata.name", "NameInvalid", "'ok\\n' is not a valid"),
+        ({"name": "x" * 64}, "metadata.name", "NameInvalid", "at most 63 characters, it labels"),
+        ({"name": "x" * 300}, "metadata.name", "NameInvalid", f"'{'x' * 80}'... (300 characters)"),
+        ({"name": "a", "namespace": "ns\n"}, "metadata.namespace", "NamespaceInvalid", "'ns\\n' is"),
+        ({"name": "a", "labels": "x"}, "metadata.labels", "FieldInvalid", "expected a mapping"),
+        (
+            {"name": "a", "labels": {"../etc": "x"}},
+            'metadata.labels["../etc"]',
+            "FieldInvalid",
+            "key '../etc' has an invalid prefix",
+        ),
+        (
+            {"name": "a", "labels": {"x" * 400: "x"}},
+            "metadata.labels",
+            "FieldInvalid",
+            f"key '{'x' * 80}'... (400 characters) has a name",
+        ),
+        (
+            {"name": "a", "labels": {"d": "a\nb"}},
+            "metadata.labels.d",
+            "FieldInvalid",
+            "'a\\nb' is not a label value",
+        ),
+        (
+            {"name": "a", "labels": {"d": "x" * 64}},
+            "metadata.labels.d",
+            "FieldInvalid",
+            "'" + "x" * 64 + "' is 64 characters long",
+        ),
+        (
+            {"name": "a", "labels": {"d": 2}},
+            "metadata.labels.d",
+            "FieldInvalid",
+            "2 is a number; a label value is a string, quote it",
+        ),
+    ],
+)
+def test_names_namespaces_and_labels_are_checked_as_the_apiserver_does(
+    metadata: dict[str, Any], field: str, code: str, message: str
+) -> None:
+    finding = only(validate_document(document() | {"metadata": metadata}, NOW))
+
+    assert (finding.field, finding.code) == (field, code)
+    assert finding.message.startswith(message)
+
+
+def test_valid_labels_and_a_63_character_name_have_no_findings() -> None:
+    labels = {
+        "app.kubernetes.io/part-of": "district-rollover",
+        "tier": "",
+        "a" * 253 + "/" + "B" * 63: "v_1.x",
+    }
+    raw = document() | {"metadata": {"name": "n" * 63, "namespace": "district-il", "labels": labels}}
+
+    assert validate_document(raw, NOW) == []
+
+
+def test_huge_values_are_shown_cut_with_their_length() -> None:
+    raw = document(districtId="A" * 1024 * 1024, timeZone="America/" + "Chicago" * 1000)
+    raw["spec"]["calendar"] = {"country": "US", "subdivision": "IL", "x" * 100_000: 1}
+
+    findings = validate_document(raw, NOW)
+
+    assert [f.field for f in findings] == ["spec.districtId", "spec.timeZone", "spec.calendar"]
+    assert all(len(str(f)) < 300 for f in findings), [len(str(f)) for f in findings]
+    assert f"'{'A' * 80}'... (1048576 characters)" in findings[0].message
+    assert findings[2].message.startswith(f"key '{'x' * 80}'... (100000 characters): unknown field")
 
 
 def test_a_valid_document_parses_with_no_findings() -> None:

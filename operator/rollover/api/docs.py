@@ -44,7 +44,7 @@ def render() -> str:
         " (`SpecValid=False`, `Stalled=True`) and `rollover lint` reports them before merge.\n",
         _table(
             ("Field", "Rule", "Message"),
-            [(f"`spec.{r.field}`" if r.field else "`spec`", f"`{r.rule}`", r.message) for r in RULES],
+            [(f"`{r.field}`" if r.field else "the object", f"`{r.rule}`", r.message) for r in RULES],
         ),
         "## Status\n",
         *_model_sections(DistrictRolloverStatus),
@@ -100,6 +100,9 @@ def _type(schema: Schema, definitions: dict[str, Schema]) -> str:
         return f"[]{_type(schema.get('items', {}), definitions)}"
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
         return f"map[string]{_type(schema['additionalProperties'], definitions)}"
+    if kind == "object" and len(schema.get("patternProperties", {})) == 1:  # keys with a pattern
+        (values,) = schema["patternProperties"].values()
+        return f"map[string]{_type(values, definitions)}"
     if kind == "object":
         return "object (free-form)"
     return f"{kind} ({schema['format']})" if "format" in schema else str(kind)
@@ -113,6 +116,8 @@ def _details(schema: Schema, definitions: dict[str, Schema]) -> str:
     # An array's item constraints (pattern, length) are listed with its own (item counts).
     constraints = {**inner.get("items", {}), **inner}
     facts = [schema.get("description", "")]
+    if len(inner.get("patternProperties", {})) == 1:
+        facts.append(f"Keys match `{next(iter(inner['patternProperties']))}`.")
     for key, template in (
         ("pattern", "Pattern `{}`."),
         ("minLength", "Min length {}."),

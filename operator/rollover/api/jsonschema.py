@@ -100,6 +100,13 @@ def _inline(schema: Schema, definitions: dict[str, Schema]) -> Schema:
         if len(variants) == 1:
             return _inline({**variants[0], **rest}, definitions)
         schema = {**rest, "anyOf": variants}
+    if "patternProperties" in schema and "additionalProperties" not in schema:
+        # pydantic writes a dict whose keys have a pattern (label keys) as patternProperties, which lets
+        # any other key through and is not in the Kubernetes dialect: say it as key and value schemas.
+        ((pattern, values),) = schema["patternProperties"].items()
+        rest = {k: v for k, v in schema.items() if k != "patternProperties"}
+        schema = {**rest, "propertyNames": {**rest.get("propertyNames", {}), "pattern": pattern}}
+        schema["additionalProperties"] = values
     out: Schema = {}
     for key, value in schema.items():
         if key == "title":

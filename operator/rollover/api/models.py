@@ -8,11 +8,13 @@ Field names are camelCase on the wire (aliases) and snake_case in Python.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 DISTRICT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 SCHOOL_YEAR_PATTERN = r"^[0-9]{4}-[0-9]{4}$"
@@ -25,7 +27,34 @@ NON_BLANK_PATTERN = r"\S"  # at least one non-whitespace character (search seman
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 LABEL_KEY_MAX = 317  # optional 253-char DNS prefix, '/', 63-char name
+LABEL_KEY_PREFIX_MAX = 253
+LABEL_NAME_MAX = 63  # a label key's name part, and a label value
+#: A Kubernetes label key (qualified name): an optional DNS-1123 subdomain prefix and '/', then a name of
+#: 1-63 characters. The prefix's own limit (253) is a separate rule: a regular expression cannot count it.
+LABEL_KEY_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$"
+)
 LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _wire_date(value: Any) -> Any:
+    """A date as the apiserver takes one (`format: date`): a YYYY-MM-DD string, or a date a YAML loader
+    already parsed. Never a date-time or a number, which pydantic's lax mode would turn into a date."""
+    if isinstance(value, dt.datetime):
+        raise PydanticCustomError("date_type", "Input should be a date, not a date-time")
+    if isinstance(value, dt.date) or (isinstance(value, str) and _DATE_TEXT.fullmatch(value)):
+        return value  # pydantic parses the text, refusing e.g. February 30
+    raise PydanticCustomError("date_type", "Input should be a date YYYY-MM-DD")
+
+
+#: A spec date: typed strictly, like the CRD's `format: date` (the status keeps pydantic's dates).
+SpecDate = Annotated[dt.date, BeforeValidator(_wire_date)]
+LabelKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=LABEL_KEY_MAX, pattern=LABEL_KEY_PATTERN)
+]
+LabelValue = Annotated[str, StringConstraints(max_length=LABEL_NAME_MAX, pattern=LABEL_VALUE_PATTERN)]
 
 
 class _Model(BaseModel):
@@ -47,22 +76,22 @@ class SelectorOperator(StrEnum):
 class LabelSelectorRequirement(_Model):
     """One matchExpressions entry of a Kubernetes label selector."""
 
-    key: Annotated[str, StringConstraints(min_length=1, max_length=LABEL_KEY_MAX)] = Field(
-        description="The label key the requirement applies to."
-    )
+    key: LabelKey = Field(description="The label key the requirement applies to.")
     operator: SelectorOperator = Field(description="How the key relates to the values.")
-    values: list[Annotated[str, StringConstraints(max_length=63, pattern=LABEL_VALUE_PATTERN)]] = Field(
-        default_factory=list, max_length=64, description="Values for In and NotIn; empty otherwise."
+    values: list[LabelValue] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Values for In and NotIn (at least one); empty for Exists and DoesNotExist.",
     )
 
 
 class LabelSelector(_Model):
-    """Selects the district's roster-sync CronJobs and CSV-import Deployments in the namespace."""
+    """Selects the district's roster-sync CronJobs and CSV-import Deployments in the namespace.
+    At least one of matchLabels and matchExpressions is required: an empty selector selects nothing."""
 
-    match_labels: dict[
-        Annotated[str, StringConstraints(min_length=1, max_length=LABEL_KEY_MAX)],
-        Annotated[str, StringConstraints(max_length=63, pattern=LABEL_VALUE_PATTERN)],
-    ] = Field(default_factory=dict, max_length=32, description="Labels an object must have, all of them.")
+    match_labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, max_length=32, description="Labels an object must have, all of them."
+    )
     match_expressions: list[LabelSelectorRequirement] = Field(
         default_factory=list,
         max_length=32,
@@ -79,7 +108,7 @@ class CalendarSpec(_Model):
     subdivision: Annotated[str, StringConstraints(pattern=SUBDIVISION_PATTERN)] | None = Field(
         default=None, description="State/territory code of the `holidays` package, e.g. IL, AZ, GU."
     )
-    closures: list[dt.date] = Field(
+    closures: list[SpecDate] = Field(
         default_factory=list, max_length=366, description="District closure days; not business days."
     )
 
@@ -87,7 +116,7 @@ class CalendarSpec(_Model):
 class PauseSpec(_Model):
     """When roster sync pauses relative to the reset date."""
 
-    business_days_before: int = Field(
+    business_days_before: StrictInt = Field(
         default=1, ge=1, le=10, description="Business days before resetDate that roster sync pauses."
     )
 
@@ -115,7 +144,7 @@ class DistrictRolloverSpec(_Model):
     school_year: Annotated[str, StringConstraints(max_length=9, pattern=SCHOOL_YEAR_PATTERN)] = Field(
         description="The school year being closed, YYYY-YYYY (consecutive years)."
     )
-    reset_date: dt.date = Field(description="The day last year's data is archived and reset.")
+    reset_date: SpecDate = Field(description="The day last year's data is archived and reset.")
     time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
         description="IANA time zone of the district; dates are midnights in this zone."
     )
@@ -125,8 +154,8 @@ class DistrictRolloverSpec(_Model):
         description="Holidays and closures that make a day a non-business day.",
         json_schema_extra={"default": {}},
     )
-    school_year_end: dt.date | None = Field(default=None, description="Last day of the school year.")
-    summer_school_end: dt.date | None = Field(default=None, description="Last day of summer school.")
+    school_year_end: SpecDate | None = Field(default=None, description="Last day of the school year.")
+    summer_school_end: SpecDate | None = Field(default=None, description="Last day of summer school.")
     pause: PauseSpec = Field(
         default_factory=PauseSpec,
         description="When roster sync pauses before resetDate.",
@@ -144,7 +173,7 @@ class DistrictRolloverSpec(_Model):
     exception: ExceptionSpec | None = Field(
         default=None, description="CSM-approved exception to the reset window and school-year rule."
     )
-    suspend: bool = Field(default=False, description="CSM kill switch: no further action while true.")
+    suspend: StrictBool = Field(default=False, description="CSM kill switch: no further action while true.")
 
     def school_year_bounds(self) -> tuple[int, int]:
         """The two calendar years of `schoolYear`."""
