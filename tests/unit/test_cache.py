@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from typing import Any
+
+import pytest
 
 from rollover.controller.cache import Cache
 
@@ -44,3 +44,28 @@ def test_forgetting_an_object_resets_its_version() -> None:
     cache.changed("DistrictRollover", version("500"))
     cache.forget("DistrictRollover", *KEY)
     assert cache.changed("DistrictRollover", version("3"))  # recreated object, new history
+
+
+def test_cached_rollovers_drop_what_the_operator_never_reads() -> None:
+    cache = Cache()
+    cache.put_rollover(
+        {
+            "metadata": {
+                "namespace": KEY[0],
+                "name": KEY[1],
+                "uid": "u",
+                "managedFields": [{"manager": "kubectl"}],
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}", "keep": "me"},
+            },
+            "spec": {"districtId": "IL-1"},
+        }
+    )
+    cached = cache.rollover(KEY)
+    assert cached is not None
+    assert cached["metadata"] == {
+        "namespace": KEY[0],
+        "name": KEY[1],
+        "uid": "u",
+        "annotations": {"keep": "me"},
+    }
+    assert cached["spec"] == {"districtId": "IL-1"}

@@ -50,6 +50,10 @@ class JobEntry:
     message: str
 
 
+_UNREAD_METADATA = frozenset({"managedFields", "creationTimestamp", "selfLink"})
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
 @dataclass
 class Cache:
     """Everything the reconciler reads, indexed by namespace."""
@@ -81,6 +85,14 @@ class Cache:
         self.versions.pop((kind, namespace, name), None)
 
     # --- updates from watch events ----------------------------------------------------------------
+
+    def put_rollover(self, body: dict[str, Any]) -> None:
+        """Cache a rollover without what the operator never reads: managedFields and kubectl's
+        last-applied copy of the spec are most of an object's size, times 15,000 rollovers."""
+        meta = {k: v for k, v in body["metadata"].items() if k not in _UNREAD_METADATA}
+        if annotations := meta.get("annotations"):
+            meta["annotations"] = {k: v for k, v in annotations.items() if k != _LAST_APPLIED}
+        self.rollovers[meta["namespace"]][meta["name"]] = {**body, "metadata": meta}
 
     def put_target(self, kind: SyncTargetKind, body: dict[str, Any]) -> str:
         meta, spec = body["metadata"], body.get("spec", {})

@@ -136,7 +136,7 @@ def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: 
     # False for a replay, for the event of our own write (already cached) and for an event older
     # than what we know (our write overtook it).
     if reconciler.cache.changed("DistrictRollover", raw):
-        reconciler.cache.rollovers[key[0]][key[1]] = raw
+        reconciler.cache.put_rollover(raw)
         reconciler.enqueue(key)
 
 

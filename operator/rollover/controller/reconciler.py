@@ -254,9 +254,8 @@ class Reconciler:
         events up to its version are known (they cost no reconcile)."""
         if written is None:
             return body
-        meta = written["metadata"]
         if self.cache.changed("DistrictRollover", written):
-            self.cache.rollovers[meta["namespace"]][meta["name"]] = written
+            self.cache.put_rollover(written)
         return written
 
     async def _post_event(self, body: dict[str, Any], event: EmitEvent) -> None:
