@@ -1,5 +1,5 @@
 # The two commands the README leads with, and the ones behind them.
-.PHONY: demo test bootstrap controlplane bench clean-cluster
+.PHONY: demo test bootstrap controlplane bench soak clean-cluster
 
 demo:            ## run the operator against the local control plane with examples/districts
 	bash scripts/demo.sh
@@ -15,3 +15,6 @@ controlplane:    ## build (or find cached) etcd, kube-apiserver, kube-controller
 
 bench:           ## the long benchmarks (not part of `make test`)
 	bash scripts/bench.sh
+
+soak:            ## the long fault run: 40 districts, 60 kill -9s, 2 apiserver restarts
+	bash scripts/bootstrap.sh && .venv/bin/python -m benchmarks.soak --districts 40 --kills 60 --apiserver-restarts 2

@@ -257,7 +257,10 @@ def _cycle(
     new_year = status.phase is Phase.COMPLETED and spec.school_year != status.school_year
     if archived and not new_year:
         assert status.school_year is not None and status.reset_date is not None
-        locked_products = tuple(sorted(set(archived)))
+        recorded = any(j.step is Step.ARCHIVE for j in status.jobs)
+        # Archive Jobs in the cluster but none in status: a pass died between creating one and
+        # recording them all. It was archiving every product of the spec, not only those it reached.
+        locked_products = tuple(sorted(set(archived) | (set() if recorded else set(spec.products))))
         locked = spec.model_copy(update={"school_year": status.school_year, "reset_date": status.reset_date})
         changed = [
             name

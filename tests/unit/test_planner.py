@@ -507,3 +507,13 @@ def test_each_transition_says_one_thing() -> None:
     p = plan(rollover(), Observed(targets=(cronjob("c"),)), PAUSE_AT)
     reasons = [a.reason for a in p.actions if isinstance(a, EmitEvent)]
     assert reasons == ["SyncPaused"]
+
+
+def test_a_pass_that_died_between_two_archive_job_creates_still_archives_every_product() -> None:
+    # Status written before the pass (Paused, no Jobs recorded); one of the two archive Jobs made it.
+    paused = step_through(rollover(), paused_observed(), PAUSE_AT).status
+    assert paused.phase is Phase.PAUSED and not paused.jobs
+    p = plan(rollover(paused), paused_observed(job(Step.ARCHIVE, "imagine-math", JobState.RUNNING)), RESET_AT)
+    assert [a.product for a in actions(p, CreateJob)] == ["twig-science"]
+    assert cond(p, ConditionType.SPEC_VALID) == ("True", "Accepted")
+    assert {j.product for j in p.status.jobs if j.step is Step.ARCHIVE} == {"imagine-math", "twig-science"}

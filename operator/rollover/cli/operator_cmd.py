@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import logging
 import os
 import socket
 import sys
-import threading
 import uuid
 from pathlib import Path
 
@@ -129,10 +129,13 @@ def run(args: argparse.Namespace) -> int:
         clock=_clock(args),
         namespaces=args.namespace or [],
         election=_election(args),
-        stop_flag=threading.Event(),
+        # An asyncio flag on kopf's own loop: kopf waits on a threading.Event from an executor
+        # thread, which keeps the process from exiting when it is stopped during start-up.
+        stop_flag=asyncio.Event(),
         lost_leadership=False,
     )
     kopf.run(
+        loop=asyncio.new_event_loop(),
         clusterwide=not args.namespace,
         namespaces=args.namespace or [],
         memo=memo,

@@ -8,6 +8,7 @@ idle rollover costs no API writes at all.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable
 from typing import Any, cast
@@ -25,12 +26,13 @@ from rollover.api.models import SyncTargetKind
 from rollover.controller import metrics
 from rollover.controller.cache import Cache
 from rollover.controller.leader import Election, LeaderElector
-from rollover.controller.reconciler import Reconciler
+from rollover.controller.reconciler import RETRIABLE, Reconciler, describe
 from rollover.observed import LABEL_ROLLOVER, ORIGINAL_STATE_ANNOTATION, OriginalState
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
+START_RETRY_MAX_S = 10.0
 _KINDS = {"CronJob": SyncTargetKind.CRON_JOB, "Deployment": SyncTargetKind.DEPLOYMENT}
 
 
@@ -48,16 +50,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.watching.chunk_size = PAGE_SIZE
     settings.networking.request_timeout = 60
     client = AsyncClient(KubeConfig.from_env(), field_manager=FIELD_MANAGER)
-    cache: Cache = Cache()
-    patterns: list[str] = memo.namespaces
-    served = _served(patterns)
-    for ns in _list_scopes(patterns):
-        for resource, kind in ((CronJob, "CronJob"), (Deployment, "Deployment"), (Job, "Job")):
-            # Paged: 45,000 CronJobs in one response would set the process's peak memory.
-            async for obj in client.list(resource, namespace=ns, chunk_size=PAGE_SIZE):
-                body = cast(Any, obj).to_dict()
-                if served(body["metadata"]["namespace"]):
-                    _remember(cache, kind, body)
+    cache = await _filled_cache(client, memo.namespaces)
     memo.reconciler = reconciler = Reconciler(client, cache, memo.config, memo.clock)
     log.info(
         "caches filled: %d namespaces with sync targets, %d with jobs", len(cache.targets), len(cache.jobs)
@@ -82,9 +75,6 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     """Stop the workers and close the client."""
-    # kopf waits for a threading.Event stop flag on an executor thread: setting it lets that thread
-    # end, or interpreter shutdown would wait for it.
-    memo.stop_flag.set()
     campaign: asyncio.Task[None] | None = memo.get("campaign")
     if campaign is not None:
         campaign.cancel()
@@ -95,6 +85,28 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
         if elector is not None:
             await elector.release()
         await reconciler.client.close()
+
+
+async def _filled_cache(client: AsyncClient, patterns: list[str]) -> Cache:
+    """One LIST per kind into a fresh cache; an unreachable or throttling apiserver is waited for
+    (one warning per attempt), not handed to kopf, which would retry only after a minute."""
+    served = _served(patterns)
+    for attempt in itertools.count():
+        cache = Cache()
+        try:
+            for ns in _list_scopes(patterns):
+                for resource, kind in ((CronJob, "CronJob"), (Deployment, "Deployment"), (Job, "Job")):
+                    # Paged: 45,000 CronJobs in one response would set the process's peak memory.
+                    async for obj in client.list(resource, namespace=ns, chunk_size=PAGE_SIZE):
+                        body = cast(Any, obj).to_dict()
+                        if served(body["metadata"]["namespace"]):
+                            _remember(cache, kind, body)
+            return cache
+        except RETRIABLE as exc:
+            delay = min(START_RETRY_MAX_S, 0.5 * 2**attempt)
+            log.warning("listing sync targets and Jobs failed (%s); retrying in %.1fs", describe(exc), delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def _list_scopes(patterns: list[str]) -> list[str]:

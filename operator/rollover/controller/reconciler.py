@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import heapq
 import logging
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -47,6 +48,33 @@ from rollover.planner import (
 log = logging.getLogger(__name__)
 
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.5, 300.0
+#: Errors a live cluster produces (conflicts, throttling, an apiserver restart): retried, one line
+#: logged. A 429 from API priority and fairness is plain text, so it arrives as HTTPStatusError.
+RETRIABLE = (ApiError, httpx2.TransportError, httpx2.HTTPStatusError)
+THROTTLED, DEFAULT_RETRY_AFTER_S = 429, 1.0
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a retriable error."""
+    if isinstance(exc, httpx2.HTTPStatusError):
+        return f"HTTP {exc.response.status_code} {exc.response.reason_phrase}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds the apiserver asked us to wait when it throttled us (429), else None."""
+    seconds: float | None = None
+    if isinstance(exc, ApiError) and exc.status.code == THROTTLED:
+        seconds = exc.status.details.retryAfterSeconds if exc.status.details else None
+    elif isinstance(exc, httpx2.HTTPStatusError) and exc.response.status_code == THROTTLED:
+        header = exc.response.headers.get("Retry-After", "")
+        seconds = float(header) if header.isdigit() else None
+    else:
+        return None
+    return float(seconds or DEFAULT_RETRY_AFTER_S)
+
+
+PHASE_EVENT_PREFIX = "Phase"  # the planner's bare "Phase<New>: <old> -> <new>" events
 #: Plans per reconcile: a plan's writes, re-planned on what they returned, rarely need a third.
 MAX_PASSES = 3
 
@@ -132,10 +160,10 @@ class Reconciler:
                 self._failures.pop(key, None)
             except asyncio.CancelledError:
                 raise
-            except (ApiError, httpx2.TransportError) as exc:
+            except RETRIABLE as exc:
                 # Conflicts (409/422 on a guarded patch), throttling (429), an apiserver restart:
                 # expected in a live cluster. Every step is safe to repeat, so retry with backoff.
-                self._retry(key, f"{type(exc).__name__}: {exc}")
+                self._retry(key, describe(exc), retry_after(exc))
             except Exception:
                 log.exception("reconcile of %s/%s failed unexpectedly", *key, extra=logs.fields(*key))
                 self._retry(key, "unexpected error")
@@ -145,10 +173,15 @@ class Reconciler:
                     self._dirty.discard(key)
                     self.enqueue(key)
 
-    def _retry(self, key: Key, why: str) -> None:
+    def _retry(self, key: Key, why: str, throttled_for: float | None = None) -> None:
         metrics.RECONCILE_ERRORS.inc()
-        failures = self._failures[key] = self._failures.get(key, 0) + 1
-        delay = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2 ** (failures - 1))
+        if throttled_for is not None:
+            # Throttling says when to come back; it is no sign that this rollover is failing, so
+            # it does not grow the backoff (jitter spreads the herd the apiserver turned away).
+            delay = throttled_for * (1 + random.random())  # noqa: S311 - jitter, not secrets
+        else:
+            failures = self._failures[key] = self._failures.get(key, 0) + 1
+            delay = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2 ** (failures - 1))
         log.warning(
             "reconcile of %s/%s failed (%s); retrying in %.1fs", *key, why, delay, extra=logs.fields(*key)
         )
@@ -186,7 +219,10 @@ class Reconciler:
                 break
         body = await self._write_status(body, decided)
         metrics.record(key[0], key[1], status, decided.status)
-        await asyncio.gather(*(self._post_event(body, event) for event in events.values()))
+        # The planner's rule for one pass, kept across passes: the bare phase-change event only when
+        # nothing more telling (SyncPaused, ArchiveStarted, ...) was said.
+        told = [e for e in events.values() if not e.reason.startswith(PHASE_EVENT_PREFIX)]
+        await asyncio.gather(*(self._post_event(body, event) for event in told or events.values()))
         if decided.wake_at is not None:
             self.wake_after(key, self.clock.seconds_until(decided.wake_at))
 
