@@ -23,10 +23,10 @@ def test_herd_is_timed_against_its_floor_with_one_status_write_per_transition() 
     assert result["herd_pause_floor_s"] > 0 and result["herd_archive_floor_s"] > 0
     # The minimum the design needs, per rollover: its 3 CronJob PATCHes and one status write for
     # the pause (plus the finalizer, added before the first pause); 2 Job creates and one status
-    # write for the archive. Events are the only extra.
+    # write for the archive. Events are the only extra: one per transition.
     pause = result["pause_requests_per_rollover"]
     assert pause["PATCH cronjobs"] == 3 and pause["PATCH districtrollovers/status"] == 1, pause
-    assert pause["PATCH districtrollovers"] == 1, pause
+    assert pause["PATCH districtrollovers"] == 1 and pause["POST events"] == 1, pause
     archive = result["archive_requests_per_rollover"]
     assert archive["POST jobs"] == 2 and archive["PATCH districtrollovers/status"] == 1, archive
 

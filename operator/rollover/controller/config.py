@@ -50,7 +50,10 @@ class OperatorConfig(_Config):
     jobs: dict[str, dict[Step, dict[str, Any]]] = Field(default_factory=dict)
     drain_timeout_seconds: int = Field(default=6 * 3600, ge=0)
     drain_poll_seconds: int = Field(default=30, ge=1)
-    workers: int = Field(default=16, ge=1, le=256)
+    #: Concurrent reconciles. A transition is a few sequential round trips (finalizer, target
+    #: PATCHes, status, events), so the herd of a shared reset date needs many in flight to keep
+    #: the apiserver busy; API priority and fairness protects the apiserver, not a low number here.
+    workers: int = Field(default=64, ge=1, le=256)
 
     def template(self, product: str, step: Step) -> JobTemplate:
         """The Job template for one product and step."""
