@@ -411,7 +411,7 @@ def run_failover(
                     killed_at.append(time.time())
 
             asyncio.run(watch_phase(kubeconfig, herd, "Paused", reset_wall - time.time(), kill_at_half))
-            result["failover_gap_s"] = round(_leading_since(standby_log) - killed_at[0], 2)
+            result["failover_gap_s"] = round(_leading_since(standby_log, 3 * lease_s) - killed_at[0], 2)
             time.sleep(max(0.0, reset_wall - time.time()))
             asyncio.run(watch_phase(kubeconfig, herd, "Archiving", within_s=600))
             result["violations"] = asyncio.run(_check_after_failover(kubeconfig, herd))
@@ -420,10 +420,15 @@ def run_failover(
     return result
 
 
-def _leading_since(log: Path) -> float:
-    for line in log.read_text().splitlines():
-        if "leader election: leading" in line:
-            return dt.datetime.fromisoformat(json.loads(line)["time"]).timestamp()
+def _leading_since(log: Path, within_s: float) -> float:
+    """When the standby started leading, from its log (waiting for it: the herd may have finished on
+    the dead leader's last writes before the standby's lease was due)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        for line in log.read_text().splitlines():
+            if "leader election: leading" in line:
+                return dt.datetime.fromisoformat(json.loads(line)["time"]).timestamp()
+        time.sleep(0.2)
     raise RuntimeError("the standby never led")
 
 

@@ -350,7 +350,7 @@ def test_an_operator_stopped_before_its_start_up_completed_exits(tmp_path: Path)
     unreachable = _kubeconfig(tmp_path / "unreachable.kubeconfig", cluster, "t")
     log = tmp_path / "operator.log"
     with running_operator(unreachable, log, "--namespace", "nowhere") as proc:
-        wait_for(lambda: "Activity 'start' failed" in log.read_text(), timeout=30, what="the failed start-up")
+        wait_for(lambda: "listing sync targets and Jobs failed" in log.read_text(), timeout=30, what="a LIST")
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=2)

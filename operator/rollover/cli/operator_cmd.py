@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import logging
 import os
@@ -129,18 +128,13 @@ def run(args: argparse.Namespace) -> int:
         clock=_clock(args),
         namespaces=args.namespace or [],
         election=_election(args),
-        # An asyncio flag on kopf's own loop: kopf waits on a threading.Event from an executor
-        # thread, which keeps the process from exiting when it is stopped during start-up.
-        stop_flag=asyncio.Event(),
         lost_leadership=False,
     )
     kopf.run(
-        loop=asyncio.new_event_loop(),
         clusterwide=not args.namespace,
         namespaces=args.namespace or [],
         memo=memo,
         standalone=True,  # replicas coordinate with a Lease (controller/leader.py), not kopf peering
-        stop_flag=memo.stop_flag,
         liveness_endpoint=f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None,
     )
     # Leadership lost: exit non-zero so the Deployment restarts this replica as a standby.
