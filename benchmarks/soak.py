@@ -66,7 +66,7 @@ from benchmarks.invariants import (
 from rollover.cluster.resources import DistrictRollover
 from rollover.devcluster import default_crd_dir
 from rollover.devcluster.controlplane import ControlPlane
-from rollover.devcluster.objects import sync_cronjob
+from rollover.devcluster.objects import csv_import_deployment, sync_cronjob
 from rollover.devcluster.runner import running_operator
 from rollover.observed import LABEL_PRODUCT, LABEL_ROLLOVER, LABEL_STEP
 
@@ -120,7 +120,7 @@ class District:
         ]
         if self.deployment_replicas is not None:
             docs.append(
-                _deployment(
+                csv_import_deployment(
                     f"{self.name}-csv-import", self.namespace, self.labels(), self.deployment_replicas
                 )
             )
@@ -141,22 +141,6 @@ class District:
             }
         )
         return docs
-
-
-def _deployment(name: str, namespace: str, labels: dict[str, str], replicas: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "csv", "image": "example.invalid/csv"}]},
-            },
-        },
-    }
 
 
 def plan_districts(

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rollover.devcluster.objects import sync_cronjob
+from rollover.devcluster.objects import csv_import_deployment, sync_cronjob
 from rollover.devcluster.runner import running_operator
 from tests.conftest import RunningControlPlane
 
@@ -78,21 +78,7 @@ class Kube:
             "apply",
             "-f",
             "-",
-            input=json.dumps(
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "metadata": {"name": name, "namespace": self.ns, "labels": labels},
-                    "spec": {
-                        "replicas": replicas,
-                        "selector": {"matchLabels": {"app": name}},
-                        "template": {
-                            "metadata": {"labels": {"app": name}},
-                            "spec": {"containers": [{"name": "csv", "image": "example.invalid/csv"}]},
-                        },
-                    },
-                }
-            ),
+            input=json.dumps(csv_import_deployment(name, self.ns, labels, replicas)),
         )
 
     def finish_pods(

@@ -31,3 +31,20 @@ def sync_cronjob(
             },
         },
     }
+
+
+def csv_import_deployment(name: str, namespace: str, labels: dict[str, str], replicas: int) -> dict[str, Any]:
+    """A manual-CSV-import Deployment manifest (the operator scales it to 0 and back)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "csv", "image": "example.invalid/csv"}]},
+            },
+        },
+    }
