@@ -21,9 +21,11 @@ The random runs print their seed; replay one with ROLLOVER_FAULT_SEED=<seed>.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import random
 import signal
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lightkube import Client, KubeConfig
+from lightkube import AsyncClient, Client, KubeConfig
 
 from benchmarks.invariants import JobTimeline, check_invariants, scan_logs, snapshot_targets
 from benchmarks.soak import (
@@ -58,6 +60,7 @@ from benchmarks.soak import (
 )
 from rollover import FIELD_MANAGER
 from rollover.api.models import Step
+from rollover.cluster import apply
 from rollover.cluster.jobs import job_manifest
 from rollover.controller.config import load_config
 from rollover.devcluster.controlplane import ControlPlane, free_port
@@ -363,14 +366,15 @@ def test_an_operator_stopped_before_its_start_up_completed_exits(tmp_path: Path)
 # --- 409, and a pass cut short between two creates -------------------------------------------------
 
 
-def test_a_job_another_replica_already_created_is_a_real_409_and_is_adopted(
+def test_jobs_another_replica_already_created_are_adopted_not_duplicated(
     control_plane: RunningControlPlane, namespace: str, tmp_path: Path
 ) -> None:
-    """The apiserver answers 409 AlreadyExists when the operator creates an archive Job that another
-    replica created a moment earlier under the same deterministic name. Made deterministic with
-    SIGSTOP: the operator is frozen just before its reset time, the "other replica" (this test, with
-    the operator's own manifest code) creates the Jobs, and on SIGCONT the operator's timer fires
-    before its Job watch delivers them."""
+    """Another replica created the archive Jobs a moment before this one's reset time, under the
+    same deterministic names: the operator is frozen (SIGSTOP) across its reset time while the
+    "other replica" (this test, with the operator's own manifest code) creates them. On SIGCONT the
+    operator either learns of them from its Job watch first or gets the apiserver's 409 (which one
+    is a race on the event loop; the 409 path is pinned down by the next test): either way it
+    adopts them and the rollover completes with each Job exactly once."""
     kube = Kube(control_plane, namespace)
     kubeconfig = Path(control_plane.kubeconfig)
     products = ["imagine-math", "twig-science"]
@@ -382,9 +386,6 @@ def test_a_job_another_replica_already_created_is_a_real_409_and_is_adopted(
     rate = 3600  # the pause began at midnight; the reset is 4 simulated hours (4 s) after the start
     clock_start = dt.datetime(2027, 7, 15, 20, tzinfo=CHICAGO)
     reset_at = dt.datetime(2027, 7, 16, tzinfo=CHICAGO)
-    conflicts_before = metric_sum(
-        control_plane.plane, "apiserver_request_total", verb="POST", resource="jobs", code="409"
-    )
     with (
         JobTimeline(kubeconfig, [namespace]) as timeline,
         operator(
@@ -404,20 +405,50 @@ def test_a_job_another_replica_already_created_is_a_real_409_and_is_adopted(
                 _create_archive_job(kubeconfig, body, config, product)
         finally:
             proc.send_signal(signal.SIGCONT)
-        wait_for(lambda: "already exists; adopting it" in log.read_text(), timeout=30, what="the 409")
         with PodFinisher(kubeconfig, [namespace], fails([]), rng=seeded(0)):
             kube.wait_phase(district.name, "Completed", timeout=60)
-    conflicts = (
-        metric_sum(control_plane.plane, "apiserver_request_total", verb="POST", resource="jobs", code="409")
-        - conflicts_before
-    )
-    assert conflicts >= 1, "the apiserver itself must have answered 409"
     names = sorted(j["metadata"]["name"] for j in kube.items("jobs"))
     assert names == sorted(
         job_name(district.name, "2026-2027", step, p, 0) for step in Step for p in products
     )
     violations = check_invariants(kubeconfig, [district.key], originals, logs=[log], timeline=timeline)
     _assert_clean(violations, keep=(control_plane, namespace, tmp_path))
+
+
+def test_creating_a_job_that_exists_is_a_real_409_and_adopts_it(
+    control_plane: RunningControlPlane, namespace: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The operator's Job create against a Job already there under its deterministic name: the
+    apiserver itself answers 409 AlreadyExists, and the create adopts the Job (the watch brings it)
+    instead of failing the pass."""
+    kube = Kube(control_plane, namespace)
+    kubeconfig = Path(control_plane.kubeconfig)
+    district = _one_district(namespace, ("imagine-math",))
+    create_objects(kubeconfig, [district])
+    body = kube.get("districtrollover", district.name)
+    config = operator_config(tmp_path / "config.yaml")
+    name = _create_archive_job(kubeconfig, body, config, "imagine-math")
+    action = CreateJob(name, Step.ARCHIVE, "imagine-math", 0, "2026-2027", dt.date(2027, 7, 16))
+    conflicts_before = metric_sum(
+        control_plane.plane, "apiserver_request_total", verb="POST", resource="jobs", code="409"
+    )
+
+    async def create_again() -> dict[str, Any] | None:
+        client = AsyncClient(KubeConfig.from_file(kubeconfig), field_manager=FIELD_MANAGER)
+        try:
+            return await apply.create_job(client, body, action, load_config(config))
+        finally:
+            await client.close()
+
+    caplog.set_level(logging.INFO, logger="rollover.cluster.apply")
+    assert asyncio.run(create_again()) is None
+    assert f"Job {name} already exists; adopting it" in caplog.text
+    conflicts = (
+        metric_sum(control_plane.plane, "apiserver_request_total", verb="POST", resource="jobs", code="409")
+        - conflicts_before
+    )
+    assert conflicts == 1, "the apiserver itself must have answered 409"
+    assert [j["metadata"]["name"] for j in kube.items("jobs")] == [name]
 
 
 def test_killed_between_creating_two_archive_jobs_every_product_is_still_archived_and_reset(

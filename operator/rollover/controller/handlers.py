@@ -1,41 +1,45 @@
-"""kopf wiring: watch DistrictRollovers and the objects they act on, feed the caches, and run the
-reconciler. Handlers only observe; every decision is the planner's, every write is cluster.apply's.
+"""kopf wiring: kopf watches DistrictRollovers; slim informers of our own watch the objects they act
+on (CronJobs, Deployments, Jobs). Both feed the caches and wake the reconciler. Handlers only
+observe; every decision is the planner's, every write is cluster.apply's.
 
-Only `on.event` handlers are used: kopf then keeps no progress annotations on our objects, so an
-idle rollover costs no API writes at all.
+Only an `on.event` handler is used: kopf then keeps no progress annotations on our objects, so an
+idle rollover costs no API writes at all. It is async so that kopf runs it on the event loop, not
+in a thread pool (which cost a thread hop per event and raced the reconciler on the caches).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
 import signal
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import kopf
 
 # Private to kopf (pinned in pyproject): the very functions kopf filters its watches with.
 from kopf._cogs.structs.references import NamespaceName, match_namespace, select_specific_namespaces
-from lightkube import AsyncClient, KubeConfig
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.batch_v1 import CronJob, Job
+from lightkube import KubeConfig
 
 from rollover import FIELD_MANAGER, GROUP, PLURAL, VERSION
 from rollover.api.models import SyncTargetKind
+from rollover.cluster.client import pooled_client
 from rollover.controller import metrics
 from rollover.controller.cache import Cache
+from rollover.controller.informer import PAGE_SIZE, Informer, raw_resource
 from rollover.controller.leader import Election, LeaderElector
 from rollover.controller.reconciler import RETRIABLE, Reconciler, describe
 from rollover.observed import LABEL_ROLLOVER, ORIGINAL_STATE_ANNOTATION, OriginalState
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 500
 START_RETRY_MAX_S = 10.0
-_KINDS = {"CronJob": SyncTargetKind.CRON_JOB, "Deployment": SyncTargetKind.DEPLOYMENT}
+CRONJOBS = raw_resource("batch", "v1", "CronJob", "cronjobs")
+DEPLOYMENTS = raw_resource("apps", "v1", "Deployment", "deployments")
+JOBS = raw_resource("batch", "v1", "Job", "jobs")
 
 
 @kopf.on.startup()
@@ -43,17 +47,21 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     """Fill the caches with one LIST per kind, then start the workers (never plan on a partial view)."""
     settings.posting.level = logging.WARNING
     # kopf runs one task per watched object, kept for idle_timeout after its last event. With
-    # 60,000 objects announced at start-up those tasks, not our data, would set peak memory; our
-    # handlers only update a cache, so short-lived, capped workers lose nothing.
+    # 15,000 rollovers announced at start-up those tasks, not our data, would set peak memory; our
+    # handler only updates a cache, so short-lived, capped workers lose nothing.
     settings.queueing.idle_timeout = 0.5
     settings.queueing.worker_limit = 256
     settings.watching.server_timeout = 600
     # kopf's own start-up LIST (it lists each kind again before watching) is unpaged by default.
     settings.watching.chunk_size = PAGE_SIZE
     settings.networking.request_timeout = 60
-    client = AsyncClient(KubeConfig.from_env(), field_manager=FIELD_MANAGER)
-    cache = await _filled_cache(client, memo.namespaces)
-    memo.reconciler = reconciler = Reconciler(client, cache, memo.config, memo.clock)
+    # Each worker may have a few writes in flight at once (a rollover's CronJob PATCHes, its Events).
+    client = pooled_client(KubeConfig.from_env(), 2 * memo.config.workers, FIELD_MANAGER)
+    memo.reconciler = reconciler = Reconciler(client, Cache(), memo.config, memo.clock)
+    informers = _informers(reconciler, memo.namespaces)
+    await _listed(informers)
+    memo.watches = [_watching(informer) for informer in informers]
+    cache = reconciler.cache
     log.info(
         "caches filled: %d namespaces with sync targets, %d with jobs", len(cache.targets), len(cache.jobs)
     )
@@ -80,8 +88,9 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     """Stop the workers and close the client."""
     campaign: asyncio.Task[None] | None = memo.get("campaign")
-    if campaign is not None:
-        campaign.cancel()
+    for task in [campaign, *memo.get("watches", [])]:
+        if task is not None:
+            task.cancel()
     reconciler: Reconciler | None = memo.get("reconciler")
     if reconciler is not None:
         await reconciler.stop()
@@ -91,26 +100,46 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
         await reconciler.client.close()
 
 
-async def _filled_cache(client: AsyncClient, patterns: list[str]) -> Cache:
-    """One LIST per kind into a fresh cache; an unreachable or throttling apiserver is waited for
-    (one warning per attempt), not handed to kopf, which would retry only after a minute."""
-    served = _served(patterns)
+def _informers(reconciler: Reconciler, patterns: list[str]) -> list[Informer]:
+    """Informers for the kinds the rollovers act on, over the namespaces this operator serves."""
+    scopes, served, client = _list_scopes(patterns), _served(patterns), reconciler.client
+    on_target = functools.partial(_target_event, reconciler)
+    return [
+        Informer(client, CRONJOBS, scopes, served, functools.partial(on_target, SyncTargetKind.CRON_JOB)),
+        Informer(
+            client, DEPLOYMENTS, scopes, served, functools.partial(on_target, SyncTargetKind.DEPLOYMENT)
+        ),
+        Informer(client, JOBS, scopes, served, functools.partial(_job_event, reconciler)),
+    ]
+
+
+async def _listed(informers: list[Informer]) -> None:
+    """One LIST per kind before anyone plans (never on a partial view); an unreachable or
+    throttling apiserver is waited for (one warning per attempt), not handed to kopf, which would
+    retry only after a minute."""
     for attempt in itertools.count():
-        cache = Cache()
         try:
-            for ns in _list_scopes(patterns):
-                for resource, kind in ((CronJob, "CronJob"), (Deployment, "Deployment"), (Job, "Job")):
-                    # Paged: 45,000 CronJobs in one response would set the process's peak memory.
-                    async for obj in client.list(resource, namespace=ns, chunk_size=PAGE_SIZE):
-                        body = cast(Any, obj).to_dict()
-                        if served(body["metadata"]["namespace"]):
-                            _remember(cache, kind, body)
-            return cache
+            for informer in informers:
+                await informer.list_all()
+            return
         except RETRIABLE as exc:
             delay = min(START_RETRY_MAX_S, 0.5 * 2**attempt)
             log.warning("listing sync targets and Jobs failed (%s); retrying in %.1fs", describe(exc), delay)
             await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
+
+
+def _watching(informer: Informer) -> asyncio.Task[None]:
+    """Watch in the background; a watch that fails for good (say, RBAC) stops the operator loudly
+    rather than leaving it acting on a cache that no longer follows the cluster."""
+    task = asyncio.create_task(informer.watch_all(), name=f"watch-{informer.kind}")
+
+    def ended(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("watching %s failed; stopping", informer.kind, exc_info=task.exception())
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    task.add_done_callback(ended)
+    return task
 
 
 def _list_scopes(patterns: list[str]) -> list[str]:
@@ -128,17 +157,8 @@ def _served(patterns: list[str]) -> Callable[[str], bool]:
     return lambda namespace: any(match_namespace(NamespaceName(namespace), p) for p in patterns)
 
 
-def _remember(cache: Cache, kind: str, body: dict[str, Any]) -> None:
-    # Recording the version makes kopf's replay of this same object at watch start a no-op.
-    cache.changed(kind, body)
-    if kind == "Job":
-        cache.put_job(body)
-    elif kind in _KINDS:
-        cache.put_target(_KINDS[kind], body)
-
-
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A DistrictRollover changed: cache it and reconcile it."""
     reconciler: Reconciler = memo.reconciler
     raw = dict(body)
@@ -156,14 +176,10 @@ def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: 
         reconciler.enqueue(key)
 
 
-@kopf.on.event("batch", "v1", "cronjobs")
-@kopf.on.event("apps", "v1", "deployments")
-def target_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+def _target_event(reconciler: Reconciler, kind: SyncTargetKind, event: str, raw: dict[str, Any]) -> None:
     """A possible sync target changed: wake the rollovers that select it or paused it."""
-    reconciler: Reconciler = memo.reconciler
-    raw = dict(body)
-    meta, kind = raw["metadata"], _KINDS[raw["kind"]]
-    if event["type"] == "DELETED":
+    meta = raw["metadata"]
+    if event == "DELETED":
         reconciler.cache.drop_target(kind, meta["namespace"], meta["name"])
     elif not reconciler.cache.changed(kind.value, raw):
         return
@@ -177,13 +193,10 @@ def target_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: An
         reconciler.enqueue(key)
 
 
-@kopf.on.event("batch", "v1", "jobs")
-def job_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+def _job_event(reconciler: Reconciler, event: str, raw: dict[str, Any]) -> None:
     """A Job changed: ours wakes its rollover; a sync Job wakes rollovers draining in its namespace."""
-    reconciler: Reconciler = memo.reconciler
-    raw = dict(body)
     meta = raw["metadata"]
-    if event["type"] == "DELETED":
+    if event == "DELETED":
         reconciler.cache.drop_job(meta["namespace"], meta["name"])
     elif not reconciler.cache.changed("Job", raw):
         return

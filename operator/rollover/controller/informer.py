@@ -1,0 +1,149 @@
+"""A slim informer: LIST one kind, then WATCH it from the list's version, handing every object to a
+callback as it is read.
+
+Sync targets and Jobs are watched here rather than by kopf. kopf keeps a memory record and runs a
+worker task for every object it sees, and at start-up it queues every listed object at once:
+with tens of thousands of CronJobs that was most of the operator's peak memory, and kopf's
+per-event pipeline (worker, cause detection, diff base, a thread hop for sync handlers) most of its
+CPU in the herd. These kinds need none of it: each event only updates a slim cache entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from lightkube import ApiError, AsyncClient
+from lightkube.core import resource as res
+from lightkube.generic_resource import Generic, create_api_info
+
+from rollover.controller.reconciler import RETRIABLE, describe
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+GONE = 410
+RETRY_MAX_S = 10.0
+#: Server-side watch timeout: the stream is re-opened from the last version it delivered.
+WATCH_TIMEOUT_S = 600
+
+#: (event type, object): ADDED, MODIFIED or DELETED, and the object as the apiserver sent it.
+Handler = Callable[[str, dict[str, Any]], None]
+
+
+def raw_resource(group: str, version: str, kind: str, plural: str) -> type[res.NamespacedResourceG]:
+    """A lightkube resource whose objects stay plain dicts: no typed model is built per object
+    (and lightkube's registry, which already holds the typed model, is left alone)."""
+    api_info = create_api_info(
+        group, version, kind, plural, verbs=["list", "watch", "global_list", "global_watch"]
+    )
+    return type(kind, (res.NamespacedResourceG, Generic), {"_api_info": api_info})
+
+
+@dataclass
+class Informer:
+    """One kind in some namespaces ("*" for all), filtered by `served`, delivered to `handle`."""
+
+    client: AsyncClient
+    resource: type[res.NamespacedResourceG]
+    scopes: list[str]
+    served: Callable[[str], bool]
+    handle: Handler
+    _known: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # scope -> (ns, name)
+    _versions: dict[str, str] = field(default_factory=dict)  # scope -> last version delivered
+
+    async def list_all(self) -> None:
+        """LIST every scope (paged), so that the caches are whole before anyone plans."""
+        for scope in self.scopes:
+            await self._list(scope)
+
+    async def watch_all(self) -> None:
+        """Watch every scope until cancelled (call `list_all` first)."""
+        await asyncio.gather(*(self._watch(scope) for scope in self.scopes))
+
+    async def _list(self, scope: str) -> None:
+        """LIST a scope; objects that vanished since the last LIST (missed while a watch was down)
+        are delivered as DELETED."""
+        seen: set[tuple[str, str]] = set()
+        listing = self.client.list(self.resource, namespace=scope, chunk_size=PAGE_SIZE)
+        async for obj in _dicts(listing):
+            meta = obj["metadata"]
+            if self.served(meta["namespace"]):
+                seen.add((meta["namespace"], meta["name"]))
+                self.handle("ADDED", obj)
+        for namespace, name in self._known.get(scope, set()) - seen:
+            self.handle("DELETED", {"metadata": {"namespace": namespace, "name": name}})
+        self._known[scope] = seen
+        self._versions[scope] = listing.resourceVersion
+
+    async def _watch(self, scope: str) -> None:
+        failures = 0
+        while True:
+            version = self._versions[scope]
+            try:
+                await self._stream(scope)
+            except ApiError as exc:
+                if exc.status.code != GONE:
+                    raise
+                # Our version was compacted away: what happened meanwhile is only in a fresh LIST.
+                log.info("watch of %s in %s expired (410 Gone); listing again", self.kind, scope)
+                await self._relist(scope)
+                failures = 0
+            except RETRIABLE as exc:  # an apiserver restart, a dropped connection: resume
+                failures = 1 if self._versions[scope] != version else failures + 1
+                delay = _backoff(failures)
+                log.warning(
+                    "watch of %s in %s failed (%s); resuming in %.1fs", self.kind, scope, describe(exc), delay
+                )
+                await asyncio.sleep(delay)
+
+    async def _stream(self, scope: str) -> None:
+        """Deliver the events after the last known version (lightkube re-opens the stream from the
+        last version it read whenever the server ends it)."""
+        known = self._known.setdefault(scope, set())
+        stream = self.client.watch(
+            self.resource,
+            namespace=scope,
+            resource_version=self._versions[scope],
+            server_timeout=WATCH_TIMEOUT_S,
+        )
+        async for kind, obj in stream:
+            raw: dict[str, Any] = dict(cast(Any, obj))
+            meta = raw["metadata"]
+            self._versions[scope] = meta["resourceVersion"]
+            if not self.served(meta["namespace"]):
+                continue
+            key = (meta["namespace"], meta["name"])
+            if kind == "DELETED":
+                known.discard(key)
+            else:
+                known.add(key)
+            self.handle(kind, raw)
+
+    async def _relist(self, scope: str) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._list(scope)
+                return
+            except RETRIABLE as exc:
+                failures += 1
+                delay = _backoff(failures)
+                log.warning("listing %s failed (%s); retrying in %.1fs", self.kind, describe(exc), delay)
+                await asyncio.sleep(delay)
+
+    @property
+    def kind(self) -> str:
+        return self.resource._api_info.resource.kind
+
+
+def _backoff(failures: int) -> float:
+    return float(min(RETRY_MAX_S, 0.5 * 2 ** (failures - 1)))
+
+
+async def _dicts(listing: Any) -> AsyncIterator[dict[str, Any]]:
+    async for obj in listing:
+        yield dict(obj)
