@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from lightkube.codecs import from_dict
 from lightkube.resources.core_v1 import Namespace
 
 from rollover.cluster.resources import DistrictRollover
+from rollover.devcluster import default_crd_dir
 from rollover.devcluster.controlplane import ControlPlane
 from rollover.devcluster.objects import sync_cronjob
 
@@ -25,6 +29,19 @@ WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "U
 OUR_RESOURCES = frozenset({"districtrollovers", "cronjobs", "deployments", "jobs", "pods", "events"})
 _METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$")
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+@contextmanager
+def scratch_plane(prefix: str) -> Iterator[tuple[ControlPlane, Path]]:
+    """A fresh local control plane with the CRDs, in a temporary directory that also serves as the
+    run's scratch space (logs, configs); stopped and removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        plane = ControlPlane(Path(tmp) / "cp", default_crd_dir())
+        plane.start()
+        try:
+            yield plane, Path(tmp)
+        finally:
+            plane.stop()
 
 
 @dataclass(frozen=True)

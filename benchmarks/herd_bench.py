@@ -31,7 +31,6 @@ import json
 import re
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -51,6 +50,7 @@ from benchmarks.fleet import (
     peak_rss_mib,
     request_counts,
     rollover_body,
+    scratch_plane,
     wait_all_observed,
 )
 from rollover import FIELD_MANAGER
@@ -58,7 +58,6 @@ from rollover.api.models import DistrictRolloverSpec
 from rollover.calendar import compute_schedule
 from rollover.cluster.client import pooled_client
 from rollover.cluster.resources import DistrictRollover
-from rollover.devcluster import default_crd_dir
 from rollover.devcluster.controlplane import ControlPlane
 from rollover.devcluster.runner import running_operator
 from rollover.observed import ORIGINAL_STATE_ANNOTATION
@@ -325,15 +324,10 @@ async def suspended_count(kubeconfig: Path, fleet: Fleet) -> int:
 @contextmanager
 def plane_with(*fleets: Fleet) -> Iterator[tuple[ControlPlane, Path]]:
     """A fresh control plane holding the fleets, and a scratch directory."""
-    with tempfile.TemporaryDirectory(prefix="herd-bench-") as tmp:
-        plane = ControlPlane(Path(tmp) / "cp", default_crd_dir())
-        plane.start()
-        try:
-            for fleet in fleets:
-                asyncio.run(create_fleet(plane.kubeconfig, fleet))
-            yield plane, Path(tmp)
-        finally:
-            plane.stop()
+    with scratch_plane("herd-bench-") as (plane, tmp):
+        for fleet in fleets:
+            asyncio.run(create_fleet(plane.kubeconfig, fleet))
+        yield plane, tmp
 
 
 def operator_args(herd: Fleet, clock_start: dt.datetime, rate: float) -> list[str]:

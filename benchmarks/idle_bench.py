@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,10 +24,9 @@ from benchmarks.fleet import (
     ours,
     peak_rss_mib,
     request_counts,
+    scratch_plane,
     wait_all_observed,
 )
-from rollover.devcluster import default_crd_dir
-from rollover.devcluster.controlplane import ControlPlane
 from rollover.devcluster.runner import running_operator
 
 OUT = Path(__file__).parent / "out"
@@ -36,24 +34,19 @@ OUT = Path(__file__).parent / "out"
 
 def run(rollovers: int, namespaces: int, idle_seconds: float) -> dict[str, object]:
     """Run the benchmark on a fresh control plane; returns the measured figures."""
-    with tempfile.TemporaryDirectory(prefix="idle-bench-") as tmp:
-        plane = ControlPlane(Path(tmp) / "cp", default_crd_dir())
-        plane.start()
-        try:
-            fleet = Fleet(rollovers=rollovers, namespaces=namespaces)
-            asyncio.run(create_fleet(plane.kubeconfig, fleet))
-            before_start = request_counts(plane)
-            with running_operator(plane.kubeconfig, Path(tmp) / "operator.log") as proc:
-                cold_start = wait_all_observed(plane.kubeconfig, rollovers, timeout=1800)
-                time.sleep(2)  # let the last status writes' own watch events settle
-                settled = request_counts(plane)
-                cpu_before = cpu_seconds(proc.pid)
-                time.sleep(idle_seconds)
-                idle = request_counts(plane)
-                cpu_idle = cpu_seconds(proc.pid) - cpu_before
-                rss = peak_rss_mib(proc.pid)
-        finally:
-            plane.stop()
+    with scratch_plane("idle-bench-") as (plane, tmp):
+        fleet = Fleet(rollovers=rollovers, namespaces=namespaces)
+        asyncio.run(create_fleet(plane.kubeconfig, fleet))
+        before_start = request_counts(plane)
+        with running_operator(plane.kubeconfig, tmp / "operator.log") as proc:
+            cold_start = wait_all_observed(plane.kubeconfig, rollovers, timeout=1800)
+            time.sleep(2)  # let the last status writes' own watch events settle
+            settled = request_counts(plane)
+            cpu_before = cpu_seconds(proc.pid)
+            time.sleep(idle_seconds)
+            idle = request_counts(plane)
+            cpu_idle = cpu_seconds(proc.pid) - cpu_before
+            rss = peak_rss_mib(proc.pid)
     startup_requests = ours(settled - before_start)
     idle_requests = ours(idle - settled)
     return {

@@ -40,7 +40,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -56,6 +55,7 @@ from lightkube import Client, operators
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
+from benchmarks.fleet import scratch_plane
 from benchmarks.invariants import (
     JobTimeline,
     RolloverKey,
@@ -64,7 +64,6 @@ from benchmarks.invariants import (
     snapshot_targets,
 )
 from rollover.cluster.resources import DistrictRollover
-from rollover.devcluster import default_crd_dir
 from rollover.devcluster.controlplane import ControlPlane
 from rollover.devcluster.objects import csv_import_deployment, sync_cronjob
 from rollover.devcluster.runner import running_operator
@@ -594,60 +593,53 @@ def soak(
         span = dt.datetime.fromisoformat(RESET_DATES[-1]).replace(tzinfo=CHICAGO) - CLOCK_START
         rate = span.total_seconds() / max(30.0, kills * GENERATION_S * 0.9)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        plane = ControlPlane(Path(tmp) / "cp", default_crd_dir())
-        plane.start()
-        try:
-            kubeconfig = plane.kubeconfig
-            create_objects(kubeconfig, plan, namespaces=names)
-            originals = snapshot_targets(kubeconfig, names)
-            log = Path(tmp) / "operator.log"
-            config = operator_config(Path(tmp) / "operator-config.yaml")
-            keys = [d.key for d in plan]
-            # Restarts in the middle: spread evenly over the kills.
-            restart_at = [
-                round(kills * (i + 1) / (apiserver_restarts + 1)) for i in range(apiserver_restarts)
-            ]
-            with (
-                JobTimeline(kubeconfig, names) as timeline,
-                # Jobs that take a few seconds: kills land while archive and reset Jobs run, too.
-                PodFinisher(kubeconfig, names, fails(plan), rng=rng, delay=(0.5, 4.0)) as finisher,
-            ):
-                chaos = run_chaos(
-                    plane=plane,
-                    kubeconfig=kubeconfig,
-                    log=log,
-                    clock=SimClock(CLOCK_START, rate),
-                    operator_args=["--config", str(config)],
-                    rollovers=keys,
-                    rng=rng,
-                    kills=kills,
-                    uptime=uptime,
-                    apiserver_restart_before=restart_at,
-                    timeout=timeout,
-                )
-                time.sleep(1)  # the timeline's last events
-                violations = check_invariants(
-                    kubeconfig,
-                    keys,
-                    originals,
-                    expect_failed=[d.key for d in plan if d.fail_archive],
-                    logs=[log],
-                    timeline=timeline,
-                )
-            violations = chaos.crashes + violations
-            if not chaos.finished:
-                violations.insert(0, "not every rollover finished (Completed or Failed) in time")
-            final = Counter(_safe_phases(kubeconfig, keys).values())
-            jobs = len(timeline.snapshot())
-            log_lines = len(log.read_text(errors="replace").splitlines())
-            if violations:
-                kept = OUT / "soak-operator.log"
-                OUT.mkdir(exist_ok=True)
-                kept.write_bytes(log.read_bytes())
-                say(f"operator log kept at {kept}")
-        finally:
-            plane.stop()
+    with scratch_plane("soak-") as (plane, tmp):
+        kubeconfig = plane.kubeconfig
+        create_objects(kubeconfig, plan, namespaces=names)
+        originals = snapshot_targets(kubeconfig, names)
+        log = tmp / "operator.log"
+        config = operator_config(tmp / "operator-config.yaml")
+        keys = [d.key for d in plan]
+        # Restarts in the middle: spread evenly over the kills.
+        restart_at = [round(kills * (i + 1) / (apiserver_restarts + 1)) for i in range(apiserver_restarts)]
+        with (
+            JobTimeline(kubeconfig, names) as timeline,
+            # Jobs that take a few seconds: kills land while archive and reset Jobs run, too.
+            PodFinisher(kubeconfig, names, fails(plan), rng=rng, delay=(0.5, 4.0)) as finisher,
+        ):
+            chaos = run_chaos(
+                plane=plane,
+                kubeconfig=kubeconfig,
+                log=log,
+                clock=SimClock(CLOCK_START, rate),
+                operator_args=["--config", str(config)],
+                rollovers=keys,
+                rng=rng,
+                kills=kills,
+                uptime=uptime,
+                apiserver_restart_before=restart_at,
+                timeout=timeout,
+            )
+            time.sleep(1)  # the timeline's last events
+            violations = check_invariants(
+                kubeconfig,
+                keys,
+                originals,
+                expect_failed=[d.key for d in plan if d.fail_archive],
+                logs=[log],
+                timeline=timeline,
+            )
+        violations = chaos.crashes + violations
+        if not chaos.finished:
+            violations.insert(0, "not every rollover finished (Completed or Failed) in time")
+        final = Counter(_safe_phases(kubeconfig, keys).values())
+        jobs = len(timeline.snapshot())
+        log_lines = len(log.read_text(errors="replace").splitlines())
+        if violations:
+            kept = OUT / "soak-operator.log"
+            OUT.mkdir(exist_ok=True)
+            kept.write_bytes(log.read_bytes())
+            say(f"operator log kept at {kept}")
     return {
         "seed": seed,
         "districts": districts,
