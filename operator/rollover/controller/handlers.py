@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import logging
 import os
 import signal
@@ -29,14 +28,13 @@ from rollover.api.models import SyncTargetKind
 from rollover.cluster.client import pooled_client
 from rollover.controller import metrics
 from rollover.controller.cache import Cache
-from rollover.controller.informer import PAGE_SIZE, Informer, raw_resource
+from rollover.controller.informer import PAGE_SIZE, Informer, raw_resource, until_listed
 from rollover.controller.leader import Election, LeaderElector
-from rollover.controller.reconciler import RETRIABLE, Reconciler, describe
+from rollover.controller.reconciler import Reconciler
 from rollover.observed import LABEL_ROLLOVER, ORIGINAL_STATE_ANNOTATION, OriginalState
 
 log = logging.getLogger(__name__)
 
-START_RETRY_MAX_S = 10.0
 CRONJOBS = raw_resource("batch", "v1", "CronJob", "cronjobs")
 DEPLOYMENTS = raw_resource("apps", "v1", "Deployment", "deployments")
 JOBS = raw_resource("batch", "v1", "Job", "jobs")
@@ -116,17 +114,13 @@ def _informers(reconciler: Reconciler, patterns: list[str]) -> list[Informer]:
 
 async def _listed(informers: list[Informer]) -> None:
     """One LIST per kind before anyone plans (never on a partial view); an unreachable or
-    throttling apiserver is waited for (one warning per attempt), not handed to kopf, which would
-    retry only after a minute."""
-    for attempt in itertools.count():
-        try:
-            for informer in informers:
-                await informer.list_all()
-            return
-        except RETRIABLE as exc:
-            delay = min(START_RETRY_MAX_S, 0.5 * 2**attempt)
-            log.warning("listing sync targets and Jobs failed (%s); retrying in %.1fs", describe(exc), delay)
-            await asyncio.sleep(delay)
+    throttling apiserver is waited for, not handed to kopf, which would retry only after a minute."""
+
+    async def list_all() -> None:
+        for informer in informers:
+            await informer.list_all()
+
+    await until_listed(list_all, "listing sync targets and Jobs")
 
 
 def _watching(informer: Informer) -> asyncio.Task[None]:

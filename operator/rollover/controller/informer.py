@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -124,20 +124,26 @@ class Informer:
             self.handle(kind, raw)
 
     async def _relist(self, scope: str) -> None:
-        failures = 0
-        while True:
-            try:
-                await self._list(scope)
-                return
-            except RETRIABLE as exc:
-                failures += 1
-                delay = _backoff(failures)
-                log.warning("listing %s failed (%s); retrying in %.1fs", self.kind, describe(exc), delay)
-                await asyncio.sleep(delay)
+        await until_listed(lambda: self._list(scope), f"listing {self.kind}")
 
     @property
     def kind(self) -> str:
         return self.resource._api_info.resource.kind
+
+
+async def until_listed(listing: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run `listing` until it succeeds: an unreachable or throttling apiserver is waited for with a
+    capped exponential backoff, one warning per failed attempt."""
+    failures = 0
+    while True:
+        try:
+            await listing()
+            return
+        except RETRIABLE as exc:
+            failures += 1
+            delay = _backoff(failures)
+            log.warning("%s failed (%s); retrying in %.1fs", what, describe(exc), delay)
+            await asyncio.sleep(delay)
 
 
 def _backoff(failures: int) -> float:
