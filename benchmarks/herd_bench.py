@@ -60,7 +60,7 @@ from rollover.cluster.client import pooled_client
 from rollover.cluster.resources import DistrictRollover
 from rollover.devcluster.controlplane import ControlPlane
 from rollover.devcluster.runner import running_operator
-from rollover.observed import ORIGINAL_STATE_ANNOTATION
+from rollover.labels import ORIGINAL_STATE_ANNOTATION
 
 OUT = Path(__file__).parent / "out"
 CONCURRENCIES = (64, 128, 256)

@@ -44,15 +44,15 @@ from lightkube.resources.batch_v1 import CronJob, Job
 
 from rollover import KIND
 from rollover.cluster.resources import DistrictRollover
-from rollover.observed import (
+from rollover.labels import (
     LABEL_ATTEMPT,
     LABEL_PRODUCT,
     LABEL_ROLLOVER,
     LABEL_SCHOOL_YEAR,
     LABEL_STEP,
     ORIGINAL_STATE_ANNOTATION,
-    OriginalState,
 )
+from rollover.observed import OriginalState
 from rollover.selectors import matches
 
 RolloverKey = tuple[str, str]  # (namespace, name)

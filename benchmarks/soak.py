@@ -67,7 +67,7 @@ from rollover.cluster.resources import DistrictRollover
 from rollover.devcluster.controlplane import ControlPlane
 from rollover.devcluster.objects import csv_import_deployment, sync_cronjob
 from rollover.devcluster.runner import running_operator
-from rollover.observed import LABEL_PRODUCT, LABEL_ROLLOVER, LABEL_STEP
+from rollover.labels import LABEL_PRODUCT, LABEL_ROLLOVER, LABEL_STEP
 
 OUT = Path(__file__).parent / "out"
 PRODUCTS = ("imagine-math", "imagine-math-facts", "twig-science")

@@ -9,20 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from rollover import GROUP
 from rollover.api.models import JobState, Step, SyncTargetKind
-
-#: Annotation on a paused sync target: its original state, written in the same PATCH that pauses
-#: it, so a crash between the two can never lose what to restore.
-ORIGINAL_STATE_ANNOTATION = f"{GROUP}/original-state"
-RETRY_ANNOTATION = f"{GROUP}/retry"
-FINALIZER = f"{GROUP}/finalizer"
-
-LABEL_ROLLOVER = f"{GROUP}/rollover"
-LABEL_STEP = f"{GROUP}/step"
-LABEL_PRODUCT = f"{GROUP}/product"
-LABEL_SCHOOL_YEAR = f"{GROUP}/school-year"
-LABEL_ATTEMPT = f"{GROUP}/attempt"
 
 
 @dataclass(frozen=True)

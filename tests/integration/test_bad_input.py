@@ -28,7 +28,7 @@ from ruamel.yaml import YAML
 
 from rollover.cli.main import main
 from rollover.devcluster.objects import sync_cronjob
-from rollover.observed import LABEL_ROLLOVER, ORIGINAL_STATE_ANNOTATION
+from rollover.labels import LABEL_ROLLOVER, ORIGINAL_STATE_ANNOTATION
 from tests.conftest import RunningControlPlane
 from tests.integration.kube import Kube, operator, rollover_doc, wait_for
 from tests.integration.malformed_rollovers import ADMISSION, CLOCK_START, LINT, SPEC_INVALID, Case

@@ -26,7 +26,7 @@ from ruamel.yaml import YAML
 
 import rollover.controller.metrics  # noqa: F401 - registers the operator's metrics
 from rollover.api.models import Step
-from rollover.controller.config import JobTemplate, load_config
+from rollover.config import JobTemplate, load_config
 from rollover.devcluster.binaries import ensure_binaries
 from rollover.devcluster.controlplane import free_port
 from rollover.devcluster.runner import running_operator

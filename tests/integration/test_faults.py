@@ -62,7 +62,7 @@ from rollover import FIELD_MANAGER
 from rollover.api.models import Step
 from rollover.cluster import apply
 from rollover.cluster.jobs import job_manifest
-from rollover.controller.config import load_config
+from rollover.config import load_config
 from rollover.devcluster.controlplane import ControlPlane, free_port
 from rollover.devcluster.runner import running_operator
 from rollover.planner import CreateJob, job_name

@@ -9,7 +9,8 @@ import pytest
 
 from rollover.api.models import SyncTargetKind
 from rollover.controller.cache import Cache
-from rollover.observed import ORIGINAL_STATE_ANNOTATION, OriginalState
+from rollover.labels import ORIGINAL_STATE_ANNOTATION
+from rollover.observed import OriginalState
 from rollover.planner import EmitEvent, Rollover, plan
 from tests.unit.test_planner import PAUSE_AT, YEAR, accepted, spec
 

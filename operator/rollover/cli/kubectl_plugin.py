@@ -38,7 +38,7 @@ from rollover.api.models import (
     parse_status,
 )
 from rollover.cli.plan_cmd import _by_date_table, _columns, by_date
-from rollover.observed import RETRY_ANNOTATION
+from rollover.labels import RETRY_ANNOTATION
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 RESOURCE = f"{PLURAL}.{GROUP}"

@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 
 from rollover import logs
+from rollover.config import ConfigError, load_config
 from rollover.controller.clock import AcceleratedClock, SystemClock
-from rollover.controller.config import ConfigError, load_config
 from rollover.controller.leader import Election, Timing
 
 log = logging.getLogger("rollover.operator")

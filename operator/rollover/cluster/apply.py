@@ -19,8 +19,8 @@ from rollover import FIELD_MANAGER
 from rollover.api.models import SyncTargetKind
 from rollover.cluster.jobs import job_manifest
 from rollover.cluster.resources import DistrictRollover
-from rollover.controller.config import OperatorConfig
-from rollover.observed import FINALIZER, ORIGINAL_STATE_ANNOTATION
+from rollover.config import OperatorConfig
+from rollover.labels import FINALIZER, ORIGINAL_STATE_ANNOTATION
 from rollover.planner import CreateJob, PauseTarget, RepairTarget, RestoreTarget
 
 log = logging.getLogger(__name__)

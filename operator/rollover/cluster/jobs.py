@@ -7,8 +7,8 @@ from typing import Any, cast
 from lightkube.resources.batch_v1 import Job
 
 from rollover import GROUP, KIND, VERSION
-from rollover.controller.config import JobTemplate
-from rollover.observed import LABEL_ATTEMPT, LABEL_PRODUCT, LABEL_ROLLOVER, LABEL_SCHOOL_YEAR, LABEL_STEP
+from rollover.config import JobTemplate
+from rollover.labels import LABEL_ATTEMPT, LABEL_PRODUCT, LABEL_ROLLOVER, LABEL_SCHOOL_YEAR, LABEL_STEP
 from rollover.planner import CreateJob
 
 

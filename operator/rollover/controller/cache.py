@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollover.api.models import JobState, Step, SyncTargetKind
-from rollover.observed import (
+from rollover.labels import (
     LABEL_ATTEMPT,
     LABEL_PRODUCT,
     LABEL_ROLLOVER,
@@ -20,11 +20,8 @@ from rollover.observed import (
     LABEL_STEP,
     ORIGINAL_STATE_ANNOTATION,
     RETRY_ANNOTATION,
-    Observed,
-    ObservedJob,
-    ObservedTarget,
-    OriginalState,
 )
+from rollover.observed import Observed, ObservedJob, ObservedTarget, OriginalState
 from rollover.selectors import matches
 
 Key = tuple[str, str]  # (namespace, name)

@@ -31,7 +31,8 @@ from rollover.controller.cache import Cache
 from rollover.controller.informer import PAGE_SIZE, Informer, raw_resource, until_listed
 from rollover.controller.leader import Election, LeaderElector
 from rollover.controller.reconciler import Reconciler
-from rollover.observed import LABEL_ROLLOVER, ORIGINAL_STATE_ANNOTATION, OriginalState
+from rollover.labels import LABEL_ROLLOVER, ORIGINAL_STATE_ANNOTATION
+from rollover.observed import OriginalState
 
 log = logging.getLogger(__name__)
 

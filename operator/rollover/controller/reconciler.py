@@ -28,10 +28,10 @@ from pydantic import ValidationError
 from rollover import FIELD_MANAGER, GROUP, KIND, VERSION, logs
 from rollover.api.models import DistrictRolloverStatus, dump, parse_status
 from rollover.cluster import apply
+from rollover.config import OperatorConfig
 from rollover.controller import metrics
 from rollover.controller.cache import Cache, Key, parse_termination_message
 from rollover.controller.clock import SystemClock
-from rollover.controller.config import OperatorConfig
 from rollover.planner import (
     Action,
     CreateJob,

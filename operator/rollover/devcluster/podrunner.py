@@ -20,7 +20,7 @@ from lightkube import AsyncClient, operators
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
-from rollover.observed import LABEL_ROLLOVER
+from rollover.labels import LABEL_ROLLOVER
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,22 @@
+"""The marks the operator puts on Kubernetes objects: labels, annotations and its finalizer.
+
+Their values are what other objects, tools and people can see and (except our finalizer and the
+original-state annotation) set themselves: code that reads them must never trust them alone.
+"""
+
+from __future__ import annotations
+
+from rollover import GROUP
+
+#: Annotation on a paused sync target: its original state, written in the same PATCH that pauses
+#: it, so a crash between the two can never lose what to restore.
+ORIGINAL_STATE_ANNOTATION = f"{GROUP}/original-state"
+#: Annotation on a DistrictRollover: a new value asks for the failed step to be retried.
+RETRY_ANNOTATION = f"{GROUP}/retry"
+FINALIZER = f"{GROUP}/finalizer"
+
+LABEL_ROLLOVER = f"{GROUP}/rollover"
+LABEL_STEP = f"{GROUP}/step"
+LABEL_PRODUCT = f"{GROUP}/product"
+LABEL_SCHOOL_YEAR = f"{GROUP}/school-year"
+LABEL_ATTEMPT = f"{GROUP}/attempt"

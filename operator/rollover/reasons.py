@@ -1,0 +1,73 @@
+"""Every reason the operator writes: condition reasons and Event reasons, as types.
+
+The planner is the only code that picks them; the kubectl plugin explains each (a test compares the
+sets), and the runbook documents them. Validation rules have reasons of their own (their `Finding`
+codes, such as `ResetDateOnHoliday`), which a SpecValid=False condition carries as they are.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from rollover.api.models import Phase
+
+
+class Reason(StrEnum):
+    """The reason of a status condition."""
+
+    ACCEPTED = "Accepted"
+    SPEC_INVALID = "SpecInvalid"
+    LOCKED_AFTER_ARCHIVE_STARTED = "LockedAfterArchiveStarted"
+    NOT_SUSPENDED = "NotSuspended"
+    SUSPENDED_BY_SPEC = "SuspendedBySpec"
+    SUSPENDED = "Suspended"
+    WAITING_FOR_PAUSE_DATE = "WaitingForPauseDate"
+    NOT_YET_PAUSED = "NotYetPaused"
+    PAUSING = "Pausing"
+    PAUSED = "Paused"
+    WAITING_FOR_RESET_DATE = "WaitingForResetDate"
+    WAITING_FOR_SYNC_DRAIN = "WaitingForSyncDrain"
+    SYNC_DRAIN_TIMEOUT = "SyncDrainTimeout"
+    ARCHIVING = "Archiving"
+    ARCHIVE_SUCCEEDED = "ArchiveSucceeded"
+    ARCHIVE_FAILED = "ArchiveFailed"
+    RESETTING = "Resetting"
+    RESET_SUCCEEDED = "ResetSucceeded"
+    RESET_FAILED = "ResetFailed"
+    RESUMING = "Resuming"
+    RESUMED = "Resumed"
+    ROLLOVER_COMPLETED = "RolloverCompleted"
+    WAITING_FOR_RESET_JOBS = "WaitingForResetJobs"
+    RESTORING_ON_DELETE = "RestoringOnDelete"
+
+
+class EventReason(StrEnum):
+    """The reason of a Kubernetes Event on a DistrictRollover."""
+
+    DATE_ACCEPTED = "DateAccepted"
+    SPEC_INVALID = "SpecInvalid"
+    SCHEDULED = "Scheduled"
+    PAUSE_RESCHEDULED = "PauseRescheduled"
+    SYNC_PAUSED = "SyncPaused"
+    TARGET_OWNED_ELSEWHERE = "TargetOwnedElsewhere"
+    DRIFT_REPAIRED = "DriftRepaired"
+    RETRY_REQUESTED = "RetryRequested"
+    ARCHIVE_STARTED = "ArchiveStarted"
+    RESET_STARTED = "ResetStarted"
+    ARCHIVE_FAILED = "ArchiveFailed"
+    RESET_FAILED = "ResetFailed"
+    ROLLOVER_COMPLETED = "RolloverCompleted"
+    # The bare phase change, said only when nothing more telling was (one event per transition).
+    PHASE_PENDING = "PhasePending"
+    PHASE_SCHEDULED = "PhaseScheduled"
+    PHASE_PAUSED = "PhasePaused"
+    PHASE_ARCHIVING = "PhaseArchiving"
+    PHASE_RESETTING = "PhaseResetting"
+    PHASE_RESUMING = "PhaseResuming"
+    PHASE_COMPLETED = "PhaseCompleted"
+    PHASE_FAILED = "PhaseFailed"
+
+    @classmethod
+    def phase_change(cls, phase: Phase) -> EventReason:
+        """The bare event for entering `phase`."""
+        return cls(f"Phase{phase.value}")
