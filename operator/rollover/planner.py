@@ -39,11 +39,17 @@ from rollover.api.models import (
 from rollover.calendar import Schedule, compute_schedule
 from rollover.conditions import merge_conditions
 from rollover.observed import Observed, ObservedTarget, OriginalState
+from rollover.reasons import EventReason, Reason
 from rollover.validation import Finding, name_findings, validate_document, validate_spec
 
 JOB_NAME_MAX = 63
 _IN_FLIGHT = (JobState.PENDING, JobState.RUNNING)
 _HOLDS_FINALIZER = frozenset({Phase.PAUSED, Phase.ARCHIVING, Phase.RESETTING, Phase.RESUMING, Phase.FAILED})
+_STARTED = {Step.ARCHIVE: EventReason.ARCHIVE_STARTED, Step.RESET: EventReason.RESET_STARTED}
+_FAILED = {
+    Step.ARCHIVE: (Reason.ARCHIVE_FAILED, EventReason.ARCHIVE_FAILED),
+    Step.RESET: (Reason.RESET_FAILED, EventReason.RESET_FAILED),
+}
 
 
 # --- inputs and outputs -----------------------------------------------------------------------
@@ -111,7 +117,7 @@ class EmitEvent:
     """A Kubernetes Event on the rollover."""
 
     type: Literal["Normal", "Warning"]
-    reason: str
+    reason: EventReason
     message: str
 
 
@@ -159,11 +165,12 @@ class _Draft:
     wake_at: dt.datetime | None = None
 
     def condition(
-        self, type_: ConditionType, status: ConditionStatus, reason: str, message: str = ""
+        self, type_: ConditionType, status: ConditionStatus, reason: Reason | str, message: str = ""
     ) -> None:
+        """Set a condition; `reason` is a `Reason`, or a validation rule's code for SpecValid."""
         self.conditions.append((type_, status, reason, message))
 
-    def event(self, type_: Literal["Normal", "Warning"], reason: str, message: str) -> None:
+    def event(self, type_: Literal["Normal", "Warning"], reason: EventReason, message: str) -> None:
         self.actions.append(EmitEvent(type_, reason, message))
 
     def finish(self, phase: Phase, *, release_finalizer: bool = False) -> Plan:
@@ -181,7 +188,7 @@ class _Draft:
         said = any(isinstance(a, EmitEvent) and a.type == "Normal" for a in self.actions)
         if phase != old_phase and phase is not Phase.PENDING and not said:
             # One event per transition: a specific one (SyncPaused, ArchiveStarted...) says it better.
-            self.event("Normal", f"Phase{phase.value}", f"{old_phase.value} -> {phase.value}")
+            self.event("Normal", EventReason.phase_change(phase), f"{old_phase.value} -> {phase.value}")
         hold = phase in _HOLDS_FINALIZER or any(
             isinstance(a, PauseTarget | RepairTarget | RestoreTarget) for a in self.actions
         )
@@ -275,13 +282,13 @@ def _cycle(
             draft.condition(
                 ConditionType.SPEC_VALID,
                 "False",
-                "LockedAfterArchiveStarted",
+                Reason.LOCKED_AFTER_ARCHIVE_STARTED,
                 f"spec.{', spec.'.join(changed)} changed after archiving started; keeping "
                 f"resetDate={status.reset_date}, schoolYear={status.school_year}, "
                 f"products={','.join(locked_products)}",
             )
         else:
-            draft.condition(ConditionType.SPEC_VALID, "True", "Accepted", "")
+            draft.condition(ConditionType.SPEC_VALID, "True", Reason.ACCEPTED, "")
         return _Cycle(
             locked, _locked_schedule(status) or compute_schedule(locked), locked_products, locked=True
         )
@@ -306,14 +313,14 @@ def _cycle(
         if previous_year is not None:
             draft.event(
                 "Normal",
-                "DateAccepted",
+                EventReason.DATE_ACCEPTED,
                 f"Reset date {spec.reset_date} accepted for school year {spec.school_year}",
             )
     warnings = [f for f in findings if f.severity == "warning"]
     draft.condition(
         ConditionType.SPEC_VALID,
         "True",
-        "Accepted",
+        Reason.ACCEPTED,
         "; ".join(f"{w.field}: {w.message}" for w in warnings),
     )
     return _Cycle(spec, compute_schedule(spec), tuple(spec.products), locked=False)
@@ -335,20 +342,22 @@ def _frozen(draft: _Draft, findings: list[Finding]) -> Plan:
     draft.condition(
         ConditionType.READY, "False", errors[0].code, "fix the spec; nothing is changed until then"
     )
-    draft.condition(ConditionType.RECONCILING, "False", "SpecInvalid", "")
+    draft.condition(ConditionType.RECONCILING, "False", Reason.SPEC_INVALID, "")
     if draft.rollover.status.condition(ConditionType.SPEC_VALID) is None or (
         draft.rollover.status.condition(ConditionType.SPEC_VALID).status != "False"  # type: ignore[union-attr]
     ):
-        draft.event("Warning", "SpecInvalid", message)
+        draft.event("Warning", EventReason.SPEC_INVALID, message)
     phase = draft.status.phase if draft.status.school_year else Phase.PENDING
     return draft.finish(phase)
 
 
 def _suspended(draft: _Draft) -> Plan:
-    draft.condition(ConditionType.SUSPENDED, "True", "SuspendedBySpec", "spec.suspend is true: no actions")
-    draft.condition(ConditionType.READY, "False", "Suspended", "spec.suspend is true")
-    draft.condition(ConditionType.RECONCILING, "False", "Suspended", "")
-    draft.condition(ConditionType.STALLED, "False", "Suspended", "")
+    draft.condition(
+        ConditionType.SUSPENDED, "True", Reason.SUSPENDED_BY_SPEC, "spec.suspend is true: no actions"
+    )
+    draft.condition(ConditionType.READY, "False", Reason.SUSPENDED, "spec.suspend is true")
+    draft.condition(ConditionType.RECONCILING, "False", Reason.SUSPENDED, "")
+    draft.condition(ConditionType.STALLED, "False", Reason.SUSPENDED, "")
     return draft.finish(draft.status.phase)
 
 
@@ -369,7 +378,7 @@ def _pause_targets(draft: _Draft, cycle: _Cycle, observed: Observed) -> bool:
             if target.matches_selector:  # another rollover's target is none of our business
                 draft.event(
                     "Warning",
-                    "TargetOwnedElsewhere",
+                    EventReason.TARGET_OWNED_ELSEWHERE,
                     f"{target.kind.value} {target.name} was paused by rollover "
                     f"{target.original.rollover}; leaving it alone",
                 )
@@ -391,7 +400,7 @@ def _pause_targets(draft: _Draft, cycle: _Cycle, observed: Observed) -> bool:
                 draft.actions.append(RepairTarget(target.kind, target.name))
                 draft.event(
                     "Warning",
-                    "DriftRepaired",
+                    EventReason.DRIFT_REPAIRED,
                     f"{target.kind.value} {target.name} was resumed during the pause; paused again",
                 )
                 all_paused = False
@@ -532,7 +541,7 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
             "reset_at": schedule.reset_at,
         }
     )
-    draft.condition(ConditionType.SUSPENDED, "False", "NotSuspended", "")
+    draft.condition(ConditionType.SUSPENDED, "False", Reason.NOT_SUSPENDED, "")
     if status.phase is Phase.COMPLETED and status.school_year == cycle.spec.school_year:
         return _completed(draft)
     if not cycle.locked and now < schedule.pause_at:
@@ -545,7 +554,7 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
     if paused_now:
         draft.event(
             "Normal",
-            "SyncPaused",
+            EventReason.SYNC_PAUSED,
             f"Roster sync paused: {_describe_targets(paused_now)}. "
             f"Archiving starts {_local(schedule.reset_at)}.",
         )
@@ -561,12 +570,12 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
             draft,
             Phase.PAUSED,
             all_paused,
-            "WaitingForResetDate",
+            Reason.WAITING_FOR_RESET_DATE,
             f"Roster sync paused; archiving starts {_local(schedule.reset_at)}",
         )
     if not cycle.locked:
         if not all_paused:
-            return _progressing(draft, Phase.PAUSED, "Pausing", "pausing roster sync before archiving")
+            return _progressing(draft, Phase.PAUSED, Reason.PAUSING, "pausing roster sync before archiving")
         if observed.active_sync_jobs:
             return _draining(draft, observed, schedule, settings)
     return _jobs_phases(draft, cycle, observed)
@@ -578,14 +587,16 @@ def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
     if not restored:
         draft.event(
             "Normal",
-            "PauseRescheduled",
+            EventReason.PAUSE_RESCHEDULED,
             f"Reset date moved; roster sync resumed until {_local(cycle.schedule.pause_at)}",
         )
-        return _progressing(draft, Phase.SCHEDULED, "Resuming", "resuming roster sync: the pause moved later")
+        return _progressing(
+            draft, Phase.SCHEDULED, Reason.RESUMING, "resuming roster sync: the pause moved later"
+        )
     draft.condition(
         ConditionType.SYNC_PAUSED,
         "False",
-        "NotYetPaused",
+        Reason.NOT_YET_PAUSED,
         f"roster sync pauses {_local(cycle.schedule.pause_at)}",
     )
     message = (
@@ -593,38 +604,38 @@ def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
         f"archive and reset {_local(cycle.schedule.reset_at)}"
     )
     if draft.rollover.status.phase is not Phase.SCHEDULED:
-        draft.event("Normal", "Scheduled", message)
-    return _waiting(draft, Phase.SCHEDULED, True, "WaitingForPauseDate", message)
+        draft.event("Normal", EventReason.SCHEDULED, message)
+    return _waiting(draft, Phase.SCHEDULED, True, Reason.WAITING_FOR_PAUSE_DATE, message)
 
 
-def _waiting(draft: _Draft, phase: Phase, settled: bool, reason: str, message: str) -> Plan:
+def _waiting(draft: _Draft, phase: Phase, settled: bool, reason: Reason, message: str) -> Plan:
     """Waiting for a date: Ready=True (GitOps must not hang for months), unless still applying."""
     if not settled:
-        return _progressing(draft, phase, "Pausing", "applying the pause to roster-sync targets")
+        return _progressing(draft, phase, Reason.PAUSING, "applying the pause to roster-sync targets")
     draft.condition(ConditionType.READY, "True", reason, message)
     draft.condition(ConditionType.RECONCILING, "False", reason, "")
     draft.condition(ConditionType.STALLED, "False", reason, "")
     return draft.finish(phase)
 
 
-def _mark_progressing(draft: _Draft, reason: str, message: str) -> None:
+def _mark_progressing(draft: _Draft, reason: Reason, message: str) -> None:
     draft.condition(ConditionType.READY, "False", reason, message)
     draft.condition(ConditionType.RECONCILING, "True", reason, message)
     draft.condition(ConditionType.STALLED, "False", reason, "")
 
 
-def _progressing(draft: _Draft, phase: Phase, reason: str, message: str) -> Plan:
+def _progressing(draft: _Draft, phase: Phase, reason: Reason, message: str) -> Plan:
     _mark_progressing(draft, reason, message)
     return draft.finish(phase)
 
 
-def _mark_stalled(draft: _Draft, reason: str, message: str) -> None:
+def _mark_stalled(draft: _Draft, reason: Reason | str, message: str) -> None:
     draft.condition(ConditionType.READY, "False", reason, message)
     draft.condition(ConditionType.RECONCILING, "False", reason, "")
     draft.condition(ConditionType.STALLED, "True", reason, message)
 
 
-def _stalled(draft: _Draft, phase: Phase, reason: str, message: str) -> Plan:
+def _stalled(draft: _Draft, phase: Phase, reason: Reason, message: str) -> Plan:
     _mark_stalled(draft, reason, message)
     return draft.finish(phase)
 
@@ -635,7 +646,7 @@ def _draining(draft: _Draft, observed: Observed, schedule: Schedule, settings: S
         return _stalled(
             draft,
             Phase.PAUSED,
-            "SyncDrainTimeout",
+            Reason.SYNC_DRAIN_TIMEOUT,
             f"sync Job(s) {running} still running {settings.drain_timeout} after the reset time; "
             "archiving has not started",
         )
@@ -643,7 +654,7 @@ def _draining(draft: _Draft, observed: Observed, schedule: Schedule, settings: S
     return _progressing(
         draft,
         Phase.PAUSED,
-        "WaitingForSyncDrain",
+        Reason.WAITING_FOR_SYNC_DRAIN,
         f"waiting for sync Job(s) {running} to finish before archiving",
     )
 
@@ -659,7 +670,11 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
     )
     if retry:
         draft.status = status.model_copy(update={"retry_token": observed.retry_token})
-        draft.event("Normal", "RetryRequested", f"retry {observed.retry_token}: new Jobs for the failed step")
+        draft.event(
+            "Normal",
+            EventReason.RETRY_REQUESTED,
+            f"retry {observed.retry_token}: new Jobs for the failed step",
+        )
 
     def finish_with(phase: Phase) -> Plan:
         draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
@@ -668,40 +683,44 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
     archive = _run_step(draft, cycle, Step.ARCHIVE, jobs, retry)
     _announce_created(draft, Step.ARCHIVE)
     if archive is JobState.FAILED:
-        draft.condition(ConditionType.ARCHIVED, "False", "ArchiveFailed", _failures(jobs, Step.ARCHIVE))
-        _mark_failed(draft, "ArchiveFailed", _failures(jobs, Step.ARCHIVE))
+        draft.condition(ConditionType.ARCHIVED, "False", Reason.ARCHIVE_FAILED, _failures(jobs, Step.ARCHIVE))
+        _mark_failed(draft, Step.ARCHIVE, _failures(jobs, Step.ARCHIVE))
         return finish_with(Phase.FAILED)
     if archive is not JobState.SUCCEEDED:
-        draft.condition(ConditionType.ARCHIVED, "False", "Archiving", "archive Job(s) running")
-        _mark_progressing(draft, "Archiving", "archive Job(s) running")
+        draft.condition(ConditionType.ARCHIVED, "False", Reason.ARCHIVING, "archive Job(s) running")
+        _mark_progressing(draft, Reason.ARCHIVING, "archive Job(s) running")
         return finish_with(Phase.ARCHIVING)
     draft.condition(
-        ConditionType.ARCHIVED, "True", "ArchiveSucceeded", "every product's archive Job succeeded"
+        ConditionType.ARCHIVED, "True", Reason.ARCHIVE_SUCCEEDED, "every product's archive Job succeeded"
     )
 
     # Only here, after every archive Job succeeded, may a reset Job be created.
     reset = _run_step(draft, cycle, Step.RESET, jobs, retry)
     _announce_created(draft, Step.RESET)
     if reset is JobState.FAILED:
-        draft.condition(ConditionType.DATA_RESET, "False", "ResetFailed", _failures(jobs, Step.RESET))
-        _mark_failed(draft, "ResetFailed", _failures(jobs, Step.RESET))
+        draft.condition(ConditionType.DATA_RESET, "False", Reason.RESET_FAILED, _failures(jobs, Step.RESET))
+        _mark_failed(draft, Step.RESET, _failures(jobs, Step.RESET))
         return finish_with(Phase.FAILED)
     if reset is not JobState.SUCCEEDED:
-        draft.condition(ConditionType.DATA_RESET, "False", "Resetting", "reset Job(s) running")
-        _mark_progressing(draft, "Resetting", "reset Job(s) running")
+        draft.condition(ConditionType.DATA_RESET, "False", Reason.RESETTING, "reset Job(s) running")
+        _mark_progressing(draft, Reason.RESETTING, "reset Job(s) running")
         return finish_with(Phase.RESETTING)
-    draft.condition(ConditionType.DATA_RESET, "True", "ResetSucceeded", "every product's reset Job succeeded")
+    draft.condition(
+        ConditionType.DATA_RESET, "True", Reason.RESET_SUCCEEDED, "every product's reset Job succeeded"
+    )
 
     if not _restore_targets(draft, observed):
-        draft.condition(ConditionType.SYNC_PAUSED, "True", "Resuming", "restoring roster-sync targets")
-        _mark_progressing(draft, "Resuming", "restoring roster-sync targets to their recorded state")
+        draft.condition(ConditionType.SYNC_PAUSED, "True", Reason.RESUMING, "restoring roster-sync targets")
+        _mark_progressing(draft, Reason.RESUMING, "restoring roster-sync targets to their recorded state")
         return finish_with(Phase.RESUMING)
-    draft.condition(ConditionType.SYNC_PAUSED, "False", "Resumed", "roster sync restored for the new year")
+    draft.condition(
+        ConditionType.SYNC_PAUSED, "False", Reason.RESUMED, "roster sync restored for the new year"
+    )
     draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
     draft.status = _with_history(draft.status, cycle, draft.now, "Completed")
     draft.event(
         "Normal",
-        "RolloverCompleted",
+        EventReason.ROLLOVER_COMPLETED,
         f"School year {cycle.spec.school_year} archived and reset; roster sync resumed",
     )
     return _completed(draft)
@@ -717,7 +736,7 @@ def _announce_created(draft: _Draft, step: Step) -> None:
         )
         draft.event(
             "Normal",
-            f"{step.value.capitalize()}Started",
+            _STARTED[step],
             f"Created {step.value} Job(s) {', '.join(created)}. {after}",
         )
 
@@ -727,12 +746,13 @@ def _failures(jobs: Iterable[JobRecord], step: Step) -> str:
     return "; ".join(f"{j.product}: Job {j.name} failed: {j.message or 'no message'}" for j in failed)
 
 
-def _mark_failed(draft: _Draft, reason: str, message: str) -> None:
-    """Stalled with the Job's reason; a Warning event the first time (syncs stay paused)."""
+def _mark_failed(draft: _Draft, step: Step, message: str) -> None:
+    """Stalled with the step's failure; a Warning event the first time (syncs stay paused)."""
+    reason, event_reason = _FAILED[step]
     if draft.rollover.status.phase is not Phase.FAILED:
         draft.event(
             "Warning",
-            reason,
+            event_reason,
             f"{message}. Roster sync stays paused. Fix the cause, then set annotation "
             f"rostering.k12.dev/retry to a new value to retry the failed step.",
         )
@@ -743,11 +763,11 @@ def _completed(draft: _Draft) -> Plan:
     draft.condition(
         ConditionType.READY,
         "True",
-        "RolloverCompleted",
+        Reason.ROLLOVER_COMPLETED,
         f"school year {draft.status.school_year} rolled over",
     )
-    draft.condition(ConditionType.RECONCILING, "False", "RolloverCompleted", "")
-    draft.condition(ConditionType.STALLED, "False", "RolloverCompleted", "")
+    draft.condition(ConditionType.RECONCILING, "False", Reason.ROLLOVER_COMPLETED, "")
+    draft.condition(ConditionType.STALLED, "False", Reason.ROLLOVER_COMPLETED, "")
     return draft.finish(Phase.COMPLETED)
 
 
@@ -781,9 +801,11 @@ def _plan_deletion(draft: _Draft, observed: Observed) -> Plan:
         return _progressing(
             draft,
             draft.status.phase,
-            "WaitingForResetJobs",
+            Reason.WAITING_FOR_RESET_JOBS,
             f"deletion waits for reset Job(s) {', '.join(running_resets)}",
         )
     if not _restore_targets(draft, observed):
-        return _progressing(draft, draft.status.phase, "RestoringOnDelete", "restoring roster-sync targets")
+        return _progressing(
+            draft, draft.status.phase, Reason.RESTORING_ON_DELETE, "restoring roster-sync targets"
+        )
     return replace(draft.finish(draft.status.phase), release_finalizer=True)

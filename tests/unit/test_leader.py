@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rollover.controller.leader import Holder, Timing, may_acquire
+from rollover.controller.leader import Holder, LeaderElector, Timing, may_acquire
 
 pytestmark = pytest.mark.unit
 
@@ -43,3 +47,64 @@ def test_timing_follows_client_go_ratios() -> None:
     assert (Timing().lease_s, Timing().renew_deadline_s, Timing().retry_s) == (15.0, 10.0, 2.0)
     short = Timing(4.0)
     assert short.retry_s < short.renew_deadline_s < short.lease_s
+
+
+class _Renewals(LeaderElector):
+    """An elector whose renewals follow a script: True (renewed), or an exception (this round's
+    failure). Only the campaign's control flow is under test; the Lease calls are tested on the real
+    apiserver in tests/integration/test_leader_election.py."""
+
+    def __init__(self, script: list[bool | BaseException], timing: Timing) -> None:
+        super().__init__(client=None, namespace="ns", name="lease", identity="me", timing=timing)  # type: ignore[arg-type]
+        self.script = script
+
+    async def _acquire_or_renew(self) -> bool:
+        step = self.script.pop(0) if self.script else BrokenPipeError("apiserver gone")
+        if isinstance(step, BaseException):
+            raise step
+        return step
+
+
+def _throttled() -> httpx2.HTTPStatusError:
+    request = httpx2.Request("PUT", "https://127.0.0.1/apis/coordination.k8s.io/v1/leases")
+    response = httpx2.Response(429, text="Too many requests", headers={"Retry-After": "1"}, request=request)
+    return httpx2.HTTPStatusError("429", request=request, response=response)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [_throttled(), RuntimeError("a bug"), httpx2.ConnectError("refused")],
+    ids=["plain-text 429", "unexpected exception", "connection refused"],
+)
+async def test_any_failure_to_renew_stops_acting_before_the_lease_can_expire(failure: BaseException) -> None:
+    timing = Timing(lease_s=0.6)  # renew deadline 0.4 s, a round every 0.08 s
+    elector = _Renewals([True, failure, failure, failure, failure, failure, failure, failure], timing)
+    events: list[tuple[str, float]] = []
+    started = time.monotonic()
+    await asyncio.wait_for(
+        elector.run(
+            lambda: events.append(("started", time.monotonic() - started)),
+            lambda: events.append(("lost", time.monotonic() - started)),
+        ),
+        timeout=5,
+    )
+    assert [e for e, _ in events] == ["started", "lost"]
+    assert events[1][1] < timing.lease_s  # stopped before a standby could take the lease
+    assert not elector.leading
+
+
+async def test_a_renewal_that_hangs_is_cut_off_at_the_renew_deadline() -> None:
+    timing = Timing(lease_s=0.6)
+
+    class Hanging(_Renewals):
+        async def _acquire_or_renew(self) -> bool:
+            if self.script:
+                return bool(self.script.pop(0))
+            await asyncio.sleep(3600)
+            return True
+
+    elector = Hanging([True], timing)
+    lost: list[float] = []
+    started = time.monotonic()
+    await asyncio.wait_for(elector.run(lambda: None, lambda: lost.append(time.monotonic() - started)), 5)
+    assert lost and lost[0] < timing.lease_s

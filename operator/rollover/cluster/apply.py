@@ -1,4 +1,5 @@
-"""Applying the planner's actions to the cluster, idempotently. The only module that writes.
+"""Applying the planner's actions to the cluster, idempotently. The `cluster` package is the only code
+that writes to the API: this module the targets, Jobs, status and finalizer; `events.py` the Events.
 
 Every write uses the one field manager `district-rollover`, so GitOps tools can be told to ignore
 exactly our changes (e.g. CronJob spec.suspend while a rollover is paused).

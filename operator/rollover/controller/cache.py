@@ -131,6 +131,40 @@ class Cache:
         self.jobs[namespace].pop(name, None)
         self.forget("Job", namespace, name)
 
+    # --- routing: which rollovers an event wakes ---------------------------------------------------
+
+    def target_changed(self, kind: SyncTargetKind, event: str, body: dict[str, Any]) -> list[Key]:
+        """Cache a watch event of a possible sync target; the rollovers it concerns (those selecting
+        it and the one that paused it), or none when the event told nothing new."""
+        meta = body["metadata"]
+        if event == "DELETED":
+            self.drop_target(kind, meta["namespace"], meta["name"])
+        elif not self.changed(kind.value, body):
+            return []
+        else:
+            self.put_target(kind, body)
+        annotation = (meta.get("annotations") or {}).get(ORIGINAL_STATE_ANNOTATION, "")
+        original = OriginalState.from_annotation(annotation)
+        paused_by = original.rollover if original is not None else None
+        return self.rollovers_for_target(meta["namespace"], meta.get("labels") or {}, paused_by)
+
+    def job_changed(self, event: str, body: dict[str, Any]) -> list[Key]:
+        """Cache a watch event of a Job; the rollovers it concerns: ours wakes its rollover, a Job of
+        a CronJob wakes the rollovers of its namespace (they may be waiting for sync Jobs to drain)."""
+        meta = body["metadata"]
+        if event == "DELETED":
+            self.drop_job(meta["namespace"], meta["name"])
+        elif not self.changed("Job", body):
+            return []
+        else:
+            self.put_job(body)
+        owner = (meta.get("labels") or {}).get(LABEL_ROLLOVER)
+        if owner:
+            return [(meta["namespace"], owner)]
+        if any(o.get("kind") == "CronJob" for o in meta.get("ownerReferences") or []):
+            return self.rollovers_in(meta["namespace"])
+        return []
+
     # --- the planner's view -----------------------------------------------------------------------
 
     def observe(self, rollover: dict[str, Any]) -> Observed:

@@ -31,14 +31,14 @@ from rollover.controller.cache import Cache
 from rollover.controller.informer import PAGE_SIZE, Informer, raw_resource, until_listed
 from rollover.controller.leader import Election, LeaderElector
 from rollover.controller.reconciler import Reconciler
-from rollover.labels import LABEL_ROLLOVER, ORIGINAL_STATE_ANNOTATION
-from rollover.observed import OriginalState
 
 log = logging.getLogger(__name__)
 
 CRONJOBS = raw_resource("batch", "v1", "CronJob", "cronjobs")
 DEPLOYMENTS = raw_resource("apps", "v1", "Deployment", "deployments")
 JOBS = raw_resource("batch", "v1", "Job", "jobs")
+#: One GET and one PUT per renewal, never concurrent: a second connection only covers a reconnect.
+LEASE_CONNECTIONS = 2
 
 
 @kopf.on.startup()
@@ -71,8 +71,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         reconciler.start()
         return
     # Standby until elected: the watches keep the caches current, nobody acts.
+    # The Lease has a client of its own: renewals must never wait behind reconciles or watches.
+    lease_client = pooled_client(KubeConfig.from_env(), LEASE_CONNECTIONS, FIELD_MANAGER)
     memo.elector = elector = LeaderElector(
-        client, election.namespace, election.lease, election.identity, election.timing
+        lease_client, election.namespace, election.lease, election.identity, election.timing
     )
 
     def lost() -> None:
@@ -81,7 +83,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         # stop_flag would do, but kopf then waits up to 5 s for its waiter when stopped otherwise.)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    memo.campaign = asyncio.create_task(elector.run(reconciler.start_leading, lost), name="leader-election")
+    memo.campaign = _stop_if_it_fails(
+        asyncio.create_task(elector.run(reconciler.start_leading, lost), name="leader-election"),
+        "leader election",
+    )
 
 
 @kopf.on.cleanup()
@@ -97,6 +102,7 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
         elector: LeaderElector | None = memo.get("elector")
         if elector is not None:
             await elector.release()
+            await elector.client.close()
         await reconciler.client.close()
 
 
@@ -125,13 +131,20 @@ async def _listed(informers: list[Informer]) -> None:
 
 
 def _watching(informer: Informer) -> asyncio.Task[None]:
-    """Watch in the background; a watch that fails for good (say, RBAC) stops the operator loudly
-    rather than leaving it acting on a cache that no longer follows the cluster."""
-    task = asyncio.create_task(informer.watch_all(), name=f"watch-{informer.kind}")
+    """Watch in the background (see `_stop_if_it_fails`)."""
+    return _stop_if_it_fails(
+        asyncio.create_task(informer.watch_all(), name=f"watch-{informer.kind}"), f"watching {informer.kind}"
+    )
+
+
+def _stop_if_it_fails(task: asyncio.Task[None], what: str) -> asyncio.Task[None]:
+    """A background task that dies stops the operator loudly: a watch that fails for good (say,
+    RBAC) would leave it acting on a cache that no longer follows the cluster, and a campaign that
+    died would leave it acting without renewing its Lease (two leaders once it expires)."""
 
     def ended(task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            log.error("watching %s failed; stopping", informer.kind, exc_info=task.exception())
+            log.error("%s failed; stopping", what, exc_info=task.exception())
             os.kill(os.getpid(), signal.SIGTERM)
 
     task.add_done_callback(ended)
@@ -173,34 +186,12 @@ async def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
 
 
 def _target_event(reconciler: Reconciler, kind: SyncTargetKind, event: str, raw: dict[str, Any]) -> None:
-    """A possible sync target changed: wake the rollovers that select it or paused it."""
-    meta = raw["metadata"]
-    if event == "DELETED":
-        reconciler.cache.drop_target(kind, meta["namespace"], meta["name"])
-    elif not reconciler.cache.changed(kind.value, raw):
-        return
-    else:
-        reconciler.cache.put_target(kind, raw)
-    original = OriginalState.from_annotation(
-        (meta.get("annotations") or {}).get(ORIGINAL_STATE_ANNOTATION, "")
-    )
-    paused_by = original.rollover if original is not None else None
-    for key in reconciler.cache.rollovers_for_target(meta["namespace"], meta.get("labels") or {}, paused_by):
+    """A possible sync target changed: wake the rollovers it concerns."""
+    for key in reconciler.cache.target_changed(kind, event, raw):
         reconciler.enqueue(key)
 
 
 def _job_event(reconciler: Reconciler, event: str, raw: dict[str, Any]) -> None:
-    """A Job changed: ours wakes its rollover; a sync Job wakes rollovers draining in its namespace."""
-    meta = raw["metadata"]
-    if event == "DELETED":
-        reconciler.cache.drop_job(meta["namespace"], meta["name"])
-    elif not reconciler.cache.changed("Job", raw):
-        return
-    else:
-        reconciler.cache.put_job(raw)
-    owner = (meta.get("labels") or {}).get(LABEL_ROLLOVER)
-    if owner:
-        reconciler.enqueue((meta["namespace"], owner))
-    elif any(o.get("kind") == "CronJob" for o in meta.get("ownerReferences") or []):
-        for key in reconciler.cache.rollovers_in(meta["namespace"]):
-            reconciler.enqueue(key)
+    """A Job changed: wake the rollovers it concerns."""
+    for key in reconciler.cache.job_changed(event, raw):
+        reconciler.enqueue(key)

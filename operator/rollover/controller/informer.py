@@ -20,13 +20,14 @@ from lightkube import ApiError, AsyncClient
 from lightkube.core import resource as res
 from lightkube.generic_resource import Generic, create_api_info
 
-from rollover.controller.reconciler import RETRIABLE, describe
+from rollover.controller.retry import RETRIABLE, Backoff, describe, is_retriable, until_done
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
 GONE = 410
-RETRY_MAX_S = 10.0
+#: Waits between attempts to LIST or WATCH again.
+BACKOFF = Backoff(first=0.5, cap=10.0)
 #: Server-side watch timeout: the stream is re-opened from the last version it delivered.
 WATCH_TIMEOUT_S = 600
 
@@ -85,16 +86,19 @@ class Informer:
             version = self._versions[scope]
             try:
                 await self._stream(scope)
-            except ApiError as exc:
-                if exc.status.code != GONE:
-                    raise
-                # Our version was compacted away: what happened meanwhile is only in a fresh LIST.
-                log.info("watch of %s in %s expired (410 Gone); listing again", self.kind, scope)
-                await self._relist(scope)
-                failures = 0
-            except RETRIABLE as exc:  # an apiserver restart, a dropped connection: resume
+            except RETRIABLE as exc:
+                if isinstance(exc, ApiError) and exc.status.code == GONE:
+                    # Our version was compacted away: what happened meanwhile is only in a fresh LIST.
+                    log.info("watch of %s in %s expired (410 Gone); listing again", self.kind, scope)
+                    await self._relist(scope)
+                    failures = 0
+                    continue
+                if not is_retriable(exc):
+                    raise  # RBAC or a resource no longer served: no retry will help
+                # An apiserver restart, a dropped connection, an etcd error inside the stream,
+                # throttling: resume from the last version delivered.
                 failures = 1 if self._versions[scope] != version else failures + 1
-                delay = _backoff(failures)
+                delay = BACKOFF.after(exc, failures)
                 log.warning(
                     "watch of %s in %s failed (%s); resuming in %.1fs", self.kind, scope, describe(exc), delay
                 )
@@ -132,22 +136,8 @@ class Informer:
 
 
 async def until_listed(listing: Callable[[], Awaitable[None]], what: str) -> None:
-    """Run `listing` until it succeeds: an unreachable or throttling apiserver is waited for with a
-    capped exponential backoff, one warning per failed attempt."""
-    failures = 0
-    while True:
-        try:
-            await listing()
-            return
-        except RETRIABLE as exc:
-            failures += 1
-            delay = _backoff(failures)
-            log.warning("%s failed (%s); retrying in %.1fs", what, describe(exc), delay)
-            await asyncio.sleep(delay)
-
-
-def _backoff(failures: int) -> float:
-    return float(min(RETRY_MAX_S, 0.5 * 2 ** (failures - 1)))
+    """Run `listing` until it succeeds: an unreachable or throttling apiserver is waited for."""
+    await until_done(listing, what, BACKOFF)
 
 
 async def _dicts(listing: Any) -> AsyncIterator[dict[str, Any]]:

@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.models.coordination_v1 import LeaseSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.coordination_v1 import Lease
 
 from rollover.controller import metrics
+from rollover.controller.retry import RETRIABLE, describe
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,14 @@ class LeaderElector:
         log.info("leader election: campaigning for %s/%s as %s", self.namespace, self.name, self.identity)
         while True:
             try:
-                held = await self._acquire_or_renew()
-            except (ApiError, httpx2.TransportError) as exc:
-                log.warning("leader election: lease %s/%s: %s", self.namespace, self.name, exc)
+                # Bounded: a request hanging past the renew deadline must not keep us acting.
+                held = await asyncio.wait_for(self._acquire_or_renew(), self._time_left())
+            except Exception as exc:
+                # Whatever went wrong (a 429 from API priority and fairness, a proxy's plain-text
+                # 5xx, a timeout, a bug), this round did not renew. It is retried at the next
+                # round; past the renew deadline the loop below stops acting, before the lease can
+                # expire and a standby take it.
+                log.warning("leader election: lease %s/%s: %s", self.namespace, self.name, describe(exc))
                 held = False
             now = time.monotonic()
             if held:
@@ -114,6 +119,14 @@ class LeaderElector:
                 return
             await asyncio.sleep(self.timing.retry_s)
 
+    def _time_left(self) -> float:
+        """How long this round may take: while leading, what remains of the renew deadline (at least
+        a moment, so the stop below is decided by the loop, not by a timeout); else one retry."""
+        if not self.leading:
+            return max(self.timing.retry_s, 1.0)
+        left = self.timing.renew_deadline_s - (time.monotonic() - self._renewed_at)
+        return max(0.1, left)
+
     async def release(self) -> None:
         """Give the lease up (graceful shutdown) so a standby takes over at its next retry."""
         if not self.leading:
@@ -127,8 +140,10 @@ class LeaderElector:
                 lease.spec.leaseDurationSeconds = 1
                 await self.client.replace(lease)
                 log.info("leader election: released lease %s/%s", self.namespace, self.name)
-        except (ApiError, httpx2.TransportError) as exc:  # it expires on its own
-            log.warning("leader election: could not release lease %s/%s: %s", self.namespace, self.name, exc)
+        except RETRIABLE as exc:  # it expires on its own
+            log.warning(
+                "leader election: could not release lease %s/%s: %s", self.namespace, self.name, describe(exc)
+            )
 
     async def _acquire_or_renew(self) -> bool:
         now = _micro_now()

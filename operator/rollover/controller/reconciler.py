@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import heapq
 import logging
-import random
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx2
-from lightkube import ApiError, AsyncClient
-from lightkube.models.core_v1 import EventSource, ObjectReference
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Event
+from lightkube import AsyncClient
 from pydantic import ValidationError
 
-from rollover import FIELD_MANAGER, GROUP, KIND, VERSION, logs
+from rollover import logs
 from rollover.api.models import DistrictRolloverStatus, dump, parse_status
-from rollover.cluster import apply
+from rollover.cluster import apply, events
 from rollover.config import OperatorConfig
 from rollover.controller import metrics
 from rollover.controller.cache import Cache, Key, parse_termination_message
 from rollover.controller.clock import SystemClock
+from rollover.controller.retry import RETRIABLE, Backoff, describe, retry_after
 from rollover.planner import (
     Action,
     CreateJob,
@@ -47,34 +41,8 @@ from rollover.planner import (
 
 log = logging.getLogger(__name__)
 
-BACKOFF_MIN_S, BACKOFF_MAX_S = 0.5, 300.0
-#: Errors a live cluster produces (conflicts, throttling, an apiserver restart): retried, one line
-#: logged. A 429 from API priority and fairness is plain text, so it arrives as HTTPStatusError.
-RETRIABLE = (ApiError, httpx2.TransportError, httpx2.HTTPStatusError)
-THROTTLED, DEFAULT_RETRY_AFTER_S = 429, 1.0
-
-
-def describe(exc: BaseException) -> str:
-    """One line for a retriable error."""
-    if isinstance(exc, httpx2.HTTPStatusError):
-        return f"HTTP {exc.response.status_code} {exc.response.reason_phrase}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def retry_after(exc: BaseException) -> float | None:
-    """Seconds the apiserver asked us to wait when it throttled us (429), else None."""
-    seconds: float | None = None
-    if isinstance(exc, ApiError) and exc.status.code == THROTTLED:
-        seconds = exc.status.details.retryAfterSeconds if exc.status.details else None
-    elif isinstance(exc, httpx2.HTTPStatusError) and exc.response.status_code == THROTTLED:
-        header = exc.response.headers.get("Retry-After", "")
-        seconds = float(header) if header.isdigit() else None
-    else:
-        return None
-    return float(seconds or DEFAULT_RETRY_AFTER_S)
-
-
-PHASE_EVENT_PREFIX = "Phase"  # the planner's bare "Phase<New>: <old> -> <new>" events
+#: Waits before reconciling a rollover again after a failed pass.
+BACKOFF = Backoff(first=0.5, cap=300.0)
 #: Plans per reconcile: a plan's writes, re-planned on what they returned, rarely need a third.
 MAX_PASSES = 3
 
@@ -163,7 +131,7 @@ class Reconciler:
             except RETRIABLE as exc:
                 # Conflicts (409/422 on a guarded patch), throttling (429), an apiserver restart:
                 # expected in a live cluster. Every step is safe to repeat, so retry with backoff.
-                self._retry(key, describe(exc), retry_after(exc))
+                self._retry(key, describe(exc), exc)
             except Exception:
                 log.exception("reconcile of %s/%s failed unexpectedly", *key, extra=logs.fields(*key))
                 self._retry(key, "unexpected error")
@@ -173,15 +141,12 @@ class Reconciler:
                     self._dirty.discard(key)
                     self.enqueue(key)
 
-    def _retry(self, key: Key, why: str, throttled_for: float | None = None) -> None:
+    def _retry(self, key: Key, why: str, exc: BaseException | None = None) -> None:
         metrics.RECONCILE_ERRORS.inc()
-        if throttled_for is not None:
-            # Throttling says when to come back; it is no sign that this rollover is failing, so
-            # it does not grow the backoff (jitter spreads the herd the apiserver turned away).
-            delay = throttled_for * (1 + random.random())  # noqa: S311 - jitter, not secrets
-        else:
-            failures = self._failures[key] = self._failures.get(key, 0) + 1
-            delay = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2 ** (failures - 1))
+        # Throttling says when to come back; it is no sign that this rollover is failing.
+        throttled = exc is not None and retry_after(exc) is not None
+        failures = self._failures[key] = self._failures.get(key, 0) + (0 if throttled else 1)
+        delay = BACKOFF.after(exc, failures) if exc is not None else BACKOFF.delay(failures)
         log.warning(
             "reconcile of %s/%s failed (%s); retrying in %.1fs", *key, why, delay, extra=logs.fields(*key)
         )
@@ -208,21 +173,24 @@ class Reconciler:
                 "status of %s/%s is unreadable; rebuilding it from the cluster", *key, extra=logs.fields(*key)
             )
             status = DistrictRolloverStatus()
-        rollover = Rollover(key[0], key[1], int(meta.get("generation", 0)), body.get("spec") or {}, status)
+        generation = int(meta.get("generation", 0))
         settings = Settings(self.config.drain_timeout, self.config.drain_poll)
-        events: dict[tuple[str, str], EmitEvent] = {}
+        said: dict[tuple[str, str], EmitEvent] = {}
+        decided_status = status
         for _ in range(MAX_PASSES):
+            # Each pass starts from the status the previous one decided, as if it had been written:
+            # the planner's own rules (one event per transition, "the first time" warnings) then
+            # hold across passes without the reconciler second-guessing them.
+            rollover = Rollover(key[0], key[1], generation, body.get("spec") or {}, decided_status)
             decided = plan(rollover, self.cache.observe(body), self.clock.now(), settings)
-            events |= {(e.reason, e.message): e for e in decided.actions if isinstance(e, EmitEvent)}
+            decided_status = decided.status
+            said |= {(e.reason, e.message): e for e in decided.actions if isinstance(e, EmitEvent)}
             body = await self._ensure_finalizer(body, decided)
             if not await self._apply(body, decided):
                 break
         body = await self._write_status(body, decided)
         metrics.record(key[0], key[1], status, decided.status)
-        # The planner's rule for one pass, kept across passes: the bare phase-change event only when
-        # nothing more telling (SyncPaused, ArchiveStarted, ...) was said.
-        told = [e for e in events.values() if not e.reason.startswith(PHASE_EVENT_PREFIX)]
-        await asyncio.gather(*(self._post_event(body, event) for event in told or events.values()))
+        await asyncio.gather(*(events.post(self.client, body, event) for event in said.values()))
         if decided.wake_at is not None:
             self.wake_after(key, self.clock.seconds_until(decided.wake_at))
 
@@ -293,41 +261,6 @@ class Reconciler:
         if self.cache.changed("DistrictRollover", written):
             self.cache.put_rollover(written)
         return written
-
-    async def _post_event(self, body: dict[str, Any], event: EmitEvent) -> None:
-        meta = body["metadata"]
-        now = dt.datetime.now(dt.UTC)  # events happen in real time, even under a demo clock
-        try:
-            await self.client.create(
-                Event(
-                    metadata=ObjectMeta(
-                        name=f"{meta['name']}.{uuid.uuid4().hex[:12]}", namespace=meta["namespace"]
-                    ),
-                    involvedObject=ObjectReference(
-                        apiVersion=f"{GROUP}/{VERSION}",
-                        kind=KIND,
-                        name=meta["name"],
-                        namespace=meta["namespace"],
-                        uid=meta.get("uid"),
-                    ),
-                    type=event.type,
-                    reason=event.reason,
-                    message=event.message[:1024],
-                    source=EventSource(component=FIELD_MANAGER),
-                    firstTimestamp=now,
-                    lastTimestamp=now,
-                    count=1,
-                ),
-                field_manager=FIELD_MANAGER,
-            )
-        except ApiError as exc:  # an event is worth a log line, never a failed reconcile
-            log.warning(
-                "could not post event %s on %s: %s",
-                event.reason,
-                meta["name"],
-                exc,
-                extra=logs.fields(meta["namespace"], meta["name"]),
-            )
 
 
 def _log_action(namespace: str, name: str, district: str | None, action: Action) -> None:

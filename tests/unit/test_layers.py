@@ -1,0 +1,135 @@
+"""The layers of docs/architecture.md, kept true: imports run only downhill.
+
+Each top-level module or package of `rollover` has a rank; a module may import from lower ranks, and
+from its own rank only among the plain domain modules. So the API client never depends on the
+controller, the planner never on the cluster, `rollover-job` never on the operator, and nothing in
+the package on tests or benchmarks.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "rollover"
+TESTS = Path(__file__).resolve().parents[1]
+
+#: The layers, lowest first (docs/architecture.md draws the same picture).
+LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("api", frozenset({"__init__", "api", "catalog"})),
+    (
+        "domain",
+        frozenset(
+            {
+                "calendar",
+                "conditions",
+                "config",
+                "documents",
+                "labels",
+                "logs",
+                "observed",
+                "reasons",
+                "selectors",
+                "validation",
+                "yamledit",
+                "yearly",
+            }
+        ),
+    ),
+    ("decisions", frozenset({"planner", "jobs"})),
+    ("writes", frozenset({"cluster"})),
+    ("controller", frozenset({"controller"})),
+    ("harness", frozenset({"devcluster"})),
+    ("entry points", frozenset({"cli"})),
+)
+#: Modules of one layer that may import each other (the plain domain modules build on one another).
+PEERS_MAY_IMPORT = frozenset({"api", "domain"})
+
+
+def _unit_of(module: str) -> str:
+    """`rollover.controller.cache` -> `controller`; `rollover.planner` -> `planner`; `rollover` ->
+    `__init__`."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _rank(unit: str) -> tuple[int, str]:
+    for rank, (layer, units) in enumerate(LAYERS):
+        if unit in units:
+            return rank, layer
+    raise AssertionError(f"{unit} is in no layer of LAYERS: add it (and to docs/architecture.md)")
+
+
+def _is_module(name: str) -> bool:
+    return (PACKAGE / f"{name}.py").exists() or (PACKAGE / name).is_dir()
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "rollover":  # submodules, or names defined in rollover/__init__.py
+                found |= {
+                    f"rollover.{alias.name}" if _is_module(alias.name) else "rollover" for alias in node.names
+                }
+            else:
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return found
+
+
+def _module_units() -> dict[Path, str]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE.parent).with_suffix("")
+        out[path] = _unit_of(".".join(relative.parts))
+    return out
+
+
+def test_every_module_is_in_a_layer() -> None:
+    for unit in set(_module_units().values()):
+        _rank(unit)
+
+
+def test_imports_run_only_downhill() -> None:
+    uphill = []
+    for path, unit in _module_units().items():
+        rank, layer = _rank(unit)
+        for module in _imports(path):
+            if not module.startswith("rollover.") and module != "rollover":
+                continue
+            target = _unit_of(module)
+            if target == unit:
+                continue
+            target_rank, _ = _rank(target)
+            if target_rank > rank or (target_rank == rank and layer not in PEERS_MAY_IMPORT):
+                uphill.append(f"{path.relative_to(PACKAGE.parent)} imports {module}")
+    assert uphill == []
+
+
+def test_the_package_imports_no_tests_or_benchmarks() -> None:
+    offenders = [
+        f"{path.relative_to(PACKAGE.parent)} imports {module}"
+        for path in _module_units()
+        for module in _imports(path)
+        if module.split(".")[0] in {"tests", "benchmarks"}
+    ]
+    assert offenders == []
+
+
+def test_only_the_benchmark_smoke_tests_import_benchmarks() -> None:
+    # Harness code lives in rollover.devcluster; a test that needs a benchmark's helper means the
+    # helper is in the wrong place.
+    offenders = [
+        f"{path.relative_to(TESTS)} imports {module}"
+        for path in sorted(TESTS.rglob("*.py"))
+        if not path.name.endswith("bench_smoke.py")
+        for module in _imports(path)
+        if module.split(".")[0] == "benchmarks"
+    ]
+    assert offenders == []
