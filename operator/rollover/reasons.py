@@ -39,6 +39,10 @@ class Reason(StrEnum):
     ROLLOVER_COMPLETED = "RolloverCompleted"
     WAITING_FOR_RESET_JOBS = "WaitingForResetJobs"
     RESTORING_ON_DELETE = "RestoringOnDelete"
+    # Trust boundaries: what another tenant's objects cannot make us do.
+    DISTRICT_NOT_OWNED = "DistrictNotOwned"
+    DISTRICT_CLAIMED = "DistrictClaimed"
+    JOB_NAME_TAKEN = "JobNameTaken"
 
 
 class EventReason(StrEnum):
@@ -57,6 +61,10 @@ class EventReason(StrEnum):
     ARCHIVE_FAILED = "ArchiveFailed"
     RESET_FAILED = "ResetFailed"
     ROLLOVER_COMPLETED = "RolloverCompleted"
+    DISTRICT_CLAIMED = "DistrictClaimed"
+    JOB_NAME_TAKEN = "JobNameTaken"
+    ORIGINAL_STATE_IGNORED = "OriginalStateIgnored"
+    EXCEPTION_APPROVED = "ExceptionApproved"
     # The bare phase change, said only when nothing more telling was (one event per transition).
     PHASE_PENDING = "PhasePending"
     PHASE_SCHEDULED = "PhaseScheduled"
