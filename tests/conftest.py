@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, settings
 
 from rollover.devcluster.binaries import repo_root
 from rollover.devcluster.controlplane import ControlPlane
+from rollover.labels import DISTRICTS_ANNOTATION
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,6 +55,20 @@ class RunningControlPlane:
             check=check,
             timeout=120,
         )
+
+    def allow_districts(self, namespace: str, *district_ids: str) -> None:
+        """Let `namespace` roll over these districts too (the platform team's annotation on the
+        Namespace: without it the operator refuses every rollover there)."""
+        found = self.kubectl(
+            "get", "namespace", namespace, "-o", f"jsonpath={{.metadata.annotations.{_JSONPATH_DISTRICTS}}}"
+        ).stdout
+        allowed = sorted({d.strip() for d in found.split(",") if d.strip()} | set(district_ids))
+        self.kubectl(
+            "annotate", "--overwrite", "namespace", namespace, f"{DISTRICTS_ANNOTATION}={','.join(allowed)}"
+        )
+
+
+_JSONPATH_DISTRICTS = DISTRICTS_ANNOTATION.replace(".", "\\.")
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,9 @@ class OperatorConfig(_Config):
     #: PATCHes, status, events), so the herd of a shared reset date needs many in flight to keep
     #: the apiserver busy; API priority and fairness protects the apiserver, not a low number here.
     workers: int = Field(default=64, ge=1, le=256)
+    #: Where district claims live (one ConfigMap per district and school year): the operator's own
+    #: namespace, which no district author can write.
+    claims_namespace: str = Field(default_factory=lambda: os.environ.get("POD_NAMESPACE", "default"))
 
     def template(self, product: str, step: Step) -> JobTemplate:
         """The Job template for one product and step."""

@@ -20,3 +20,13 @@ LABEL_STEP = f"{GROUP}/step"
 LABEL_PRODUCT = f"{GROUP}/product"
 LABEL_SCHOOL_YEAR = f"{GROUP}/school-year"
 LABEL_ATTEMPT = f"{GROUP}/attempt"
+
+#: Annotation on a Namespace: the district IDs its DistrictRollovers may roll over, comma-separated.
+#: Set by the platform team that creates the namespace (district authors cannot write Namespaces).
+DISTRICTS_ANNOTATION = f"{GROUP}/districts"
+
+
+def districts_of(annotations: dict[str, str] | None) -> frozenset[str]:
+    """The districts a Namespace's annotations allow: none without the annotation (fail closed)."""
+    value = (annotations or {}).get(DISTRICTS_ANNOTATION, "")
+    return frozenset(item.strip() for item in value.split(",") if item.strip())

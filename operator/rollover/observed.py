@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollover.api.models import JobState, Step, SyncTargetKind
+from rollover.claims import Claim, Holder
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,27 @@ class ObservedJob:
 
 
 @dataclass(frozen=True)
+class ClaimView:
+    """The claim on the rollover's district and school year, as the operator last saw it."""
+
+    claim: Claim | None = None
+    version: str | None = None  # its resourceVersion: a change is guarded by it (None: create it)
+    gone: frozenset[Holder] = frozenset()  # holders confirmed deleted: their products may be taken
+
+
+@dataclass(frozen=True)
 class Observed:
-    """Everything the planner needs from the cluster for one rollover."""
+    """Everything the planner needs from the cluster for one rollover.
+
+    `namespace_districts` and `claims` are None only for callers that cannot know them (`rollover
+    plan` previewing a local file); the operator always passes them, so an unannotated namespace is
+    an empty set there (fail closed).
+    """
 
     targets: tuple[ObservedTarget, ...] = ()
     jobs: tuple[ObservedJob, ...] = ()
     active_sync_jobs: tuple[str, ...] = ()  # Jobs of the sync CronJobs still running
     retry_token: str | None = None  # value of the retry annotation on the rollover
     deleting: bool = False  # deletionTimestamp is set
+    namespace_districts: frozenset[str] | None = None  # the namespace's rostering.k12.dev/districts
+    claims: ClaimView | None = None

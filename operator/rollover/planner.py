@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -37,7 +37,9 @@ from rollover.api.models import (
     SyncTargetState,
 )
 from rollover.calendar import Schedule, compute_schedule
+from rollover.claims import Holder
 from rollover.conditions import merge_conditions
+from rollover.labels import DISTRICTS_ANNOTATION
 from rollover.observed import Observed, ObservedTarget, OriginalState
 from rollover.reasons import EventReason, Reason
 from rollover.validation import Finding, name_findings, validate_document, validate_spec
@@ -64,6 +66,7 @@ class Rollover:
     generation: int
     spec: dict[str, Any]  # raw, camelCase: parsing is part of planning (a bad spec is a state)
     status: DistrictRolloverStatus
+    uid: str = ""  # metadata.uid: which incarnation holds the district's claim
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,18 @@ class EmitEvent:
     message: str
 
 
-Action = PauseTarget | RepairTarget | RestoreTarget | CreateJob | EmitEvent
+@dataclass(frozen=True)
+class ClaimDistrict:
+    """Write the district's claim for a school year with these holders (create it when `version`
+    is None, else change it only if it is still at `version`)."""
+
+    district_id: str
+    school_year: str
+    holders: Mapping[str, Holder]
+    version: str | None
+
+
+Action = PauseTarget | RepairTarget | RestoreTarget | CreateJob | EmitEvent | ClaimDistrict
 
 
 @dataclass(frozen=True)
@@ -209,13 +223,77 @@ def plan(rollover: Rollover, observed: Observed, now: dt.datetime, settings: Set
     if unusable := _errors(name_findings(rollover.name)):
         # Its Jobs could never be created (the name labels them), even in a cycle already under way.
         return _frozen(draft, [*unusable, *_errors(findings)])
+    if not_owned := _not_owned(spec, observed):
+        # Another namespace's district: nothing may be touched, not even in a cycle under way.
+        return _frozen(draft, [not_owned])
     if spec.suspend:
         return _suspended(draft)
 
     cycle = _cycle(draft, spec, observed, findings)
     if cycle is None:
         return _frozen(draft, findings)
+    if claiming := _claim(draft, cycle, observed):
+        return claiming
     return _advance(draft, cycle, observed, settings)
+
+
+def _not_owned(spec: DistrictRolloverSpec, observed: Observed) -> Finding | None:
+    allowed = observed.namespace_districts
+    if allowed is None or spec.district_id in allowed:
+        return None
+    listed = ", ".join(sorted(allowed)) or "none"
+    return Finding.error(
+        "spec.districtId",
+        Reason.DISTRICT_NOT_OWNED,
+        f"district {spec.district_id!r} is not one this namespace may roll over (its annotation "
+        f"{DISTRICTS_ANNOTATION} lists: {listed}); the platform team adds the district to that "
+        "annotation on the Namespace",
+    )
+
+
+def _claim(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan | None:
+    """Hold the district's claim for the cycle's products before acting; a Plan when that is all
+    this pass may do (claiming, or refused because another rollover holds a product)."""
+    view = observed.claims
+    status = draft.status
+    if view is None or (status.phase is Phase.COMPLETED and status.school_year == cycle.spec.school_year):
+        return None
+    rollover = draft.rollover
+    me = Holder(rollover.namespace, rollover.name, rollover.uid)
+    district, year = cycle.spec.district_id, cycle.spec.school_year
+    holders = dict(view.claim.holders) if view.claim else {}
+    live = {product: holder for product, holder in holders.items() if holder not in view.gone}
+    taken = {
+        product: holder for product, holder in live.items() if product in cycle.products and holder != me
+    }
+    if taken:
+        rivals = "; ".join(
+            f"{product} by DistrictRollover {holder}" for product, holder in sorted(taken.items())
+        )
+        message = (
+            f"district {district} is already claimed for school year {year}: {rivals}. Only one rollover "
+            "may archive and reset a district's product in a school year; remove the product here or "
+            "delete the other rollover"
+        )
+        if _condition_reason(rollover.status, ConditionType.SPEC_VALID) != Reason.DISTRICT_CLAIMED:
+            draft.event("Warning", EventReason.DISTRICT_CLAIMED, message)
+        draft.condition(ConditionType.SPEC_VALID, "False", Reason.DISTRICT_CLAIMED, message)
+        _mark_stalled(draft, Reason.DISTRICT_CLAIMED, message)
+        return draft.finish(draft.status.phase if status.school_year else Phase.PENDING)
+    # Exactly our products (an edit may have dropped one), beside the other holders' products.
+    wanted = {p: h for p, h in live.items() if h != me} | {product: me for product in cycle.products}
+    if wanted == holders:
+        return None
+    draft.actions.append(ClaimDistrict(district, year, wanted, view.version))
+    # Nothing else this pass: no target may be paused before the claim is known to be ours.
+    return _progressing(
+        draft, draft.status.phase, Reason.CLAIMING, f"claiming district {district} for {year}"
+    )
+
+
+def _condition_reason(status: DistrictRolloverStatus, type_: ConditionType) -> str | None:
+    condition = status.condition(type_)
+    return condition.reason if condition is not None else None
 
 
 @dataclass(frozen=True)
@@ -316,6 +394,7 @@ def _cycle(
                 EventReason.DATE_ACCEPTED,
                 f"Reset date {spec.reset_date} accepted for school year {spec.school_year}",
             )
+    _record_exception(draft, spec)
     warnings = [f for f in findings if f.severity == "warning"]
     draft.condition(
         ConditionType.SPEC_VALID,
@@ -324,6 +403,21 @@ def _cycle(
         "; ".join(f"{w.field}: {w.message}" for w in warnings),
     )
     return _Cycle(spec, compute_schedule(spec), tuple(spec.products), locked=False)
+
+
+def _record_exception(draft: _Draft, spec: DistrictRolloverSpec) -> None:
+    """Who approved the exception the accepted dates rely on: in status, and said once."""
+    approved_by = spec.exception.approved_by if spec.exception else None
+    if approved_by == draft.status.exception_approved_by:
+        return
+    draft.status = draft.status.model_copy(update={"exception_approved_by": approved_by})
+    if spec.exception is not None:
+        draft.event(
+            "Normal",
+            EventReason.EXCEPTION_APPROVED,
+            f"Reset date {spec.reset_date} accepted under an exception approved by "
+            f"{spec.exception.approved_by}: {spec.exception.reason}",
+        )
 
 
 def _locked_schedule(status: DistrictRolloverStatus) -> Schedule | None:

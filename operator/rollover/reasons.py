@@ -43,6 +43,7 @@ class Reason(StrEnum):
     DISTRICT_NOT_OWNED = "DistrictNotOwned"
     DISTRICT_CLAIMED = "DistrictClaimed"
     JOB_NAME_TAKEN = "JobNameTaken"
+    CLAIMING = "Claiming"
 
 
 class EventReason(StrEnum):

@@ -51,6 +51,13 @@ class Kube:
         return list(json.loads(self.run("get", kind, *selector, "-o", "json").stdout)["items"])
 
     def apply(self, doc: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        """Apply a document; a DistrictRollover's district is first allowed in the namespace, as
+        the platform team would do (tests of the refusal build their namespaces themselves)."""
+        district = (
+            (doc.get("spec") or {}).get("districtId") if doc.get("kind") == "DistrictRollover" else None
+        )
+        if isinstance(district, str) and district:
+            self.cp.allow_districts(self.ns, district)
         return self.run("apply", "-f", "-", input=json.dumps(doc), check=False)
 
     def rollover(self, name: str) -> dict[str, Any]:
@@ -154,8 +161,11 @@ def operator(
     config: Path | None = None,
     extra: list[str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`rollover operator` on one namespace with an accelerated clock; its log must hold no traceback."""
+    """`rollover operator` on one namespace with an accelerated clock; its log must hold no traceback.
+    District claims live in the test's namespace, so tests sharing the control plane (and district
+    IDs) stay apart as separate clusters would."""
     args = ["--namespace", namespace, "--clock-start", clock_start, "--clock-rate", str(rate)]
+    args += ["--claims-namespace", namespace]
     if config is not None:
         args += ["--config", str(config)]
     with running_operator(Path(control_plane.kubeconfig), log_path, *args, *(extra or [])) as proc:

@@ -9,7 +9,7 @@ import pytest
 
 from rollover.api.models import SyncTargetKind
 from rollover.controller.cache import Cache
-from rollover.labels import ORIGINAL_STATE_ANNOTATION
+from rollover.labels import DISTRICTS_ANNOTATION, ORIGINAL_STATE_ANNOTATION
 from rollover.observed import OriginalState
 from rollover.planner import EmitEvent, Rollover, plan
 from tests.unit.test_planner import PAUSE_AT, YEAR, accepted, spec
@@ -38,6 +38,8 @@ def cronjob_body(name: str, labels: dict[str, str], paused_by: str | None = None
 def paused_namespace() -> Cache:
     """Every district's own roster sync, each paused by its own rollover."""
     cache = Cache()
+    allowed = {DISTRICTS_ANNOTATION: spec()["districtId"]}
+    cache.namespace_changed("ADDED", {"metadata": {"name": NAMESPACE, "annotations": allowed}})
     for name in DISTRICTS:
         cache.rollovers[NAMESPACE][name] = rollover_body(name)
         cache.put_target(SyncTargetKind.CRON_JOB, cronjob_body(f"sync-{name}", {"district": name}, name))

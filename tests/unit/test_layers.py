@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         frozenset(
             {
                 "calendar",
+                "claims",
                 "conditions",
                 "config",
                 "documents",

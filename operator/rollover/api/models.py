@@ -299,6 +299,11 @@ class DistrictRolloverStatus(_Model):
         default=None, description="The spec generation this status is for."
     )
     retry_token: str | None = Field(default=None, description="Last rostering.k12.dev/retry value acted on.")
+    exception_approved_by: str | None = Field(
+        default=None,
+        description="Who approved the spec.exception this cycle runs under (admission lets only the "
+        "configured approvers set it).",
+    )
     conditions: list[Condition] = Field(default_factory=list, description="Ready, SpecValid, Stalled, ...")
     sync_targets: list[SyncTarget] = Field(
         default_factory=list, description="Roster-sync objects paused this cycle."

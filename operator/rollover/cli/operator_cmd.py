@@ -81,6 +81,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="S",
         help="how long a silent leader keeps the Lease: the failover time after a crash (default 15)",
     )
+    parser.add_argument(
+        "--claims-namespace",
+        metavar="NS",
+        help="where district claims live: the operator's own namespace, shared by every shard "
+        "(default: claimsNamespace from --config, else $POD_NAMESPACE, else default)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true")
     parser.add_argument(
         "--log-format",
@@ -119,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"rollover operator: error: {exc}", file=sys.stderr)
         return 2
+    if args.claims_namespace:
+        config = config.model_copy(update={"claims_namespace": args.claims_namespace})
     if args.metrics_port:
         from rollover.controller.metrics import serve
 

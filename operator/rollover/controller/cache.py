@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollover.api.models import JobState, Step, SyncTargetKind
+from rollover.claims import Claim, Holder, claim_name, parse_claim
 from rollover.labels import (
     LABEL_ATTEMPT,
     LABEL_PRODUCT,
@@ -20,8 +21,9 @@ from rollover.labels import (
     LABEL_STEP,
     ORIGINAL_STATE_ANNOTATION,
     RETRY_ANNOTATION,
+    districts_of,
 )
-from rollover.observed import Observed, ObservedJob, ObservedTarget, OriginalState
+from rollover.observed import ClaimView, Observed, ObservedJob, ObservedTarget, OriginalState
 from rollover.selectors import matches
 
 Key = tuple[str, str]  # (namespace, name)
@@ -59,6 +61,11 @@ class Cache:
     targets: dict[str, dict[Key, TargetEntry]] = field(default_factory=lambda: defaultdict(dict))
     jobs: dict[str, dict[str, JobEntry]] = field(default_factory=lambda: defaultdict(dict))
     results: dict[Key, dict[str, Any]] = field(default_factory=dict)  # termination messages by Job
+    #: Namespace -> the districts its rostering.k12.dev/districts annotation allows.
+    namespace_districts: dict[str, frozenset[str]] = field(default_factory=dict)
+    claims: dict[str, tuple[Claim, str]] = field(default_factory=dict)  # claim name -> (claim, version)
+    gone_holders: set[Holder] = field(default_factory=set)  # claim holders confirmed deleted
+    _by_district: dict[str, set[Key]] = field(default_factory=lambda: defaultdict(set))
     versions: dict[tuple[str, str, str], str] = field(default_factory=dict)  # kind/ns/name -> rv
 
     def changed(self, kind: str, body: dict[str, Any]) -> bool:
@@ -89,7 +96,64 @@ class Cache:
         meta = {k: v for k, v in body["metadata"].items() if k not in _UNREAD_METADATA}
         if annotations := meta.get("annotations"):
             meta["annotations"] = {k: v for k, v in annotations.items() if k != _LAST_APPLIED}
-        self.rollovers[meta["namespace"]][meta["name"]] = {**body, "metadata": meta}
+        key = (meta["namespace"], meta["name"])
+        old = self.rollovers[key[0]].get(key[1])
+        if old is not None:
+            self._by_district[_district_of(old)].discard(key)
+        self.rollovers[key[0]][key[1]] = cached = {**body, "metadata": meta}
+        self._by_district[_district_of(cached)].add(key)
+
+    def drop_rollover(self, namespace: str, name: str) -> list[Key]:
+        """Forget a deleted rollover; the rollovers of its district (one may be waiting for its
+        claim)."""
+        old = self.rollovers[namespace].pop(name, None)
+        self.forget("DistrictRollover", namespace, name)
+        if old is None:
+            return []
+        same_district = self._by_district[_district_of(old)]
+        same_district.discard((namespace, name))
+        return sorted(same_district)
+
+    def namespace_changed(self, event: str, body: dict[str, Any]) -> list[Key]:
+        """Cache a Namespace's districts; the rollovers in it when they changed (one may have
+        become allowed, or no longer be)."""
+        meta = body["metadata"]
+        name = meta["name"]
+        districts = frozenset() if event == "DELETED" else districts_of(meta.get("annotations"))
+        if self.namespace_districts.get(name) == districts:
+            return []
+        self.namespace_districts[name] = districts
+        return self.rollovers_in(name)
+
+    def put_claim(self, body: dict[str, Any]) -> Claim | None:
+        claim = parse_claim(body)
+        if claim is not None:
+            meta = body["metadata"]
+            self.claims[meta["name"]] = (claim, str(meta.get("resourceVersion", "")))
+        return claim
+
+    def claim_changed(self, event: str, body: dict[str, Any]) -> list[Key]:
+        """Cache a district claim; the rollovers of that district (one may now be refused, or be free
+        to claim)."""
+        meta = body["metadata"]
+        if event == "DELETED":
+            entry = self.claims.pop(meta["name"], None)
+            self.forget("ConfigMap", meta.get("namespace", ""), meta["name"])
+            claim = entry[0] if entry else None
+        elif not self.changed("ConfigMap", body):
+            return []
+        else:
+            claim = self.put_claim(body)
+        return sorted(self._by_district.get(claim.district_id, ())) if claim else []
+
+    def rival_holders(self, rollover: dict[str, Any]) -> set[Holder]:
+        """The other holders of the claim on this rollover's district and school year, not yet
+        known to be gone."""
+        view = self._claim_view(rollover)
+        if view.claim is None:
+            return set()
+        me = _holder_of(rollover)
+        return {h for h in view.claim.holders.values() if h != me and h not in self.gone_holders}
 
     def put_target(self, kind: SyncTargetKind, body: dict[str, Any]) -> str:
         meta, spec = body["metadata"], body.get("spec", {})
@@ -200,7 +264,18 @@ class Cache:
             active_sync_jobs=tuple(active_sync),
             retry_token=(meta.get("annotations") or {}).get(RETRY_ANNOTATION),
             deleting=bool(meta.get("deletionTimestamp")),
+            namespace_districts=self.namespace_districts.get(namespace, frozenset()),
+            claims=self._claim_view(rollover),
         )
+
+    def _claim_view(self, rollover: dict[str, Any]) -> ClaimView:
+        spec = rollover.get("spec") or {}
+        entry = self.claims.get(claim_name(str(spec.get("districtId", "")), str(spec.get("schoolYear", ""))))
+        if entry is None:
+            return ClaimView()
+        claim, version = entry
+        gone = frozenset(h for h in claim.holders.values() if h in self.gone_holders)
+        return ClaimView(claim, version, gone)
 
     def _our_jobs(self, namespace: str, rollover: str) -> list[ObservedJob]:
         out = []
@@ -254,6 +329,15 @@ class Cache:
             for name, body in self.rollovers[namespace].items()
             if name == paused_by or matches((body.get("spec") or {}).get("syncSelector"), labels)
         ]
+
+
+def _district_of(rollover: dict[str, Any]) -> str:
+    return str((rollover.get("spec") or {}).get("districtId", ""))
+
+
+def _holder_of(rollover: dict[str, Any]) -> Holder:
+    meta = rollover["metadata"]
+    return Holder(meta["namespace"], meta["name"], str(meta.get("uid", "")))
 
 
 def parse_termination_message(message: str | None) -> dict[str, Any]:

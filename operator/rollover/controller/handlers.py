@@ -25,6 +25,7 @@ from lightkube import KubeConfig
 
 from rollover import FIELD_MANAGER, GROUP, PLURAL, VERSION
 from rollover.api.models import SyncTargetKind
+from rollover.claims import LABEL_CLAIM
 from rollover.cluster.client import pooled_client
 from rollover.controller import metrics
 from rollover.controller.cache import Cache
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 CRONJOBS = raw_resource("batch", "v1", "CronJob", "cronjobs")
 DEPLOYMENTS = raw_resource("apps", "v1", "Deployment", "deployments")
 JOBS = raw_resource("batch", "v1", "Job", "jobs")
+NAMESPACES = raw_resource("", "v1", "Namespace", "namespaces", namespaced=False)
+CONFIGMAPS = raw_resource("", "v1", "ConfigMap", "configmaps")
 #: One GET and one PUT per renewal, never concurrent: a second connection only covers a reconnect.
 LEASE_CONNECTIONS = 2
 
@@ -116,7 +119,22 @@ def _informers(reconciler: Reconciler, patterns: list[str]) -> list[Informer]:
             client, DEPLOYMENTS, scopes, served, functools.partial(on_target, SyncTargetKind.DEPLOYMENT)
         ),
         Informer(client, JOBS, scopes, served, functools.partial(_job_event, reconciler)),
+        # Which districts each namespace may roll over (its rostering.k12.dev/districts annotation).
+        Informer(client, NAMESPACES, [""], _everywhere, functools.partial(_namespace_event, reconciler)),
+        # District claims: only ours, in our own namespace.
+        Informer(
+            client,
+            CONFIGMAPS,
+            [reconciler.config.claims_namespace],
+            _everywhere,
+            functools.partial(_claim_event, reconciler),
+            labels={LABEL_CLAIM: "true"},
+        ),
     ]
+
+
+def _everywhere(namespace: str) -> bool:
+    return True
 
 
 async def _listed(informers: list[Informer]) -> None:
@@ -174,8 +192,8 @@ async def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
     meta = raw["metadata"]
     key = (meta["namespace"], meta["name"])
     if event["type"] == "DELETED":
-        reconciler.cache.rollovers[key[0]].pop(key[1], None)
-        reconciler.cache.forget("DistrictRollover", *key)
+        for waiting in reconciler.cache.drop_rollover(*key):
+            reconciler.enqueue(waiting)
         metrics.forget(*key)
         return
     # False for a replay, for the event of our own write (already cached) and for an event older
@@ -194,4 +212,16 @@ def _target_event(reconciler: Reconciler, kind: SyncTargetKind, event: str, raw:
 def _job_event(reconciler: Reconciler, event: str, raw: dict[str, Any]) -> None:
     """A Job changed: wake the rollovers it concerns."""
     for key in reconciler.cache.job_changed(event, raw):
+        reconciler.enqueue(key)
+
+
+def _namespace_event(reconciler: Reconciler, event: str, raw: dict[str, Any]) -> None:
+    """A Namespace changed: wake its rollovers if the districts it allows changed."""
+    for key in reconciler.cache.namespace_changed(event, raw):
+        reconciler.enqueue(key)
+
+
+def _claim_event(reconciler: Reconciler, event: str, raw: dict[str, Any]) -> None:
+    """A district claim changed: wake the rollovers of that district."""
+    for key in reconciler.cache.claim_changed(event, raw):
         reconciler.enqueue(key)

@@ -35,24 +35,29 @@ WATCH_TIMEOUT_S = 600
 Handler = Callable[[str, dict[str, Any]], None]
 
 
-def raw_resource(group: str, version: str, kind: str, plural: str) -> type[res.NamespacedResourceG]:
+def raw_resource(
+    group: str, version: str, kind: str, plural: str, *, namespaced: bool = True
+) -> type[res.NamespacedResourceG] | type[res.GlobalResource]:
     """A lightkube resource whose objects stay plain dicts: no typed model is built per object
     (and lightkube's registry, which already holds the typed model, is left alone)."""
     api_info = create_api_info(
         group, version, kind, plural, verbs=["list", "watch", "global_list", "global_watch"]
     )
-    return type(kind, (res.NamespacedResourceG, Generic), {"_api_info": api_info})
+    base = res.NamespacedResourceG if namespaced else res.GlobalResource
+    return type(kind, (base, Generic), {"_api_info": api_info})
 
 
 @dataclass
 class Informer:
-    """One kind in some namespaces ("*" for all), filtered by `served`, delivered to `handle`."""
+    """One kind in some namespaces ("*" for all; "" for a cluster-scoped kind), filtered by `served`
+    (and on the server by `labels`), delivered to `handle`."""
 
     client: AsyncClient
-    resource: type[res.NamespacedResourceG]
+    resource: type[res.NamespacedResourceG] | type[res.GlobalResource]
     scopes: list[str]
     served: Callable[[str], bool]
     handle: Handler
+    labels: dict[str, str] | None = None
     _known: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # scope -> (ns, name)
     _versions: dict[str, str] = field(default_factory=dict)  # scope -> last version delivered
 
@@ -69,11 +74,17 @@ class Informer:
         """LIST a scope; objects that vanished since the last LIST (missed while a watch was down)
         are delivered as DELETED."""
         seen: set[tuple[str, str]] = set()
-        listing = self.client.list(self.resource, namespace=scope, chunk_size=PAGE_SIZE)
+        # (lightkube's overloads type namespaced and cluster-scoped kinds apart; both are listed alike.)
+        listing = self.client.list(
+            cast(Any, self.resource),
+            namespace=scope or None,
+            chunk_size=PAGE_SIZE,
+            labels=cast(Any, self.labels),
+        )
         async for obj in _dicts(listing):
             meta = obj["metadata"]
-            if self.served(meta["namespace"]):
-                seen.add((meta["namespace"], meta["name"]))
+            if self.served(meta.get("namespace", "")):
+                seen.add((meta.get("namespace", ""), meta["name"]))
                 self.handle("ADDED", obj)
         for namespace, name in self._known.get(scope, set()) - seen:
             self.handle("DELETED", {"metadata": {"namespace": namespace, "name": name}})
@@ -109,8 +120,9 @@ class Informer:
         last version it read whenever the server ends it)."""
         known = self._known.setdefault(scope, set())
         stream = self.client.watch(
-            self.resource,
-            namespace=scope,
+            cast(Any, self.resource),
+            namespace=scope or None,
+            labels=cast(Any, self.labels),
             resource_version=self._versions[scope],
             server_timeout=WATCH_TIMEOUT_S,
         )
@@ -118,9 +130,9 @@ class Informer:
             raw: dict[str, Any] = dict(cast(Any, obj))
             meta = raw["metadata"]
             self._versions[scope] = meta["resourceVersion"]
-            if not self.served(meta["namespace"]):
+            if not self.served(meta.get("namespace", "")):
                 continue
-            key = (meta["namespace"], meta["name"])
+            key = (meta.get("namespace", ""), meta["name"])
             if kind == "DELETED":
                 known.discard(key)
             else:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from rollover import logs
 from rollover.api.models import DistrictRolloverStatus, dump, parse_status
-from rollover.cluster import apply, events
+from rollover.cluster import apply, claims, events
 from rollover.config import OperatorConfig
 from rollover.controller import metrics
 from rollover.controller.cache import Cache, Key, parse_termination_message
@@ -28,6 +28,7 @@ from rollover.controller.clock import SystemClock
 from rollover.controller.retry import RETRIABLE, Backoff, describe, retry_after
 from rollover.planner import (
     Action,
+    ClaimDistrict,
     CreateJob,
     EmitEvent,
     PauseTarget,
@@ -166,6 +167,7 @@ class Reconciler:
             return
         meta = body["metadata"]
         await self._collect_results(key)
+        await self._check_rival_holders(body)
         try:
             status = parse_status(body.get("status"))
         except ValidationError:
@@ -181,7 +183,9 @@ class Reconciler:
             # Each pass starts from the status the previous one decided, as if it had been written:
             # the planner's own rules (one event per transition, "the first time" warnings) then
             # hold across passes without the reconciler second-guessing them.
-            rollover = Rollover(key[0], key[1], generation, body.get("spec") or {}, decided_status)
+            rollover = Rollover(
+                key[0], key[1], generation, body.get("spec") or {}, decided_status, str(meta.get("uid", ""))
+            )
             decided = plan(rollover, self.cache.observe(body), self.clock.now(), settings)
             decided_status = decided.status
             said |= {(e.reason, e.message): e for e in decided.actions if isinstance(e, EmitEvent)}
@@ -198,6 +202,14 @@ class Reconciler:
         for job in self.cache.jobs_needing_results(*key):
             message = await apply.read_termination_message(self.client, key[0], job)
             self.cache.results[(key[0], job)] = parse_termination_message(message)
+
+    async def _check_rival_holders(self, body: dict[str, Any]) -> None:
+        """Ask the apiserver whether the other holders of this rollover's district claim still
+        exist (rare: only when a claim is contested). Another shard's rollovers are not in our
+        cache, and a rollover missing from it may only not have been listed yet."""
+        for holder in self.cache.rival_holders(body):
+            if not await claims.holder_exists(self.client, holder):
+                self.cache.gone_holders.add(holder)
 
     async def _ensure_finalizer(self, body: dict[str, Any], decided: Plan) -> dict[str, Any]:
         if decided.hold_finalizer and not body["metadata"].get("deletionTimestamp"):
@@ -224,6 +236,11 @@ class Reconciler:
 
     async def _write(self, body: dict[str, Any], action: Action) -> None:
         namespace = body["metadata"]["namespace"]
+        if isinstance(action, ClaimDistrict):
+            claim = await claims.write_claim(self.client, self.config.claims_namespace, action)
+            if self.cache.changed("ConfigMap", claim):
+                self.cache.put_claim(claim)
+            return
         if isinstance(action, CreateJob):
             job = await apply.create_job(self.client, body, action, self.config)
             if job is not None and self.cache.changed("Job", job):
@@ -271,6 +288,8 @@ def _log_action(namespace: str, name: str, district: str | None, action: Action)
     elif isinstance(action, CreateJob):
         extra |= {"step": action.step.value, "product": action.product}
         log.info("creating %s Job %s", action.step.value, action.name, extra=extra)
+    elif isinstance(action, ClaimDistrict):
+        log.info("claiming district %s for %s", action.district_id, action.school_year, extra=extra)
     else:
         verb = {PauseTarget: "pausing", RepairTarget: "re-pausing", RestoreTarget: "restoring"}[type(action)]
         log.info("%s %s %s", verb, action.kind.value, action.name, extra=extra)
