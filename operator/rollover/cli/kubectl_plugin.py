@@ -37,7 +37,7 @@ from rollover.api.models import (
     parse_spec,
     parse_status,
 )
-from rollover.cli.plan_cmd import _by_date_table, _columns, by_date
+from rollover.cli.tables import by_date, by_date_table, columns
 from rollover.labels import RETRY_ANNOTATION
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -249,7 +249,7 @@ def status_table(views: Sequence[View], *, namespaces: bool, now: dt.datetime | 
         step, when = next_step(view, now)
         cells = (view.namespace,) * namespaces + (view.name, view.district, view.status.phase.value)
         rows.append((*cells, step, when, _one_line(blocking(view))))
-    return _columns([header, *rows])
+    return columns([header, *rows])
 
 
 def status_detail(view: View, now: dt.datetime | None = None) -> str:
@@ -382,7 +382,7 @@ def calendar_table(rows: list[dict[str, Any]], month: str) -> str:
     if not days:
         return f"no district pauses or resets in {month}"
     pauses, resets = sum(d["pauses"] for d in days), sum(d["resets"] for d in days)
-    return _by_date_table(days) + f"\n{month}: {pauses} pauses, {resets} resets"
+    return by_date_table(days) + f"\n{month}: {pauses} pauses, {resets} resets"
 
 
 def _month(text: str) -> str:
