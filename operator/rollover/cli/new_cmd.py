@@ -1,6 +1,6 @@
 """`rollover new --from CSV --out DIR`: one DistrictRollover file per row of a spreadsheet export.
 
-The CSV has a header row; its columns are `rollover.yearly.CSV_COLUMNS` (districtId, displayName, state,
+The CSV has a header row; its columns are `rollover.csv_import.CSV_COLUMNS` (districtId, displayName, state,
 timeZone, products, namespace, selectorLabel; optionally country, resetDate, schoolYear, name). Row N
 becomes DIR/NAME.yaml, NAME being metadata.name (by default the districtId in lowercase, other
 characters as '-'), with the examples' layout and a yaml-language-server modeline.
@@ -34,10 +34,10 @@ from rollover.cli.lint_cmd import (
     now_of,
     plural,
 )
+from rollover.csv_import import CSV_COLUMNS, RowError, column_of, header_columns, parse_date, row_document
 from rollover.documents import LoadError, UsageError, load_paths, read_text
 from rollover.validation import Finding, check_document, cross_document_findings
 from rollover.yamledit import create_file, render_document, write_files
-from rollover.yearly import CSV_COLUMNS, RowError, column_of, header_columns, parse_date, row_document
 
 COMMAND = "new"
 SCHEMA = Path("schemas") / "districtrollover.schema.json"

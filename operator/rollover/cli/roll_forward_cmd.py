@@ -3,7 +3,7 @@
 Each DistrictRollover's `schoolYear` moves on a year and its `resetDate` becomes the default closest to
 last year's date by day of the year (ties: the later default), its own date a year on for a district
 with a CSM exception, or the next business day after either when that is not one (the rules are in
-`rollover.yearly`). Only those two values change in each file, character for character.
+`rollover.roll_forward`). Only those two values change in each file, character for character.
 
 All or nothing: every edited file is validated as `rollover lint` would (the new dates being chosen
 now) before anything is written; if one fails, no file changes and every failure is listed. Exit
@@ -30,6 +30,7 @@ from rollover.cli.lint_cmd import (
     now_of,
     plural,
 )
+from rollover.csv_import import parse_date
 from rollover.documents import (
     Document,
     LoadError,
@@ -39,9 +40,9 @@ from rollover.documents import (
     parse_documents,
     read_text,
 )
+from rollover.roll_forward import RollError, roll_forward
 from rollover.validation import check_document
 from rollover.yamledit import NotEditable, ScalarEdit, replace_scalars, write_files
-from rollover.yearly import RollError, parse_date, roll_forward
 
 COMMAND = "roll-forward"
 
