@@ -25,16 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from rollover.api.models import DistrictRolloverSpec
-from rollover.cli.lint_cmd import (
-    EXIT_ERRORS,
-    EXIT_OK,
-    EXIT_USAGE,
-    add_now_argument,
-    fail_usage,
-    now_of,
-    plural,
-)
-from rollover.csv_import import CSV_COLUMNS, RowError, column_of, header_columns, parse_date, row_document
+from rollover.cli.arguments import add_now_argument, date_argument, now_of
+from rollover.cli.reporting import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, fail_usage, plural
+from rollover.csv_import import CSV_COLUMNS, RowError, column_of, header_columns, row_document
 from rollover.documents import LoadError, UsageError, load_paths, read_text
 from rollover.validation import Finding, check_document, cross_document_findings
 from rollover.yamledit import create_file, render_document, write_files
@@ -84,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--out", required=True, metavar="DIR", help="where to write DIR/NAME.yaml")
     parser.add_argument(
         "--reset-date",
-        type=_reset_date,
+        type=date_argument,
         metavar="DATE",
         help="resetDate for rows whose resetDate cell is empty, YYYY-MM-DD",
     )
@@ -130,13 +123,6 @@ def run(args: argparse.Namespace) -> int:
     counts = f"{plural(written, 'file')} written, {plural(failed, 'row')} with errors"
     print(f"{plural(len(rows), 'row')}: {counts}", file=sys.stderr)
     return status
-
-
-def _reset_date(text: str) -> dt.date:
-    try:
-        return parse_date(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _read_rows(path: str) -> list[_Row]:

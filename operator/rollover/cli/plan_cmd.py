@@ -14,15 +14,12 @@ from typing import Any
 
 from rollover.calendar import CalendarError, Schedule, compute_schedule
 from rollover.catalog import load_catalog
-from rollover.cli.lint_cmd import (
-    EXIT_ERRORS,
-    EXIT_OK,
-    EXIT_USAGE,
-    add_now_argument,
+from rollover.cli.arguments import add_now_argument, now_of
+from rollover.cli.reporting import (
     diagnostics,
+    exit_status,
     fail_usage,
     load_error_diagnostic,
-    now_of,
     plural,
 )
 from rollover.cli.tables import by_date, by_date_table, columns
@@ -65,9 +62,7 @@ def run(args: argparse.Namespace) -> int:
                 print(diagnostic.render(), file=sys.stderr)
     for error in load_errors:
         print(load_error_diagnostic(error).render(), file=sys.stderr)
-    if load_errors:
-        return EXIT_USAGE
-    return EXIT_ERRORS if any(item.has_errors for item in checked) else EXIT_OK
+    return exit_status(checked, load_errors)
 
 
 def plan_row(item: CheckedDocument) -> dict[str, Any]:

@@ -19,18 +19,16 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from rollover.cli.lint_cmd import (
+from rollover.cli.arguments import add_now_argument, date_argument, now_of
+from rollover.cli.reporting import (
     EXIT_ERRORS,
     EXIT_OK,
     Diagnostic,
-    add_now_argument,
     diagnostics,
     fail_usage,
     load_error_diagnostic,
-    now_of,
     plural,
 )
-from rollover.csv_import import parse_date
 from rollover.documents import (
     Document,
     LoadError,
@@ -83,10 +81,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def parse_defaults(text: str) -> tuple[dt.date, ...]:
     """Comma-separated dates of one year, sorted; ArgumentTypeError otherwise."""
-    try:
-        days = sorted({parse_date(item.strip()) for item in text.split(",") if item.strip()})
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    days = sorted({date_argument(item.strip()) for item in text.split(",") if item.strip()})
     if not days:
         raise argparse.ArgumentTypeError("expected dates YYYY-MM-DD separated by commas")
     if days[0].year != days[-1].year:
