@@ -239,6 +239,7 @@ def _accepted_days(view: View) -> tuple[dt.date, dt.datetime, dt.date] | None:
 def calendar_rows(objects: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     """Each rollover's pause and reset day (district time), and the ones that cannot be placed:
     the operator's accepted dates, else the spec planned as the operator will plan it."""
+    # Imported here: the holidays data it loads slows every other command of the plugin.
     from rollover.calendar import CalendarError, compute_schedule
 
     rows, unplanned = [], []
