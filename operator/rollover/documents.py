@@ -17,7 +17,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from rollover.api.models import DistrictRolloverSpec
-from rollover.validation import Finding, check_document, cross_document_findings, parse_path
+from rollover.findings import Finding, parse_path
+from rollover.validation import check_document, cross_document_findings
 
 YAML_SUFFIXES = (".yaml", ".yml")
 

@@ -39,10 +39,11 @@ from rollover.api.models import (
 from rollover.calendar import Schedule, compute_schedule
 from rollover.claims import Holder
 from rollover.conditions import merge_conditions
+from rollover.findings import Finding
 from rollover.labels import DISTRICTS_ANNOTATION
 from rollover.observed import Observed, ObservedTarget, OriginalState
 from rollover.reasons import EventReason, Reason
-from rollover.validation import Finding, name_findings, validate_document, validate_spec
+from rollover.validation import name_findings, validate_document, validate_spec
 
 JOB_NAME_MAX = 63
 _IN_FLIGHT = (JobState.PENDING, JobState.RUNNING)

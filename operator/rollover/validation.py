@@ -6,43 +6,28 @@ YAML line numbers. What the CRD schema can check is also checked here, so the CL
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import difflib
-import json
 import re
-import types
-import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 
 from rollover import GROUP, KIND, VERSION
 from rollover.api.models import (
-    COUNTRY_PATTERN,
-    DISTRICT_ID_PATTERN,
     LABEL_KEY_MAX,
-    LABEL_KEY_PATTERN,
     LABEL_KEY_PREFIX_MAX,
     LABEL_NAME_MAX,
-    LABEL_VALUE_PATTERN,
     NAME_PATTERN,
     NAMESPACE_PATTERN,
-    NON_BLANK_PATTERN,
-    PRODUCT_PATTERN,
-    SCHOOL_YEAR_PATTERN,
-    SUBDIVISION_PATTERN,
     DistrictRolloverSpec,
     SelectorOperator,
 )
 from rollover.calendar import SATURDAY, BusinessCalendar, CalendarError, Schedule, compute_schedule, time_zone
 from rollover.catalog import load_catalog
-
-Severity = Literal["error", "warning"]
-PathSegment = str | int
+from rollover.findings import LABEL_CHARACTERS, Finding, format_path, show_value, type_name
+from rollover.pydantic_findings import finding_from_pydantic
 
 API_VERSION = f"{GROUP}/{VERSION}"
 WINDOW_START = (6, 1)  # June 1
@@ -50,34 +35,7 @@ WINDOW_END = (10, 1)  # October 1, inclusive
 NAME_MAX = 253  # any object name
 #: A rollover's name is the value of the rostering.k12.dev/rollover label on its Jobs.
 ROLLOVER_NAME_MAX = LABEL_NAME_MAX
-SHOW_MAX = 80  # characters of a value repeated in a message; longer ones are cut, with their length
 _LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_LABEL_CHARACTERS = "letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PATH_TOKEN = re.compile(r'\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One broken rule at one field; `str(finding)` is `field: message`, the line people read."""
-
-    severity: Severity
-    field: str  # dotted path, e.g. spec.resetDate, spec.products[2], metadata.labels["a.b/c"]
-    message: str  # what is wrong and what is allowed, e.g. "2027-07-17 is a Saturday; choose a business day"
-    code: str  # CamelCase, usable as a condition reason, e.g. ResetDateOnHoliday
-
-    @classmethod
-    def error(cls, field: str, code: str, message: str) -> Finding:
-        """An error at `field`."""
-        return cls("error", field, message, code)
-
-    @classmethod
-    def warning(cls, field: str, code: str, message: str) -> Finding:
-        """A warning at `field`."""
-        return cls("warning", field, message, code)
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -86,33 +44,6 @@ class DocumentReport:
 
     spec: DistrictRolloverSpec | None
     findings: tuple[Finding, ...]
-
-
-# --- field paths ------------------------------------------------------------------------------
-
-
-def format_path(segments: Sequence[PathSegment]) -> str:
-    """`('spec', 'products', 2)` -> `spec.products[2]`; keys that are not identifiers are quoted."""
-    out = ""
-    for segment in segments:
-        if isinstance(segment, int):
-            out += f"[{segment}]"
-        elif _IDENTIFIER.match(segment):
-            out += f".{segment}" if out else segment
-        else:
-            out += f"[{json.dumps(segment)}]"
-    return out
-
-
-def parse_path(path: str) -> tuple[PathSegment, ...]:
-    """The inverse of `format_path`; stops at the first token it does not understand."""
-    segments: list[PathSegment] = []
-    position = 0
-    while match := _PATH_TOKEN.match(path, position):
-        name, index, quoted = match.groups()
-        segments.append(name if name else int(index) if index else json.loads(quoted))
-        position = match.end()
-    return tuple(segments)
 
 
 # --- one spec ---------------------------------------------------------------------------------
@@ -167,11 +98,11 @@ def _selector_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
     for key in selector.match_labels:
         if problem := label_key_problem(key):
             field = format_path(["spec", "syncSelector", "matchLabels", key])
-            yield Finding.error(field, "FieldInvalid", f"key {_show(key)} {problem}")
+            yield Finding.error(field, "FieldInvalid", f"key {show_value(key)} {problem}")
     for i, requirement in enumerate(selector.match_expressions):
         field = f"spec.syncSelector.matchExpressions[{i}]"
         if problem := label_key_problem(requirement.key):
-            yield Finding.error(f"{field}.key", "FieldInvalid", f"{_show(requirement.key)} {problem}")
+            yield Finding.error(f"{field}.key", "FieldInvalid", f"{show_value(requirement.key)} {problem}")
         operator = requirement.operator
         if operator in (SelectorOperator.IN, SelectorOperator.NOT_IN) and not requirement.values:
             yield Finding.error(
@@ -210,7 +141,7 @@ def label_key_problem(key: object) -> str | None:
         )
     if not _LABEL_NAME.fullmatch(name):
         return (
-            f"is not a label key: expected a name of 1-{LABEL_NAME_MAX} {_LABEL_CHARACTERS}, "
+            f"is not a label key: expected a name of 1-{LABEL_NAME_MAX} {LABEL_CHARACTERS}, "
             "optionally after a DNS subdomain prefix and '/'"
         )
     return None
@@ -223,7 +154,7 @@ def label_value_problem(value: object) -> str | None:
     if len(value) > LABEL_NAME_MAX:
         return f"is {len(value)} characters long; a label value has at most {LABEL_NAME_MAX}"
     if value and not _LABEL_NAME.fullmatch(value):
-        return f"is not a label value: expected {_LABEL_CHARACTERS}, or nothing"
+        return f"is not a label value: expected {LABEL_CHARACTERS}, or nothing"
     return None
 
 
@@ -333,7 +264,7 @@ def check_document(raw: Mapping[str, Any], now: dt.datetime, *, date_chosen: boo
     """Like `validate_document`, and also returns the spec when it parsed."""
     kind = raw.get("kind")
     if kind != KIND:
-        problem = "is required" if kind is None else f"{_show(kind)} is not {KIND}"
+        problem = "is required" if kind is None else f"{show_value(kind)} is not {KIND}"
         return DocumentReport(None, (Finding.error("kind", "KindUnexpected", f"{problem}; expected {KIND}"),))
     findings = list(_header_findings(raw))
     if raw.get("spec") is None:
@@ -342,7 +273,7 @@ def check_document(raw: Mapping[str, Any], now: dt.datetime, *, date_chosen: boo
     try:
         spec = DistrictRolloverSpec.model_validate(raw.get("spec"))
     except ValidationError as exc:
-        findings += (_from_pydantic(error) for error in exc.errors(include_url=False))
+        findings += (finding_from_pydantic(error) for error in exc.errors(include_url=False))
         return DocumentReport(None, tuple(findings))
     findings += validate_spec(spec, now, date_chosen=date_chosen)
     return DocumentReport(spec, tuple(findings))
@@ -353,7 +284,7 @@ def _header_findings(raw: Mapping[str, Any]) -> Iterator[Finding]:
         yield Finding.error(
             "apiVersion",
             "ApiVersionUnsupported",
-            f"{_show(raw.get('apiVersion'))} is not supported; use {API_VERSION}",
+            f"{show_value(raw.get('apiVersion'))} is not supported; use {API_VERSION}",
         )
     metadata = raw.get("metadata")
     if not isinstance(metadata, Mapping):
@@ -370,7 +301,7 @@ def _header_findings(raw: Mapping[str, Any]) -> Iterator[Finding]:
         yield Finding.error(
             "metadata.namespace",
             "NamespaceInvalid",
-            f"{_show(namespace)} is not a valid namespace; use lowercase letters, digits and '-', "
+            f"{show_value(namespace)} is not a valid namespace; use lowercase letters, digits and '-', "
             "at most 63 characters",
         )
     yield from _label_findings(metadata.get("labels"))
@@ -382,7 +313,7 @@ def name_findings(name: object) -> Iterator[Finding]:
         yield Finding.error(
             "metadata.name",
             "NameInvalid",
-            f"{_show(name)} is not a valid name; use lowercase letters, digits, '-' and '.', "
+            f"{show_value(name)} is not a valid name; use lowercase letters, digits, '-' and '.', "
             f"at most {ROLLOVER_NAME_MAX} characters",
         )
     elif len(name) > ROLLOVER_NAME_MAX:
@@ -400,7 +331,7 @@ def _label_findings(labels: object) -> Iterator[Finding]:
         return
     if not isinstance(labels, Mapping):
         yield Finding.error(
-            "metadata.labels", "FieldInvalid", f"expected a mapping of labels, got {_type_name(labels)}"
+            "metadata.labels", "FieldInvalid", f"expected a mapping of labels, got {type_name(labels)}"
         )
         return
     for key, value in labels.items():
@@ -408,121 +339,9 @@ def _label_findings(labels: object) -> Iterator[Finding]:
         short = isinstance(key, str) and len(key) <= LABEL_KEY_MAX
         field = format_path(["metadata", "labels", key]) if short else "metadata.labels"
         if problem := label_key_problem(key):
-            yield Finding.error(field, "FieldInvalid", f"key {_show(key)} {problem}")
+            yield Finding.error(field, "FieldInvalid", f"key {show_value(key)} {problem}")
         if problem := label_value_problem(value):
-            yield Finding.error(field, "FieldInvalid", f"{_show(value)} {problem}")
-
-
-# --- pydantic errors -> findings ----------------------------------------------------------------
-
-_PATTERN_MEANINGS = {
-    DISTRICT_ID_PATTERN: "1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
-    SCHOOL_YEAR_PATTERN: "two consecutive years as YYYY-YYYY, e.g. 2026-2027",
-    COUNTRY_PATTERN: "an uppercase country code of the holidays package, e.g. US",
-    SUBDIVISION_PATTERN: "an uppercase subdivision code of the holidays package, e.g. IL",
-    LABEL_VALUE_PATTERN: "a label value: letters, digits, '-', '_' or '.', starting and ending alphanumeric",
-    LABEL_KEY_PATTERN: f"a label key: 1-63 {_LABEL_CHARACTERS}, maybe after a DNS subdomain prefix and '/'",
-    NON_BLANK_PATTERN: "some text, not only spaces",
-}
-
-
-def _from_pydantic(error: ErrorDetails) -> Finding:
-    loc = [segment for segment in error["loc"] if segment != "[key]"]
-    finding = _finding_of(error, loc)
-    # A key too long to be one is not repeated in the path: the finding names its mapping.
-    long = next((i for i, s in enumerate(loc) if isinstance(s, str) and len(s) > LABEL_KEY_MAX), None)
-    if long is None:
-        return finding
-    field = format_path(["spec", *loc[:long]])
-    return dataclasses.replace(finding, field=field, message=f"key {_show(loc[long])}: {finding.message}")
-
-
-def _finding_of(error: ErrorDetails, loc: Sequence[PathSegment]) -> Finding:
-    field = format_path(["spec", *loc])
-    kind, value, ctx = error["type"], error["input"], error.get("ctx", {})
-    if kind == "missing":
-        return Finding.error(field, "FieldRequired", "is required")
-    if kind == "extra_forbidden":
-        return Finding.error(field, "FieldUnknown", _unknown_field_text(loc))
-    if kind == "string_pattern_mismatch":
-        pattern = str(ctx.get("pattern"))
-        if pattern == PRODUCT_PATTERN:
-            meaning = f"a product of the catalog: {', '.join(load_catalog().products)}"
-        else:
-            meaning = _PATTERN_MEANINGS.get(pattern, f"text matching {pattern}")
-        return Finding.error(field, "FieldInvalid", f"{_show(value)} is invalid; expected {meaning}")
-    if kind.startswith("date_"):
-        return Finding.error(field, "FieldInvalid", f"{_show(value)} is not a date; expected YYYY-MM-DD")
-    if kind in ("greater_than_equal", "less_than_equal"):
-        bound = "minimum" if kind == "greater_than_equal" else "maximum"
-        return Finding.error(
-            field, "FieldInvalid", f"{_show(value)} is out of range; the {bound} is {_limit(ctx)}"
-        )
-    if kind == "bool_type":
-        return Finding.error(
-            field, "FieldInvalid", f"{_show(value)} is not a boolean; expected true or false"
-        )
-    if kind == "int_type":
-        return Finding.error(
-            field, "FieldInvalid", f"{_show(value)} is not an integer; expected a whole number, unquoted"
-        )
-    if kind == "string_type" and isinstance(value, int | float):
-        return Finding.error(
-            field, "FieldInvalid", f"{_show(value)} is a number; expected a string, quote it"
-        )
-    if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return Finding.error(field, "FieldInvalid", f"expected a mapping, got {_type_name(value)}")
-    if kind == "list_type":
-        return Finding.error(field, "FieldInvalid", f"expected a list, got {_type_name(value)}")
-    return Finding.error(field, "FieldInvalid", f"{_show(value)}: {error['msg']}")
-
-
-def _unknown_field_text(loc: Sequence[PathSegment]) -> str:
-    allowed = _allowed_keys(loc[:-1])
-    if not allowed:
-        return "unknown field"
-    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-    hint = f"did you mean {close[0]}?" if close else f"allowed: {', '.join(allowed)}"
-    return f"unknown field; {hint}"
-
-
-def _allowed_keys(loc: Sequence[PathSegment]) -> list[str]:
-    """The wire names of the model found at `loc` under the spec; [] when `loc` is not a model."""
-    model: type[BaseModel] | None = DistrictRolloverSpec
-    for segment in loc:
-        if isinstance(segment, int) or model is None:
-            continue  # list indices keep the item model found at the list's field
-        field = next((f for f in model.model_fields.values() if f.alias == segment), None)
-        model = _model_in(field.annotation) if field else None
-    return [f.alias or name for name, f in model.model_fields.items()] if model else []
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside an annotation such as `X`, `X | None` or `list[X]`."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (list, types.UnionType, typing.Union):
-        return next(filter(None, map(_model_in, typing.get_args(annotation))), None)
-    return None
-
-
-def _limit(ctx: Mapping[str, Any]) -> Any:
-    return ctx.get("ge", ctx.get("le"))
-
-
-def _show(value: Any) -> str:
-    """A value as a message repeats it: quoted if text, and cut to SHOW_MAX characters."""
-    if isinstance(value, Mapping | list):
-        return f"a {_type_name(value)}"
-    if isinstance(value, str):
-        if len(value) <= SHOW_MAX:
-            return repr(value)
-        return f"{value[:SHOW_MAX]!r}... ({len(value)} characters)"
-    try:
-        text = str(value)
-    except ValueError:  # e.g. an integer of more digits than Python converts
-        return f"a {_type_name(value)} too long to show"
-    return text if len(text) <= SHOW_MAX else f"{text[:SHOW_MAX]}... ({len(text)} characters)"
+            yield Finding.error(field, "FieldInvalid", f"{show_value(value)} {problem}")
 
 
 def _kind_of(value: Any) -> str:
@@ -531,17 +350,7 @@ def _kind_of(value: Any) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
-    return _type_name(value)
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, Mapping):
-        return "mapping"
-    if isinstance(value, list):
-        return "list"
-    return type(value).__name__
+    return type_name(value)
 
 
 # --- several documents ------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""`kubectl rollover`: the pure parts (what it says about a rollover), and its vocabulary kept in step
-with the planner and the CSM runbook."""
+"""`kubectl rollover`: what it says about a rollover (pure), its kubectl calls, and its vocabulary kept
+in step with the reasons the operator writes and the CSM runbook."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import ast
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rollover.api.models import Phase
+from rollover.api.models import Condition, ConditionType, Phase
+from rollover.cli import kubectl, status_text
 from rollover.cli import kubectl_plugin as plugin
-from rollover.cli.kubectl_plugin import View
+from rollover.cli.explanations import PHASES, REASONS, SPEC_RULE, meaning
+from rollover.cli.status_text import View
+from rollover.reasons import EventReason, Reason
 from tests.unit.test_health_lua import rollover_in
 
 pytestmark = pytest.mark.unit
@@ -24,37 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "operator" / "rollover"
 RUNBOOK = REPO / "docs" / "runbook.md"
 NOW = dt.datetime(2027, 7, 1, 12, tzinfo=dt.UTC)
-
-#: Where the reason is among the arguments of the planner's condition-setting calls.
-REASON_ARGUMENT = {"condition": 2, "_waiting": 3, "_progressing": 2, "_stalled": 2, "_failed": 1}
-
-
-def _calls(path: Path) -> Iterator[tuple[str, list[ast.expr]]]:
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Call):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            yield name, node.args
-
-
-def _constant(args: list[ast.expr], index: int) -> str | None:
-    arg = args[index] if len(args) > index else None
-    return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
-
-
-def condition_reasons() -> set[str]:
-    """Every condition reason planner.py writes literally (validation codes come on top)."""
-    calls = _calls(SOURCE / "planner.py")
-    return {
-        r for name, args in calls if name in REASON_ARGUMENT if (r := _constant(args, REASON_ARGUMENT[name]))
-    }
-
-
-def event_reasons() -> set[str]:
-    found = {
-        r for name, args in _calls(SOURCE / "planner.py") if name == "event" if (r := _constant(args, 1))
-    }
-    return found | {"ArchiveStarted", "ResetStarted"}  # built with f-strings
+#: Where the validation rules' codes are written (as string literals).
+RULE_SOURCES = ("validation.py", "pydantic_findings.py", "calendar.py")
 
 
 def rule_codes() -> set[str]:
@@ -62,36 +35,49 @@ def rule_codes() -> set[str]:
     camel = re.compile(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+")
     return {
         node.value
-        for name in ("validation.py", "calendar.py")
+        for name in RULE_SOURCES
         for node in ast.walk(ast.parse((SOURCE / name).read_text()))
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and camel.fullmatch(node.value)
     }
 
 
-def test_the_planner_reasons_are_found() -> None:
-    assert {
-        "WaitingForPauseDate",
-        "SyncDrainTimeout",
-        "ArchiveFailed",
-        "RolloverCompleted",
-    } <= condition_reasons()
-    assert {"SyncPaused", "DriftRepaired", "RetryRequested"} <= event_reasons()
-    assert {"ResetDateOnHoliday", "TimeZoneUnknown"} <= rule_codes()
+def spec_valid_false(reason: str) -> Condition:
+    return Condition(type=ConditionType.SPEC_VALID, status="False", reason=reason, last_transition_time=NOW)
+
+
+def test_the_rule_codes_are_found() -> None:
+    assert {"ResetDateOnHoliday", "TimeZoneUnknown", "FieldRequired"} <= rule_codes()
 
 
 def test_the_plugin_explains_every_phase_and_condition_reason() -> None:
-    assert set(plugin.PHASES) == set(Phase)
-    missing = condition_reasons() - set(plugin.REASONS)
-    assert not missing, f"add to kubectl_plugin.REASONS: {sorted(missing)}"
+    assert set(PHASES) == set(Phase)
+    assert set(REASONS) == set(Reason)
+
+
+def test_a_condition_reason_is_found_by_its_string() -> None:
+    assert meaning(spec_valid_false("SpecInvalid")) == REASONS[Reason.SPEC_INVALID]
+
+
+def test_validation_rule_codes_are_explained_as_a_broken_rule() -> None:
+    for code in rule_codes():
+        assert code not in set(Reason), f"{code} is both a rule code and a condition reason"
+        assert meaning(spec_valid_false(code)) == SPEC_RULE, code
+
+
+def test_an_unknown_reason_of_another_condition_is_not_explained() -> None:
+    unknown = spec_valid_false("FromANewerOperator").model_copy(update={"type": ConditionType.STALLED})
+    assert meaning(unknown) is None
 
 
 def test_the_runbook_covers_every_phase_reason_event_and_rule() -> None:
     text = RUNBOOK.read_text()
     documented = set(re.findall(r"`([A-Za-z]+)`", text))
+    # The bare phase-change events are one row of the runbook: `PhaseScheduled`, `PhasePaused`, ...
+    phase_changes = {EventReason.phase_change(phase) for phase in Phase}
     for what, names in (
         ("phase", {p.value for p in Phase}),
-        ("condition reason", condition_reasons()),
-        ("event reason", event_reasons()),
+        ("condition reason", {r.value for r in Reason}),
+        ("event reason", {r.value for r in set(EventReason) - phase_changes}),
         ("validation rule", rule_codes()),
     ):
         missing = names - documented
@@ -118,7 +104,7 @@ def view(state: str, **spec: Any) -> View:
     ],
 )
 def test_next_step_and_when_in_the_district_time_zone(state: str, step: str, when: str) -> None:
-    assert plugin.next_step(view(state), NOW) == (step, when)
+    assert status_text.next_step(view(state), NOW) == (step, when)
 
 
 def test_times_are_shown_in_the_districts_own_zone() -> None:
@@ -144,7 +130,7 @@ def test_times_are_shown_in_the_districts_own_zone() -> None:
     ],
 )
 def test_what_is_blocking(state: str, blocked_by: str) -> None:
-    assert plugin.blocking(view(state)).startswith(blocked_by)
+    assert status_text.blocking(view(state)).startswith(blocked_by)
 
 
 def test_the_status_table_has_one_row_per_rollover_and_namespaces_with_all() -> None:
@@ -152,15 +138,15 @@ def test_the_status_table_has_one_row_per_rollover_and_namespaces_with_all() -> 
         view("Scheduled"),
         View.of(rollover_in("Archiving") | {"metadata": {"name": "a", "namespace": "x"}}),
     ]
-    table = plugin.status_table(views, namespaces=True, now=NOW).splitlines()
+    table = status_text.status_table(views, namespaces=True, now=NOW).splitlines()
     assert table[0].split() == ["NAMESPACE", "NAME", "DISTRICT", "PHASE", "NEXT", "WHEN", "BLOCKING"]
     assert table[1].split()[:4] == ["district-il", "springfield", "IL-0631950", "Scheduled"]
     assert table[2].split()[:4] == ["x", "a", "IL-0631950", "Archiving"]
-    assert plugin.status_table(views, namespaces=False, now=NOW).startswith("NAME ")
+    assert status_text.status_table(views, namespaces=False, now=NOW).startswith("NAME ")
 
 
 def test_the_detail_lists_schedule_next_step_and_jobs() -> None:
-    detail = plugin.status_detail(view("ArchiveFailed"), NOW)
+    detail = status_text.status_detail(view("ArchiveFailed"), NOW)
     assert "Rollover:" in detail and "district-il/springfield" in detail
     assert "Reset at:    Fri 2027-07-16 00:00 CDT" in detail
     assert "Phase:       Failed: a Job failed" in detail
@@ -172,7 +158,7 @@ def test_the_detail_lists_schedule_next_step_and_jobs() -> None:
 
 def test_an_unreadable_status_is_said_so() -> None:
     broken = rollover_in("Scheduled") | {"status": {"phase": "Sideways"}}
-    assert "unreadable" in plugin.blocking(View.of(broken))
+    assert "unreadable" in status_text.blocking(View.of(broken))
 
 
 # --- explain ----------------------------------------------------------------------------------------
@@ -186,7 +172,7 @@ def test_explain_says_what_each_condition_means_and_lists_recent_events() -> Non
     events = [event(f"Phase{i}", f"event {i}", f"2027-07-16T0{i}:00:00Z") for i in range(9)]
     events.append(event("ArchiveFailed", "imagine-math: Job failed", "2027-07-16T09:30:00Z", "Warning", 3))
     events.append(event("SyncPaused", "Roster sync paused", "2027-07-15T05:00:00Z"))
-    text = plugin.explain(view("ArchiveFailed"), events)
+    text = status_text.explain(view("ArchiveFailed"), events)
     assert text.startswith("district-il/springfield (district IL-0631950) is Failed: a Job failed;")
     assert "Stalled=True (ArchiveFailed) since" in text
     assert "-> An archive Job failed; nothing was deleted" in text
@@ -198,9 +184,9 @@ def test_explain_says_what_each_condition_means_and_lists_recent_events() -> Non
 
 
 def test_explain_of_an_invalid_spec_points_at_the_rule() -> None:
-    text = plugin.explain(view("SpecInvalid"), [])
+    text = status_text.explain(view("SpecInvalid"), [])
     assert "SpecValid=False (ResetDateOnWeekend)" in text
-    assert plugin.SPEC_RULE in text
+    assert SPEC_RULE in text
     assert "none (events expire after an hour by default)" in text
 
 
@@ -214,12 +200,12 @@ def test_the_calendar_counts_pauses_and_resets_per_district_day() -> None:
         rollover_in("Pending", resetDate="2027-08-02"),  # a Monday: its pause is Friday Jul 30
         rollover_in("Pending", timeZone="Mars/Olympus"),  # cannot be placed
     ]
-    rows, unplanned = plugin.calendar_rows(objects)
+    rows, unplanned = status_text.calendar_rows(objects)
     assert len(rows) == 3
     assert unplanned == [
         "district-il/springfield: 'Mars/Olympus' is not an IANA time zone, e.g. America/Chicago"
     ]
-    table = plugin.calendar_table(rows, "2027-07").splitlines()
+    table = status_text.calendar_table(rows, "2027-07").splitlines()
     assert [line.split()[:3] for line in table] == [
         ["DATE", "PAUSES", "RESETS"],
         ["2027-07-15", "1", "0"],
@@ -229,7 +215,7 @@ def test_the_calendar_counts_pauses_and_resets_per_district_day() -> None:
         ["2027-07-30", "1", "0"],
         ["2027-07:", "3", "pauses,"],
     ]
-    assert plugin.calendar_table(rows, "2027-12") == "no district pauses or resets in 2027-12"
+    assert status_text.calendar_table(rows, "2027-12") == "no district pauses or resets in 2027-12"
 
 
 def test_a_month_must_be_a_month() -> None:
@@ -241,8 +227,8 @@ def test_a_month_must_be_a_month() -> None:
 
 
 def test_retry_is_refused_unless_failed() -> None:
-    assert plugin.retry_refusal(view("ArchiveFailed")) is None
-    refusal = plugin.retry_refusal(view("Archiving"))
+    assert status_text.retry_refusal(view("ArchiveFailed")) is None
+    refusal = status_text.retry_refusal(view("Archiving"))
     assert refusal == "district-il/springfield is Archiving, not Failed: there is no failed step to retry"
 
 
@@ -262,9 +248,9 @@ class FakeKubectl:
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeKubectl:
-    kubectl = FakeKubectl(rollover_in("ArchiveFailed"))
-    monkeypatch.setattr(plugin.Kubectl, "run", kubectl.run)
-    return kubectl
+    fake_kubectl = FakeKubectl(rollover_in("ArchiveFailed"))
+    monkeypatch.setattr(kubectl.Kubectl, "run", fake_kubectl.run)
+    return fake_kubectl
 
 
 def test_retry_annotates_with_a_new_token(fake: FakeKubectl, capsys: pytest.CaptureFixture[str]) -> None:
@@ -313,6 +299,6 @@ def test_kubectl_flags_are_passed_through(monkeypatch: pytest.MonkeyPatch) -> No
         seen.append(command)
         raise FileNotFoundError
 
-    monkeypatch.setattr(plugin.subprocess, "run", run)
+    monkeypatch.setattr(kubectl.subprocess, "run", run)
     assert plugin.main(["status", "-A", "--kubeconfig", "/k", "--context", "c"]) == plugin.EXIT_ERROR
     assert seen[0][:3] == ["kubectl", "--kubeconfig=/k", "--context=c"]

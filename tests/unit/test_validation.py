@@ -11,15 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rollover.api.models import CONDITION_REASON_PATTERN, DistrictRolloverSpec
-from rollover.validation import (
-    Finding,
-    check_document,
-    cross_document_findings,
-    format_path,
-    parse_path,
-    validate_document,
-    validate_spec,
-)
+from rollover.findings import Finding, format_path, parse_path
+from rollover.validation import check_document, cross_document_findings, validate_document, validate_spec
 
 pytestmark = pytest.mark.unit
 

@@ -20,8 +20,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rollover.cli.dev_cluster_cmd",
 )
 
-EXIT_USAGE = 2
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The full `rollover` argument parser."""

@@ -1,6 +1,6 @@
 """`rollover new --from CSV --out DIR`: one DistrictRollover file per row of a spreadsheet export.
 
-The CSV has a header row; its columns are `rollover.yearly.CSV_COLUMNS` (districtId, displayName, state,
+The CSV has a header row; its columns are `rollover.csv_import.CSV_COLUMNS` (districtId, displayName, state,
 timeZone, products, namespace, selectorLabel; optionally country, resetDate, schoolYear, name). Row N
 becomes DIR/NAME.yaml, NAME being metadata.name (by default the districtId in lowercase, other
 characters as '-'), with the examples' layout and a yaml-language-server modeline.
@@ -25,19 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from rollover.api.models import DistrictRolloverSpec
-from rollover.cli.lint_cmd import (
-    EXIT_ERRORS,
-    EXIT_OK,
-    EXIT_USAGE,
-    add_now_argument,
-    fail_usage,
-    now_of,
-    plural,
-)
+from rollover.cli.arguments import add_now_argument, date_argument, now_of
+from rollover.cli.reporting import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, fail_usage, plural
+from rollover.csv_import import CSV_COLUMNS, RowError, column_of, header_columns, row_document
 from rollover.documents import LoadError, UsageError, load_paths, read_text
-from rollover.validation import Finding, check_document, cross_document_findings
+from rollover.findings import Finding
+from rollover.validation import check_document, cross_document_findings
 from rollover.yamledit import create_file, render_document, write_files
-from rollover.yearly import CSV_COLUMNS, RowError, column_of, header_columns, parse_date, row_document
 
 COMMAND = "new"
 SCHEMA = Path("schemas") / "districtrollover.schema.json"
@@ -84,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--out", required=True, metavar="DIR", help="where to write DIR/NAME.yaml")
     parser.add_argument(
         "--reset-date",
-        type=_reset_date,
+        type=date_argument,
         metavar="DATE",
         help="resetDate for rows whose resetDate cell is empty, YYYY-MM-DD",
     )
@@ -130,13 +124,6 @@ def run(args: argparse.Namespace) -> int:
     counts = f"{plural(written, 'file')} written, {plural(failed, 'row')} with errors"
     print(f"{plural(len(rows), 'row')}: {counts}", file=sys.stderr)
     return status
-
-
-def _reset_date(text: str) -> dt.date:
-    try:
-        return parse_date(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _read_rows(path: str) -> list[_Row]:

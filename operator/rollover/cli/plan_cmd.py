@@ -10,25 +10,20 @@ import argparse
 import datetime as dt
 import json
 import sys
-from collections import Counter
 from typing import Any
 
 from rollover.calendar import CalendarError, Schedule, compute_schedule
 from rollover.catalog import load_catalog
-from rollover.cli.lint_cmd import (
-    EXIT_ERRORS,
-    EXIT_OK,
-    EXIT_USAGE,
-    add_now_argument,
+from rollover.cli.arguments import add_now_argument, now_of
+from rollover.cli.reporting import (
     diagnostics,
+    exit_status,
     fail_usage,
     load_error_diagnostic,
-    now_of,
     plural,
 )
+from rollover.cli.tables import by_date, by_date_table, columns
 from rollover.documents import CheckedDocument, UsageError, check_documents, load_paths
-
-BAR_WIDTH = 40
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     rows = sorted((plan_row(item) for item in checked), key=_row_order)
     if args.by_date:
         days = by_date(rows)
-        print(json.dumps(days, indent=2) if args.output == "json" else _by_date_table(days))
+        print(json.dumps(days, indent=2) if args.output == "json" else by_date_table(days))
     elif args.output == "json":
         print(json.dumps(rows, indent=2))
     else:
@@ -67,9 +62,7 @@ def run(args: argparse.Namespace) -> int:
                 print(diagnostic.render(), file=sys.stderr)
     for error in load_errors:
         print(load_error_diagnostic(error).render(), file=sys.stderr)
-    if load_errors:
-        return EXIT_USAGE
-    return EXIT_ERRORS if any(item.has_errors for item in checked) else EXIT_OK
+    return exit_status(checked, load_errors)
 
 
 def plan_row(item: CheckedDocument) -> dict[str, Any]:
@@ -89,14 +82,6 @@ def plan_row(item: CheckedDocument) -> dict[str, Any]:
         "errors": _findings(item, "error"),
         "warnings": _findings(item, "warning"),
     }
-
-
-def by_date(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per day (in each district's own time zone): how many districts pause and how many reset."""
-    planned = [row for row in rows if row["resetAt"]]
-    pauses = Counter(row["pauseDate"] for row in planned)
-    resets = Counter(row["resetDate"] for row in planned)
-    return [{"date": day, "pauses": pauses[day], "resets": resets[day]} for day in sorted(pauses | resets)]
 
 
 def _schedule(item: CheckedDocument) -> Schedule | None:
@@ -149,23 +134,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
         )
         for row in rows
     ]
-    return _columns([header, *lines])
-
-
-def _by_date_table(days: list[dict[str, Any]]) -> str:
-    # One '#' per district pausing or resetting that day, scaled down only when the peak is wider.
-    peak = max((day["pauses"] + day["resets"] for day in days), default=0)
-    scale = min(1.0, BAR_WIDTH / peak) if peak else 1.0
-    lines = [
-        (
-            day["date"],
-            str(day["pauses"]),
-            str(day["resets"]),
-            "#" * max(1, round(scale * (day["pauses"] + day["resets"]))),
-        )
-        for day in days
-    ]
-    return _columns([("DATE", "PAUSES", "RESETS", ""), *lines])
+    return columns([header, *lines])
 
 
 def _issues(row: dict[str, Any]) -> str:
@@ -175,10 +144,3 @@ def _issues(row: dict[str, Any]) -> str:
         if row[key]
     ]
     return ", ".join(counts) or "ok"
-
-
-def _columns(table: list[tuple[str, ...]]) -> str:
-    widths = [max(len(cells[i]) for cells in table) for i in range(len(table[0]))]
-    return "\n".join(
-        "   ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() for cells in table
-    )

@@ -3,7 +3,7 @@
 Each DistrictRollover's `schoolYear` moves on a year and its `resetDate` becomes the default closest to
 last year's date by day of the year (ties: the later default), its own date a year on for a district
 with a CSM exception, or the next business day after either when that is not one (the rules are in
-`rollover.yearly`). Only those two values change in each file, character for character.
+`rollover.roll_forward`). Only those two values change in each file, character for character.
 
 All or nothing: every edited file is validated as `rollover lint` would (the new dates being chosen
 now) before anything is written; if one fails, no file changes and every failure is listed. Exit
@@ -19,15 +19,14 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from rollover.cli.lint_cmd import (
+from rollover.cli.arguments import add_now_argument, date_argument, now_of
+from rollover.cli.reporting import (
     EXIT_ERRORS,
     EXIT_OK,
     Diagnostic,
-    add_now_argument,
     diagnostics,
     fail_usage,
     load_error_diagnostic,
-    now_of,
     plural,
 )
 from rollover.documents import (
@@ -39,9 +38,9 @@ from rollover.documents import (
     parse_documents,
     read_text,
 )
+from rollover.roll_forward import RollError, roll_forward
 from rollover.validation import check_document
 from rollover.yamledit import NotEditable, ScalarEdit, replace_scalars, write_files
-from rollover.yearly import RollError, parse_date, roll_forward
 
 COMMAND = "roll-forward"
 
@@ -82,10 +81,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def parse_defaults(text: str) -> tuple[dt.date, ...]:
     """Comma-separated dates of one year, sorted; ArgumentTypeError otherwise."""
-    try:
-        days = sorted({parse_date(item.strip()) for item in text.split(",") if item.strip()})
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    days = sorted({date_argument(item.strip()) for item in text.split(",") if item.strip()})
     if not days:
         raise argparse.ArgumentTypeError("expected dates YYYY-MM-DD separated by commas")
     if days[0].year != days[-1].year:

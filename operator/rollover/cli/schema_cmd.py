@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from rollover.api.jsonschema import render_editor_schema
-from rollover.cli.lint_cmd import EXIT_OK
+from rollover.cli.reporting import EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

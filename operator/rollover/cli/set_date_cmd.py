@@ -8,21 +8,13 @@ only those are replaced, so comments, key order, quoting and layout are preserve
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 
 from rollover import KIND
 from rollover.calendar import compute_schedule
-from rollover.cli.lint_cmd import (
-    EXIT_ERRORS,
-    EXIT_OK,
-    Diagnostic,
-    add_now_argument,
-    fail_usage,
-    load_error_diagnostic,
-    now_of,
-)
+from rollover.cli.arguments import add_now_argument, date_argument, now_of
+from rollover.cli.reporting import EXIT_ERRORS, EXIT_OK, Diagnostic, fail_usage, load_error_diagnostic
 from rollover.documents import Document, LoadError, parse_documents, read_text
 from rollover.validation import check_document
 from rollover.yamledit import ScalarEdit, replace_scalars, write_files
@@ -37,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "Refuses a date that fails validation.",
     )
     parser.add_argument("file", metavar="FILE", help="the YAML file")
-    parser.add_argument("date", metavar="DATE", type=_parse_date, help="the new reset date, YYYY-MM-DD")
+    parser.add_argument("date", metavar="DATE", type=date_argument, help="the new reset date, YYYY-MM-DD")
     parser.add_argument("--name", metavar="N", help="metadata.name of the district, if FILE holds several")
     add_now_argument(parser)
     parser.set_defaults(func=run)
@@ -97,10 +89,3 @@ def _select(documents: list[Document], name: str | None) -> Document:
     if not rollovers:
         raise LookupError(f"no {KIND}" + (f" named {name!r}" if name else ""))
     raise LookupError(f"{len(rollovers)} {KIND} documents ({names}); choose one with --name")
-
-
-def _parse_date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; expected YYYY-MM-DD") from None
