@@ -124,6 +124,8 @@ def test_a_namespace_rolls_over_a_district_its_annotation_lists_whitespace_ignor
     control_plane: RunningControlPlane, namespaces: Namespaces
 ) -> None:
     namespace = namespaces.make(f"IL-1111111 ,  {DISTRICT} ")
+    unlisted = rollover_doc(namespace, districtId="IL-2222222")
+    until_refused(lambda: apply(control_plane, unlisted, "--dry-run=server"))  # the policy is in effect
 
     passed(apply(control_plane, rollover_doc(namespace)))
 
@@ -143,7 +145,8 @@ def test_a_withdrawn_district_refuses_spec_edits_but_the_rollover_stays_deletabl
             check=False,
         )  # fmt: skip
 
-    refused(patch({"spec": {"displayName": "Springfield"}}), OWNERSHIP, NOT_LISTED)
+    edit = {"spec": {"displayName": "Springfield"}}
+    refused(until_refused(lambda: patch(edit, "--dry-run=server")), OWNERSHIP, NOT_LISTED)
     # The operator's finalizer and status writes change no spec.
     passed(patch({"metadata": {"finalizers": ["rostering.k12.dev/finalizer"]}}))
     passed(patch({"status": {"phase": "Scheduled"}}, "--subresource=status"))
@@ -185,7 +188,9 @@ def test_an_exception_set_by_someone_not_an_approver_is_refused(
 def test_an_approver_sets_an_exception_and_anyone_may_edit_around_it_but_not_change_it(
     control_plane: RunningControlPlane, editable_namespace: str
 ) -> None:
-    passed(apply(control_plane, rollover_doc(editable_namespace, exception=EXCEPTION), *APPROVER))
+    document = rollover_doc(editable_namespace, exception=EXCEPTION)
+    until_refused(lambda: apply(control_plane, document, *CSM, "--dry-run=server"))  # the policy is in effect
+    passed(apply(control_plane, document, *APPROVER))
 
     untouched = rollover_doc(editable_namespace, exception=EXCEPTION, displayName="Springfield")
     passed(apply(control_plane, untouched, *CSM))
@@ -199,7 +204,8 @@ def test_an_exception_added_later_by_someone_not_an_approver_is_refused(
 ) -> None:
     passed(apply(control_plane, rollover_doc(editable_namespace), *CSM))
 
-    result = apply(control_plane, rollover_doc(editable_namespace, exception=EXCEPTION), *CSM)
+    document = rollover_doc(editable_namespace, exception=EXCEPTION)
+    result = until_refused(lambda: apply(control_plane, document, *CSM, "--dry-run=server"))
 
     refused(result, EXCEPTIONS, "csm-alice may not set or change spec.exception")
 
@@ -248,7 +254,13 @@ def test_a_selector_matching_by_absence_only_is_refused(
 def test_a_selector_matching_by_presence_is_accepted(
     control_plane: RunningControlPlane, namespaces: Namespaces, selector: dict[str, Any]
 ) -> None:
-    passed(apply(control_plane, rollover_doc(namespaces.make(), syncSelector=selector)))
+    namespace = namespaces.make()
+    absence = {"matchExpressions": [{"key": "paused", "operator": "DoesNotExist"}]}
+    until_refused(
+        lambda: apply(control_plane, rollover_doc(namespace, syncSelector=absence), "--dry-run=server")
+    )
+
+    passed(apply(control_plane, rollover_doc(namespace, syncSelector=selector)))
 
 
 # --- the operator's fence -------------------------------------------------------------------------
