@@ -48,6 +48,9 @@ SHARDS = (
     "--set",
     "shards[1].name=rest,shards[1].namespaces[0]=!district-[a-m]*",
 )
+DISTRICTS_ANNOTATION = "rostering.k12.dev/districts"
+#: The district every `rollover_doc` rolls over.
+DISTRICT = rollover_doc("")["spec"]["districtId"]
 # The accelerated clock of tests/integration/kube.py: 10 simulated hours per real second.
 DEMO_CLOCK = (
     "--set",
@@ -136,10 +139,12 @@ def test_the_chart_ships_the_repository_crds_and_policy_unchanged(helm: Path) ->
             f"charts/district-rollover/crds/{name} differs from crds/{name}: copy it again"
         )
     docs = render(helm, "r", "ops")
-    policy = list(YAML(typ="safe").load_all((REPO / "crds" / "validating-admission-policy.yaml").read_text()))
-    for expected in policy:
-        (rendered,) = only(docs, expected["kind"], expected["metadata"]["name"])
-        assert rendered["spec"] == expected["spec"], f"the chart's {expected['kind']} differs from crds/"
+    policies = sorted(set((REPO / "crds").glob("*.yaml")) - {REPO / "crds" / name for name in shipped})
+    assert policies, "crds/ holds the policies on DistrictRollovers"
+    for path in policies:
+        for expected in YAML(typ="safe").load_all(path.read_text()):
+            (rendered,) = only(docs, expected["kind"], expected["metadata"]["name"])
+            assert rendered["spec"] == expected["spec"], f"the chart's {expected['kind']} differs from {path}"
 
 
 def test_values_are_validated_by_the_schema(helm: Path) -> None:
@@ -311,12 +316,14 @@ def test_the_kind_e2e_run_matches_the_chart(helm: Path) -> None:
 
 @pytest.fixture
 def new_namespace(control_plane: RunningControlPlane) -> Iterator[Callable[[], str]]:
-    """Makes fresh namespaces; deletes them (without waiting) afterwards."""
+    """Makes fresh district namespaces, each allowed to roll over `rollover_doc`'s district (the
+    district-ownership policy); deletes them (without waiting) afterwards."""
     made: list[str] = []
 
     def make() -> str:
         made.append(f"t-{uuid.uuid4().hex[:10]}")
         control_plane.kubectl("create", "namespace", made[-1])
+        control_plane.kubectl("annotate", "namespace", made[-1], f"{DISTRICTS_ANNOTATION}={DISTRICT}")
         return made[-1]
 
     yield make
@@ -327,7 +334,8 @@ def new_namespace(control_plane: RunningControlPlane) -> Iterator[Callable[[], s
 @pytest.fixture
 def release(control_plane: RunningControlPlane) -> Iterator[str]:
     """A release name; its cluster-scoped objects are removed afterwards, except the DistrictRollover
-    CRD and the policy: the harness installed the same ones from crds/ and other tests use them."""
+    CRD and the policies on DistrictRollovers: the harness installed the same ones from crds/ and
+    other tests use them."""
     name = f"r{uuid.uuid4().hex[:8]}"
     yield name
     labelled = f"app.kubernetes.io/instance={name}"
@@ -335,12 +343,16 @@ def release(control_plane: RunningControlPlane) -> Iterator[str]:
     control_plane.kubectl(
         "delete", "clusterrole,clusterrolebinding,crd", "-l", labelled, "--wait=false", check=False
     )
+    # The operator fence is the release's own (by name: the shared policies carry its labels too).
+    fence = f"{name}-district-rollover-operator-fence"
+    for kind in ("validatingadmissionpolicy", "validatingadmissionpolicybinding"):
+        control_plane.kubectl("delete", kind, fence, "--wait=false", check=False)
 
 
 def install(control_plane: RunningControlPlane, docs: list[dict[str, Any]]) -> None:
     """Apply like helm does (CRDs first, then the rest), each server-side dry-run first, then for real.
 
-    --force-conflicts: the harness installed the CRD and the policy from crds/ with another field
+    --force-conflicts: the harness installed the CRD and the policies from crds/ with another field
     manager; the chart's copies are identical (see the test above).
     """
     crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]

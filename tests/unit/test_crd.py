@@ -22,6 +22,7 @@ pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "rostering.k12.dev_districtrollovers.yaml"
 POLICY_FILE = REPO / "crds" / "validating-admission-policy.yaml"
+POLICY_FILES = sorted(set((REPO / "crds").glob("*.yaml")) - {CRD_FILE})
 SCHEMA_FILE = REPO / "schemas" / "districtrollover.schema.json"
 DOCS_FILE = REPO / "docs" / "api-reference.md"
 
@@ -221,6 +222,41 @@ def test_the_admission_policy_locks_the_cycle_once_archiving_started() -> None:
     assert "['Archiving', 'Resetting', 'Resuming']" in started
     assert binding["kind"] == "ValidatingAdmissionPolicyBinding"
     assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda path: path.name)
+def test_every_policy_in_crds_says_what_it_guards_against_and_denies(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    policy, binding = YAML(typ="safe").load_all(text)
+
+    assert text.startswith("# "), "a header comment says what the policy guards against"
+    assert (policy["kind"], policy["spec"]["failurePolicy"]) == ("ValidatingAdmissionPolicy", "Fail")
+    assert binding["kind"] == "ValidatingAdmissionPolicyBinding"
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+
+
+@pytest.mark.parametrize(
+    "name", ["district-ownership", "exception-approvers", "sync-selector"], ids=lambda name: name
+)
+def test_the_trust_boundary_policies_check_creates_and_only_the_updates_that_change_what_they_guard(
+    name: str,
+) -> None:
+    policy, _ = YAML(typ="safe").load_all(
+        (REPO / "crds" / f"admission-{name}.yaml").read_text(encoding="utf-8")
+    )
+
+    # Not districtrollovers/status: the operator's status writes are never matched.
+    assert policy["spec"]["matchConstraints"]["resourceRules"] == [
+        {
+            "apiGroups": ["rostering.k12.dev"],
+            "apiVersions": ["*"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": ["districtrollovers"],
+        }
+    ]
+    # Finalizer patches and other metadata-only updates keep the spec: a condition on oldObject skips them.
+    (condition,) = policy["spec"]["matchConditions"]
+    assert "oldObject.spec" in condition["expression"]
 
 
 def test_the_editor_schema_describes_whole_documents() -> None:
