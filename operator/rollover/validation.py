@@ -95,6 +95,17 @@ def _selector_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
             "selects nothing: give matchLabels or matchExpressions; an empty selector pauses no roster "
             "sync, so archive and reset would run while it keeps syncing",
         )
+    elif not selector.match_labels and not any(
+        r.operator in (SelectorOperator.IN, SelectorOperator.EXISTS) for r in selector.match_expressions
+    ):
+        # NotIn/DoesNotExist alone match by absence: every CronJob and Deployment of the namespace
+        # without some label, a co-located database included.
+        yield Finding.error(
+            "spec.syncSelector",
+            "SelectorMatchesByAbsence",
+            "selects by absence only (NotIn/DoesNotExist), which matches every CronJob and Deployment "
+            "of the namespace lacking a label; give a matchLabels entry or an In/Exists expression",
+        )
     for key in selector.match_labels:
         if problem := label_key_problem(key):
             field = format_path(["spec", "syncSelector", "matchLabels", key])

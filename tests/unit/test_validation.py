@@ -238,9 +238,25 @@ def test_selectors_kubernetes_accepts_are_valid() -> None:
 
     assert validate_document(document(syncSelector=selector), NOW) == []
     assert (
-        validate_document(document(syncSelector={"matchExpressions": [selector["matchExpressions"][1]]}), NOW)
+        validate_document(document(syncSelector={"matchExpressions": [selector["matchExpressions"][2]]}), NOW)
         == []
     )
+
+
+@pytest.mark.parametrize(
+    "expressions",
+    [
+        [{"key": "x", "operator": "DoesNotExist"}],
+        [{"key": "x", "operator": "NotIn", "values": ["off"]}],
+        [{"key": "x", "operator": "DoesNotExist"}, {"key": "y", "operator": "NotIn", "values": ["a"]}],
+    ],
+    ids=["DoesNotExist", "NotIn", "both"],
+)
+def test_a_selector_matching_by_absence_only_is_refused(expressions: list[dict[str, Any]]) -> None:
+    # It would select every CronJob and Deployment of the namespace lacking a label (a database's too).
+    finding = only(validate_spec(spec(syncSelector={"matchExpressions": expressions}), NOW))
+
+    assert (finding.field, finding.code) == ("spec.syncSelector", "SelectorMatchesByAbsence")
 
 
 @pytest.mark.parametrize("selector", [{}, {"matchLabels": {}}, {"matchLabels": {}, "matchExpressions": []}])
