@@ -48,17 +48,14 @@ if __package__ in (None, ""):  # `python benchmarks/soak.py`: make the `benchmar
 
 from benchmarks.fleet import scratch_plane
 from rollover.controller.clock import AcceleratedClock
-from rollover.devcluster.chaos import phases_if_reachable, run_chaos, say, seeded
+from rollover.devcluster.chaos import phases_if_reachable, run_districts, say, seeded
 from rollover.devcluster.districts import (
     CHICAGO,
     RESET_DATES,
     create_objects,
-    fails,
     operator_config,
     plan_districts,
 )
-from rollover.devcluster.invariants import JobTimeline, check_invariants, snapshot_targets
-from rollover.devcluster.podrunner import PodFinisher
 
 OUT = Path(__file__).parent / "out"
 CLOCK_START = dt.datetime(2027, 7, 18, 12, 0, tzinfo=CHICAGO)  # Sunday noon, before every pause
@@ -84,7 +81,6 @@ def soak(
     )
     names = [f"soak-{n:02d}" for n in range(namespaces)]
     plan = plan_districts(rng, districts, names)
-    uptime = (0.0, 2.0)
     if rate is None:
         # Spread the staggered dates over about as long as the kills take.
         span = dt.datetime.fromisoformat(RESET_DATES[-1]).replace(tzinfo=CHICAGO) - CLOCK_START
@@ -93,44 +89,28 @@ def soak(
     with scratch_plane("soak-") as (plane, tmp):
         kubeconfig = plane.kubeconfig
         create_objects(kubeconfig, plan, namespaces=names)
-        originals = snapshot_targets(kubeconfig, names)
         log = tmp / "operator.log"
-        config = operator_config(tmp / "operator-config.yaml")
         keys = [d.key for d in plan]
-        # Restarts in the middle: spread evenly over the kills.
-        restart_at = [round(kills * (i + 1) / (apiserver_restarts + 1)) for i in range(apiserver_restarts)]
-        with (
-            JobTimeline(kubeconfig, names) as timeline,
+        run = run_districts(
+            plane=plane,
+            kubeconfig=kubeconfig,
+            districts=plan,
+            log=log,
+            clock=AcceleratedClock(CLOCK_START, rate),
+            operator_args=["--config", str(operator_config(tmp / "operator-config.yaml"))],
+            rng=rng,
+            kills=kills,
+            uptime=(0.0, 2.0),
             # Jobs that take a few seconds: kills land while archive and reset Jobs run, too.
-            PodFinisher(kubeconfig, names, fails(plan), rng=rng, delay=(0.5, 4.0)) as finisher,
-        ):
-            chaos = run_chaos(
-                plane=plane,
-                kubeconfig=kubeconfig,
-                log=log,
-                clock=AcceleratedClock(CLOCK_START, rate),
-                operator_args=["--config", str(config)],
-                rollovers=keys,
-                rng=rng,
-                kills=kills,
-                uptime=uptime,
-                apiserver_restart_before=restart_at,
-                timeout=timeout,
-            )
-            time.sleep(1)  # the timeline's last events
-            violations = check_invariants(
-                kubeconfig,
-                keys,
-                originals,
-                expect_failed=[d.key for d in plan if d.fail_archive],
-                logs=[log],
-                timeline=timeline,
-            )
-        violations = chaos.crashes + violations
-        if not chaos.finished:
-            violations.insert(0, "not every rollover finished (Completed or Failed) in time")
+            pod_delay=(0.5, 4.0),
+            # Restarts in the middle: spread evenly over the kills.
+            apiserver_restart_before=[
+                round(kills * (i + 1) / (apiserver_restarts + 1)) for i in range(apiserver_restarts)
+            ],
+            timeout=timeout,
+        )
+        chaos, violations = run.chaos, run.violations
         final = Counter(phases_if_reachable(kubeconfig, keys).values())
-        jobs = len(timeline.snapshot())
         log_lines = len(log.read_text(errors="replace").splitlines())
         if violations:
             kept = OUT / "soak-operator.log"
@@ -150,11 +130,11 @@ def soak(
         "apiserver_restart_moments": chaos.apiserver_restart_moments,
         "operator_generations": chaos.generations,
         "final_phases": dict(sorted(final.items())),
-        "jobs_created": jobs,
-        "pods_succeeded": finisher.succeeded,
-        "pods_failed": finisher.failed,
-        "job_watch_reconnects": timeline.reconnects,
-        "job_watch_gaps": timeline.gaps,
+        "jobs_created": run.jobs,
+        "pods_succeeded": run.pods_succeeded,
+        "pods_failed": run.pods_failed,
+        "job_watch_reconnects": run.job_watch_reconnects,
+        "job_watch_gaps": run.job_watch_gaps,
         "operator_log_lines": log_lines,
         "chaos_seconds": round(chaos.seconds, 1),
         "seconds": round(time.monotonic() - started, 1),

@@ -1,5 +1,7 @@
-"""Operator generations killed -9 at random moments of an accelerated rollover, with kube-apiserver
-restarts, on one accelerated clock continuous across the generations: the fault tests and the soak."""
+"""Chaos for the fault tests and the soak: operator generations killed -9 at random moments of a
+rollover, and kube-apiserver restarted, on one accelerated clock that stays continuous across the
+generations (`run_chaos`); over a set of districts, with every invariant checked afterwards
+(`run_districts`)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,15 @@ from typing import Any, Protocol, cast
 
 from rollover.cluster.resources import DistrictRollover
 from rollover.controller.clock import AcceleratedClock
-from rollover.devcluster.invariants import RolloverKey, client_for
+from rollover.devcluster.districts import District, fails
+from rollover.devcluster.invariants import (
+    JobTimeline,
+    RolloverKey,
+    check_invariants,
+    client_for,
+    snapshot_targets,
+)
+from rollover.devcluster.podrunner import PodFinisher
 from rollover.devcluster.runner import clock_args, running_operator
 
 TERMINAL = frozenset({"Completed", "Failed"})
@@ -36,6 +46,8 @@ def say(message: str) -> None:
 
 @dataclass
 class ChaosResult:
+    """What `run_chaos` did to the operator and the apiserver, and whether every rollover finished."""
+
     kills: int = 0
     kills_mid_rollover: int = 0  # with at least one rollover neither Completed nor Failed
     kill_phases: Counter[str] = field(default_factory=Counter)  # phases seen at kill time
@@ -103,6 +115,7 @@ def decided(kubeconfig: Path, rollovers: Sequence[RolloverKey]) -> bool:
 
 
 def all_finished(kubeconfig: Path, rollovers: Sequence[RolloverKey]) -> bool:
+    """Every rollover Completed or Failed (False while the apiserver is not answering)."""
     found = phases_if_reachable(kubeconfig, rollovers)
     return len(found) == len(rollovers) and all(p in TERMINAL for p in found.values())
 
@@ -239,3 +252,77 @@ def _wait(probe: Callable[[], bool], timeout: float, what: str, proc: subprocess
         time.sleep(0.5)
     say(f"timed out after {timeout:.0f}s waiting for {what}")
     return False
+
+
+@dataclass(frozen=True)
+class DistrictsRun:
+    """A chaos run over districts: what it did, and every violation after it (an unfinished rollover
+    and an operator that exited by itself included)."""
+
+    chaos: ChaosResult
+    violations: list[str]
+    jobs: int  # Jobs created over the run, as the Job timeline saw them
+    pods_succeeded: int
+    pods_failed: int
+    job_watch_reconnects: int
+    job_watch_gaps: int
+
+
+def run_districts(
+    *,
+    plane: RestartsApiserver,
+    kubeconfig: Path,
+    districts: Sequence[District],
+    log: Path,
+    clock: AcceleratedClock,
+    operator_args: Sequence[str],
+    rng: random.Random,
+    kills: int,
+    uptime: tuple[float, float] = (0.0, 2.0),
+    pod_delay: tuple[float, float] = (0.0, 0.6),
+    apiserver_restart_before: Sequence[int] = (),
+    timeout: float = 600.0,
+) -> DistrictsRun:
+    """`run_chaos` over `districts`, whose objects exist already: a `JobTimeline` watches every Job
+    and a `PodFinisher` completes each Job pod `pod_delay` seconds after it appears (failing the
+    districts' `fail_archive` pods); then every invariant, against the sync targets as they were
+    before the run."""
+    namespaces = sorted({d.namespace for d in districts})
+    originals = snapshot_targets(kubeconfig, namespaces)
+    keys = [d.key for d in districts]
+    with (
+        JobTimeline(kubeconfig, namespaces) as timeline,
+        PodFinisher(kubeconfig, namespaces, fails(districts), rng=rng, delay=pod_delay) as finisher,
+    ):
+        chaos = run_chaos(
+            plane=plane,
+            kubeconfig=kubeconfig,
+            log=log,
+            clock=clock,
+            operator_args=operator_args,
+            rollovers=keys,
+            rng=rng,
+            kills=kills,
+            uptime=uptime,
+            apiserver_restart_before=apiserver_restart_before,
+            timeout=timeout,
+        )
+        time.sleep(1)  # the timeline's last events
+        violations = check_invariants(
+            kubeconfig,
+            keys,
+            originals,
+            expect_failed=[d.key for d in districts if d.fail_archive],
+            logs=[log],
+            timeline=timeline,
+        )
+    unfinished = [] if chaos.finished else ["not every rollover finished (Completed or Failed) in time"]
+    return DistrictsRun(
+        chaos=chaos,
+        violations=[*unfinished, *chaos.crashes, *violations],
+        jobs=len(timeline.snapshot()),
+        pods_succeeded=finisher.succeeded,
+        pods_failed=finisher.failed,
+        job_watch_reconnects=timeline.reconnects,
+        job_watch_gaps=timeline.gaps,
+    )
