@@ -33,8 +33,6 @@ from rollover.labels import LABEL_ROLLOVER
 log = logging.getLogger(__name__)
 
 TERMINATION_LOG_MAX = 4096  # what Kubernetes keeps of a termination message
-
-
 ROLLOVER_PODS: LabelSelector = {LABEL_ROLLOVER: operators.exists()}  # the operator's Job pods
 
 
