@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import tempfile
 import time
 from collections import Counter
@@ -22,13 +21,12 @@ from lightkube.resources.core_v1 import Namespace
 from rollover.cluster.resources import DistrictRollover
 from rollover.devcluster import default_crd_dir
 from rollover.devcluster.controlplane import ControlPlane
-from rollover.devcluster.objects import sync_cronjob
+from rollover.devcluster.metrics import samples
+from rollover.devcluster.objects import district_rollover, sync_cronjob
 
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE"})
 # What the operator reads or writes; the apiserver's own bookkeeping (leases, …) is not ours.
 OUR_RESOURCES = frozenset({"districtrollovers", "cronjobs", "deployments", "jobs", "pods", "events"})
-_METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$")
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
 @contextmanager
@@ -58,23 +56,19 @@ class Fleet:
 
 
 def rollover_body(ns: str, index: int, fleet: Fleet) -> dict[str, Any]:
-    return {
-        "apiVersion": "rostering.k12.dev/v1alpha1",
-        "kind": "DistrictRollover",
-        "metadata": {"name": f"district-{index:05d}", "namespace": ns},
-        "spec": {
-            "districtId": f"US-{index:07d}",
-            "schoolYear": "2026-2027",
-            "resetDate": fleet.reset_date,
-            "timeZone": "America/Chicago",
-            "calendar": {"country": "US", "subdivision": "IL"},
-            "products": ["imagine-math", "twig-science"],
-            "syncSelector": {"matchLabels": {"district": f"d{index:05d}"}},
-        },
-    }
+    """Rollover `index` of the fleet, selecting the CronJobs of `cronjob_body(ns, index, k)`."""
+    return district_rollover(
+        f"district-{index:05d}",
+        ns,
+        district_id=f"US-{index:07d}",
+        reset_date=fleet.reset_date,
+        products=["imagine-math", "twig-science"],
+        sync_labels={"district": f"d{index:05d}"},
+    )
 
 
 def cronjob_body(ns: str, index: int, k: int) -> dict[str, Any]:
+    """Roster-sync CronJob `k` of rollover `index`."""
     return sync_cronjob(f"d{index:05d}-sync-{k}", ns, {"district": f"d{index:05d}"})
 
 
@@ -115,12 +109,9 @@ async def count_observed(kubeconfig: Path) -> tuple[int, int]:
 def request_counts(plane: ControlPlane) -> Counter[tuple[str, str]]:
     """apiserver_request_total summed by (verb, resource[/subresource])."""
     counts: Counter[tuple[str, str]] = Counter()
-    for line in plane.get("/metrics", timeout=30).decode().splitlines():
-        match = _METRIC.match(line)
-        if match:
-            labels = dict(_LABEL.findall(match["labels"]))
-            resource = "/".join(filter(None, (labels.get("resource", ""), labels.get("subresource", ""))))
-            counts[(labels.get("verb", ""), resource)] += int(float(match["value"]))
+    for labels, value in samples(plane, "apiserver_request_total"):
+        resource = "/".join(filter(None, (labels.get("resource", ""), labels.get("subresource", ""))))
+        counts[(labels.get("verb", ""), resource)] += int(value)
     return counts
 
 

@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import re
 import signal
 import sys
 import time
@@ -59,13 +58,12 @@ from rollover.calendar import compute_schedule
 from rollover.cluster.client import pooled_client
 from rollover.cluster.resources import DistrictRollover
 from rollover.devcluster.controlplane import ControlPlane
-from rollover.devcluster.runner import running_operator
+from rollover.devcluster.runner import operator_clock_origin, running_operator
 from rollover.labels import ORIGINAL_STATE_ANNOTATION
 
 OUT = Path(__file__).parent / "out"
 CONCURRENCIES = (64, 128, 256)
 PRODUCTS = 2  # each fleet rollover archives imagine-math and twig-science: one archive Job each
-_CLOCK_LINE = re.compile(r'"time": "([^"]+)".*ACCELERATED CLOCK')
 Writes = Counter[tuple[str, str]]
 
 
@@ -281,14 +279,6 @@ class Floor:
 
     def _create_job(self, body: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
         return lambda: self.client.create(Job.from_dict(body))
-
-
-def operator_clock_origin(log: Path) -> float:
-    """The wall time (unix) at which the operator's accelerated clock started, from its log."""
-    for line in log.read_text().splitlines():
-        if match := _CLOCK_LINE.search(line):
-            return dt.datetime.fromisoformat(match[1]).timestamp()
-    raise RuntimeError("the operator did not log its accelerated clock")
 
 
 async def operator_events(kubeconfig: Path, fleet: Fleet) -> int:

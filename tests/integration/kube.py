@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rollover.devcluster.objects import csv_import_deployment, sync_cronjob
+from rollover.devcluster.objects import csv_import_deployment, district_rollover, sync_cronjob
+from rollover.devcluster.podrunner import is_pending, terminated_status
 from rollover.devcluster.runner import running_operator
 from tests.conftest import RunningControlPlane
 
@@ -94,38 +95,12 @@ class Kube:
         """Mark every pending pod matching `selector` Succeeded/Failed (there is no kubelet)."""
         done = 0
         for pod in self.items("pods", "-l", selector):
-            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            if not is_pending(pod):
                 continue
-            container = pod["spec"]["containers"][0]["name"]
-            terminated = {
-                "exitCode": 0 if succeed else 1,
-                "reason": "Completed" if succeed else "Error",
-                "message": json.dumps(message or {}),
-            }
+            status = terminated_status(pod, 0 if succeed else 1, json.dumps(message or {}))
+            patch = json.dumps({"status": status})
             self.run(
-                "patch",
-                "pod",
-                pod["metadata"]["name"],
-                "--subresource=status",
-                "--type=merge",
-                "-p",
-                json.dumps(
-                    {
-                        "status": {
-                            "phase": "Succeeded" if succeed else "Failed",
-                            "containerStatuses": [
-                                {
-                                    "name": container,
-                                    "image": "x",
-                                    "imageID": "",
-                                    "ready": False,
-                                    "restartCount": 0,
-                                    "state": {"terminated": terminated},
-                                }
-                            ],
-                        }
-                    }
-                ),
+                "patch", "pod", pod["metadata"]["name"], "--subresource=status", "--type=merge", "-p", patch
             )
             done += 1
         return done
@@ -133,21 +108,16 @@ class Kube:
 
 def rollover_doc(namespace: str, name: str = "springfield", **spec: Any) -> dict[str, Any]:
     """A valid DistrictRollover (reset Friday 2027-07-16, pause Thursday) with overrides."""
-    return {
-        "apiVersion": "rostering.k12.dev/v1alpha1",
-        "kind": "DistrictRollover",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "districtId": "IL-0631950",
-            "schoolYear": "2026-2027",
-            "resetDate": "2027-07-16",
-            "timeZone": "America/Chicago",
-            "calendar": {"country": "US", "subdivision": "IL"},
-            "products": ["imagine-math", "twig-science"],
-            "syncSelector": {"matchLabels": {"district": name}},
-        }
-        | spec,
-    }
+    doc = district_rollover(
+        name,
+        namespace,
+        district_id="IL-0631950",
+        reset_date="2027-07-16",
+        products=["imagine-math", "twig-science"],
+        sync_labels={"district": name},
+    )
+    doc["spec"] |= spec
+    return doc
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import pytest
 from benchmarks.herd_bench import run as run_herd
 from benchmarks.herd_bench import run_failover
 from benchmarks.idle_bench import run as run_idle
+from benchmarks.soak import soak
 
 pytestmark = pytest.mark.integration
 
@@ -36,3 +37,13 @@ def test_failover_mid_herd_misses_nothing_and_duplicates_nothing() -> None:
     result = run_failover(rollovers=30, namespaces=3, lead_s=25, rate=3000, lease_s=4)
     assert result["violations"] == [] and result["tracebacks"] == 0
     assert 0 < result["failover_gap_s"] < 4 + 3, result
+
+
+def test_soak_kills_and_restarts_keep_every_invariant_and_the_planned_failure_fails() -> None:
+    result = soak(
+        districts=3, kills=2, seed=20261129, apiserver_restarts=1, namespaces=1, rate=None, timeout=180
+    )
+    assert result["violations"] == [], result
+    assert result["kills"] == 2 and result["apiserver_restarts"] == 1, result
+    assert result["final_phases"] == {"Completed": 2, "Failed": 1}, result
+    assert result["pods_failed"] == 1, result

@@ -24,7 +24,10 @@ class SystemClock:
 
 @dataclass
 class AcceleratedClock(SystemClock):
-    """Time that starts at `start` and runs `rate` times faster than the wall clock (demos, tests)."""
+    """Time that starts at `start` and runs `rate` times faster than the wall clock (demos, tests).
+
+    Fault runs also keep one in the harness and start each operator generation where it is now, so
+    that simulated time stays continuous across kills and restarts."""
 
     start: dt.datetime
     rate: float = 1.0

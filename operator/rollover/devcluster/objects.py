@@ -1,9 +1,13 @@
-"""Stand-in roster-sync objects for the demo, benchmarks and tests: what a platform's Clever or
-OneRoster import CronJob looks like to the operator (it reads labels and spec.suspend only)."""
+"""Manifests for the demo, benchmarks and tests: DistrictRollovers, and stand-in roster-sync objects
+(what a platform's Clever or OneRoster import CronJob looks like to the operator: it reads labels and
+spec.suspend only)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from rollover import GROUP, KIND, VERSION
 
 SYNC_IMAGE = "example.invalid/roster-sync"  # never pulled: the local control plane has no kubelet
 
@@ -46,5 +50,32 @@ def csv_import_deployment(name: str, namespace: str, labels: dict[str, str], rep
                 "metadata": {"labels": {"app": name}},
                 "spec": {"containers": [{"name": "csv", "image": "example.invalid/csv"}]},
             },
+        },
+    }
+
+
+def district_rollover(
+    name: str,
+    namespace: str,
+    *,
+    district_id: str,
+    reset_date: str,
+    products: Iterable[str],
+    sync_labels: dict[str, str],
+) -> dict[str, Any]:
+    """A DistrictRollover for school year 2026-2027 in Chicago (Illinois calendar) whose syncSelector
+    matches `sync_labels`."""
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": KIND,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "districtId": district_id,
+            "schoolYear": "2026-2027",
+            "resetDate": reset_date,
+            "timeZone": "America/Chicago",
+            "calendar": {"country": "US", "subdivision": "IL"},
+            "products": list(products),
+            "syncSelector": {"matchLabels": sync_labels},
         },
     }

@@ -1,22 +1,30 @@
-"""A stand-in kubelet for the local demo: runs the container command of each pending rollover Job pod
-as a local process and reports its exit and termination message back onto the pod.
+"""Stand-in kubelets: the local control plane has no kubelet (no container runtime here), so without
+one the archive and reset Jobs would stay Pending forever. Each reports a rollover Job pod's exit and
+termination message back onto the pod, as a kubelet would:
 
-The local control plane has no kubelet (no container runtime here), so without this the archive and
-reset Jobs would stay Pending forever. It runs the *real* command the operator configured
-(`rollover-job archive|reset`) with the pod's literal env; `valueFrom` env is not resolved.
+- `run_forever` (the demo) runs the *real* command the operator configured (`rollover-job
+  archive|reset`) as a local process, with the pod's literal env; `valueFrom` env is not resolved;
+- `PodFinisher` (fault tests, the soak) runs nothing: it reports success, or the failure it is told
+  to inject, after a random delay, and keeps going through apiserver restarts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import random
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from lightkube import AsyncClient, operators
+from lightkube import AsyncClient, Client, KubeConfig, operators
+from lightkube.core.client import LabelSelector
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
@@ -25,6 +33,36 @@ from rollover.labels import LABEL_ROLLOVER
 log = logging.getLogger(__name__)
 
 TERMINATION_LOG_MAX = 4096  # what Kubernetes keeps of a termination message
+ROLLOVER_PODS: LabelSelector = {LABEL_ROLLOVER: operators.exists()}  # the operator's Job pods
+
+
+def terminated_status(pod: dict[str, Any], exit_code: int, message: str) -> dict[str, Any]:
+    """The status a kubelet reports once the pod's container exited with `exit_code`, having written
+    `message` to its termination log."""
+    container = pod["spec"]["containers"][0]
+    terminated = {
+        "exitCode": exit_code,
+        "reason": "Completed" if exit_code == 0 else "Error",
+        "message": message,
+    }
+    return {
+        "phase": "Succeeded" if exit_code == 0 else "Failed",
+        "containerStatuses": [
+            {
+                "name": container["name"],
+                "image": container["image"],
+                "imageID": "",
+                "ready": False,
+                "restartCount": 0,
+                "state": {"terminated": terminated},
+            }
+        ],
+    }
+
+
+def is_pending(pod: dict[str, Any]) -> bool:
+    """Whether no kubelet has reported on the pod yet."""
+    return (pod.get("status") or {}).get("phase") in (None, "Pending")
 
 
 def _command(pod: dict[str, Any], termination_log: Path) -> tuple[list[str], dict[str, str]]:
@@ -48,24 +86,10 @@ async def run_pod(client: AsyncClient, pod: dict[str, Any]) -> None:
         proc = await asyncio.create_subprocess_exec(*command, env=env, stdin=asyncio.subprocess.DEVNULL)
         code = await proc.wait()
         message = termination_log.read_text()[:TERMINATION_LOG_MAX] if termination_log.exists() else ""
-    terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error", "message": message}
-    status = {
-        "phase": "Succeeded" if code == 0 else "Failed",
-        "containerStatuses": [
-            {
-                "name": pod["spec"]["containers"][0]["name"],
-                "image": pod["spec"]["containers"][0]["image"],
-                "imageID": "",
-                "ready": False,
-                "restartCount": 0,
-                "state": {"terminated": terminated},
-            }
-        ],
-    }
     await client.patch(
         Pod.Status,
         meta["name"],
-        {"status": status},
+        {"status": terminated_status(pod, code, message)},
         namespace=meta["namespace"],
         patch_type=PatchType.MERGE,
     )
@@ -76,10 +100,10 @@ async def run_forever(client: AsyncClient, poll_seconds: float = 0.5) -> None:
     started: set[str] = set()
     tasks: set[asyncio.Task[None]] = set()
     while True:
-        async for pod in client.list(Pod, namespace="*", labels={LABEL_ROLLOVER: operators.exists()}):
+        async for pod in client.list(Pod, namespace="*", labels=ROLLOVER_PODS):
             body = pod.to_dict()
             uid = body["metadata"]["uid"]
-            if uid in started or body.get("status", {}).get("phase") not in (None, "Pending"):
+            if uid in started or not is_pending(body):
                 continue
             started.add(uid)
             task = asyncio.create_task(run_pod(client, body))
@@ -88,10 +112,82 @@ async def run_forever(client: AsyncClient, poll_seconds: float = 0.5) -> None:
         await asyncio.sleep(poll_seconds)
 
 
+class PodFinisher:
+    """Marks each pending rollover Job pod of `namespaces` Succeeded (or Failed, per `should_fail`)
+    after a random delay, in a thread, as a kubelet would report it. Keeps going through apiserver
+    restarts."""
+
+    def __init__(
+        self,
+        kubeconfig: Path,
+        namespaces: Iterable[str],
+        should_fail: Callable[[dict[str, Any]], bool],
+        *,
+        rng: random.Random,
+        delay: tuple[float, float] = (0.0, 0.6),
+        poll: float = 0.25,
+    ) -> None:
+        self.kubeconfig = kubeconfig
+        self.namespaces = sorted(set(namespaces))
+        self.should_fail = should_fail
+        # Its own stream, seeded from the run's: the thread's timing must not shift the run's plan.
+        self.rng = random.Random(rng.random())  # noqa: S311 (a schedule, not cryptography)
+        self.delay = delay
+        self.poll = poll
+        self.succeeded = 0
+        self.failed = 0
+        self.errors = 0
+        self._due: dict[str, float] = {}
+        self._done: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pod-finisher", daemon=True)
+
+    def __enter__(self) -> PodFinisher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        client: Client | None = None
+        while not self._stop.wait(self.poll):
+            try:
+                if client is None:
+                    client = Client(KubeConfig.from_file(self.kubeconfig))
+                for ns in self.namespaces:
+                    for pod in client.list(Pod, namespace=ns, labels=ROLLOVER_PODS):
+                        self._visit(client, dict(pod.to_dict()))
+            except Exception:  # the apiserver restarting; try again at the next poll
+                self.errors += 1
+                client = None
+
+    def _visit(self, client: Client, pod: dict[str, Any]) -> None:
+        uid = pod["metadata"]["uid"]
+        if uid in self._done or not is_pending(pod):
+            return
+        due = self._due.setdefault(uid, time.monotonic() + self.rng.uniform(*self.delay))
+        if time.monotonic() < due:
+            return
+        fail = self.should_fail(pod)
+        result = {"error": "made to fail on purpose"} if fail else {"rows": 1, "deleted": 1}
+        client.patch(
+            Pod.Status,
+            pod["metadata"]["name"],
+            {"status": terminated_status(pod, 1 if fail else 0, json.dumps(result))},
+            namespace=pod["metadata"]["namespace"],
+            patch_type=PatchType.MERGE,
+        )
+        self._done.add(uid)
+        if fail:
+            self.failed += 1
+        else:
+            self.succeeded += 1
+
+
 def main() -> None:
     """`python -m rollover.devcluster.podrunner` against $KUBECONFIG."""
-    from lightkube import KubeConfig
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     client = AsyncClient(KubeConfig.from_env())
     asyncio.run(run_forever(client))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +11,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from rollover.controller.clock import AcceleratedClock
 
 STOP_GRACE_S = 15.0
 
@@ -39,3 +43,18 @@ def running_operator(kubeconfig: Path, log: Path, *args: str) -> Iterator[subpro
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def clock_args(clock: AcceleratedClock) -> list[str]:
+    """The operator flags that carry on `clock` from now. An operator started with them (a new
+    generation after a kill, a second operator) lags `clock` by its own start-up time, but never goes
+    back behind what an earlier one saw."""
+    return ["--clock-start", clock.now().isoformat(), "--clock-rate", f"{clock.rate:g}"]
+
+
+def operator_clock_origin(log: Path) -> float:
+    """Wall time (epoch seconds) at which the operator's accelerated clock started, from its log."""
+    for line in log.read_text().splitlines():
+        if "ACCELERATED CLOCK" in line:
+            return dt.datetime.fromisoformat(json.loads(line)["time"]).timestamp()
+    raise RuntimeError(f"no ACCELERATED CLOCK line in the operator log {log}")

@@ -1,9 +1,8 @@
 """Invariants of a rollover run, checked against the cluster after fault injection.
 
 Shared by the fault-tolerance tests (tests/integration/test_faults.py) and the soak run
-(benchmarks/soak.py); it lives here because `benchmarks` is the package both can import.
-Everything is read back from the apiserver. `check_invariants` returns human-readable violations
-(an empty list means every invariant holds):
+(benchmarks/soak.py). Everything is read back from the apiserver. `check_invariants` returns
+human-readable violations (an empty list means every invariant holds):
 
 1. every sync target ends exactly in its original state, recorded by `snapshot_targets` BEFORE the
    run (so "never resume what we did not suspend" is checked: a CronJob its owner had suspended must

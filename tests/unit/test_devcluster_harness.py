@@ -1,0 +1,80 @@
+"""The pure parts of the harness the demo, tests and benchmarks share (rollover.devcluster)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rollover.api.models import DistrictRolloverSpec
+from rollover.devcluster.chaos import seeded
+from rollover.devcluster.districts import District, fails, plan_districts
+from rollover.devcluster.objects import district_rollover
+from rollover.devcluster.podrunner import is_pending, terminated_status
+from rollover.labels import LABEL_PRODUCT, LABEL_ROLLOVER, LABEL_STEP
+
+pytestmark = pytest.mark.unit
+
+
+def _pod(phase: str | None = None, **labels: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "p", "namespace": "ns", "labels": labels},
+        "spec": {"containers": [{"name": "job", "image": "example.invalid/job"}]},
+        "status": {"phase": phase} if phase else {},
+    }
+
+
+def test_the_district_rollover_builder_makes_a_valid_spec() -> None:
+    doc = district_rollover(
+        "d1",
+        "ns",
+        district_id="IL-0000001",
+        reset_date="2027-07-16",
+        products=("imagine-math",),
+        sync_labels={"district": "d1"},
+    )
+    spec = DistrictRolloverSpec.model_validate(doc["spec"])
+    assert doc["kind"] == "DistrictRollover"
+    assert spec.products == ["imagine-math"]
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "phase", "reason"), [(0, "Succeeded", "Completed"), (1, "Failed", "Error")]
+)
+def test_a_terminated_pod_succeeded_only_with_exit_code_zero(exit_code: int, phase: str, reason: str) -> None:
+    status = terminated_status(_pod(), exit_code, '{"rows": 1}')
+    (container,) = status["containerStatuses"]
+    assert status["phase"] == phase
+    assert container["name"] == "job"
+    assert container["state"]["terminated"] == {
+        "exitCode": exit_code,
+        "reason": reason,
+        "message": '{"rows": 1}',
+    }
+
+
+def test_only_pods_no_kubelet_reported_on_are_pending() -> None:
+    assert is_pending(_pod()) and is_pending(_pod("Pending"))
+    assert not is_pending(_pod("Succeeded")) and not is_pending(_pod("Failed"))
+
+
+def test_only_the_archive_pod_of_the_chosen_product_is_failed() -> None:
+    district = District(
+        "ns", "d1", "IL-1", "2027-07-16", ("imagine-math", "twig-science"), (), None, "twig-science"
+    )
+    should_fail = fails([district])
+
+    def pod(step: str, product: str) -> dict[str, Any]:
+        return _pod(**{LABEL_STEP: step, LABEL_ROLLOVER: "d1", LABEL_PRODUCT: product})
+
+    assert should_fail(pod("archive", "twig-science"))
+    assert not should_fail(pod("archive", "imagine-math"))
+    assert not should_fail(pod("reset", "twig-science"))
+
+
+def test_planned_districts_are_reproducible_from_the_seed_and_fail_as_many_as_asked() -> None:
+    first = plan_districts(seeded(7), 20, ["a", "b"], failing=3)
+    again = plan_districts(seeded(7), 20, ["a", "b"], failing=3)
+    assert first == again
+    assert sum(d.fail_archive is not None for d in first) == 3
+    assert first[0].cronjobs[0][1], "the very first CronJob is always suspended by its owner"
