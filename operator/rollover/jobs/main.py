@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 import psycopg
 
-from rollover.jobs import archive, config, ledger, migrate, reset, result, seed
+from rollover.jobs import archive, config, ledger, migrate, redaction, reset, result, seed
 from rollover.jobs.destination import open_destination
 from rollover.jobs.errors import EXIT_FAILED, EXIT_OK, JobError, UsageError
 from rollover.jobs.store import connect, one_line
@@ -188,8 +188,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     started = time.monotonic()
     args: argparse.Namespace | None = None
     step = None
+    given = list(sys.argv[1:] if argv is None else argv)
     try:
-        arguments = _with_step(list(sys.argv[1:] if argv is None else argv), env)
+        arguments = _with_step(given, env)
         step = arguments[0] if arguments and not arguments[0].startswith("-") else None
         args = build_parser().parse_args(arguments)
         handler: Handler = args.func
@@ -200,6 +201,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         code, outcome = EXIT_FAILED, {"status": "failed", "error": one_line(exc)}
     except KeyboardInterrupt:
         return 130
+    if "error" in outcome:  # libpq's parse errors quote connection strings; no secret leaves the Job
+        outcome["error"] = redaction.scrub(outcome["error"], config.known_secrets(given, env))
     if code != EXIT_OK and "error" in outcome:
         log.error("%s", outcome["error"])
     outcome = {

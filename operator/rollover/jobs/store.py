@@ -17,12 +17,14 @@ def one_line(exc: BaseException) -> str:
 
 
 def connect(db: Database, application_name: str) -> psycopg.Connection[tuple[object, ...]]:
-    """An autocommit connection; StepFailed, naming the redacted URL, if the store is unreachable."""
+    """An autocommit connection with the step's session limits; StepFailed, naming host, port and database
+    only, if the store is unreachable."""
     params = {"connect_timeout": str(CONNECT_TIMEOUT_S), **db.params(), "application_name": application_name}
     try:
         return psycopg.connect(psycopg.conninfo.make_conninfo(**params), autocommit=True)
     except psycopg.Error as exc:
-        raise StepFailed(f"cannot connect to the roster store {db.redacted}: {one_line(exc)}") from None
+        # libpq's message names host, port and user, never the password (and main scrubs it regardless).
+        raise StepFailed(f"cannot connect to the roster store ({db.redacted}): {one_line(exc)}") from None
 
 
 def hold_step_lock(conn: psycopg.Connection[tuple[object, ...]], target: Target) -> None:
