@@ -16,6 +16,9 @@ import psycopg
 import psycopg.conninfo
 
 UNPARSEABLE = "<unparseable connection string>"
+#: What libpq's parse of a connection string raises: a ProgrammingError (quoting the offending text,
+#: which may be the password), or UnicodeDecodeError when percent-decoding yields bytes that are not UTF-8.
+PARSE_ERRORS = (psycopg.ProgrammingError, UnicodeDecodeError)
 MASK = "***"
 #: What a description may show; user, password and every other parameter stay out.
 SHOWN = ("host", "port", "dbname")
@@ -32,7 +35,7 @@ def describe(conninfo: str) -> str:
     """`host=H port=P dbname=D` as libpq reads `conninfo` (URL or key=value); never user or password."""
     try:
         params = psycopg.conninfo.conninfo_to_dict(conninfo)
-    except psycopg.ProgrammingError:  # its message quotes the offending text, which may be the password
+    except PARSE_ERRORS:
         return UNPARSEABLE
     shown = {k: str(params[k]) for k in SHOWN if params.get(k) is not None}
     if not all(_PLAUSIBLE[k].fullmatch(v) for k, v in shown.items()):
@@ -55,7 +58,7 @@ def secrets_in(candidates: Iterable[str | None]) -> list[str]:
             continue
         try:
             password = psycopg.conninfo.conninfo_to_dict(text).get("password")
-        except psycopg.ProgrammingError:
+        except PARSE_ERRORS:
             # Not a connection string: secret only if it looks like one (a malformed DATABASE_URL).
             if "://" in text or "password" in text.lower():
                 found.append(text)
