@@ -154,12 +154,13 @@ def database(args: argparse.Namespace, env: Mapping[str, str]) -> Database:
     return Database(url, read_password(password_file), limits)
 
 
-def read_password(path: str) -> str:
-    """A mounted Secret file's password (one trailing newline dropped); UsageError if unreadable."""
+def read_password(path: str, source: str = PASSWORD_FILE_ENV) -> str:
+    """A mounted Secret file's password (one trailing newline dropped); UsageError, naming where the
+    path came from, if unreadable."""
     try:
         return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as exc:
-        raise UsageError(f"{PASSWORD_FILE_ENV} {path}: {exc.strerror}") from None
+        raise UsageError(f"{source} {path}: {exc.strerror}") from None
 
 
 def known_secrets(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
