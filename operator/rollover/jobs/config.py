@@ -23,7 +23,7 @@ from rollover.api.models import DISTRICT_ID_PATTERN, SCHOOL_YEAR_PATTERN
 from rollover.catalog import ProductPolicy, load_catalog
 from rollover.jobs import redaction
 from rollover.jobs.errors import UsageError
-from rollover.jobs.limits import DEFAULT_LIMITS, SessionLimits, options, session_limits
+from rollover.jobs.limits import DEFAULT_LIMITS, SessionLimits, session_limits
 
 PASSWORD_FILE_ENV = "DATABASE_PASSWORD_FILE"  # noqa: S105 - the variable's name, not a password
 DATABASE_SCHEMES = ("postgresql", "postgres")
@@ -58,8 +58,7 @@ class Database:
         params = {k: str(v) for k, v in psycopg.conninfo.conninfo_to_dict(self.url).items() if v is not None}
         if self.password is not None:
             params["password"] = self.password
-        limits = self.limits.connection_params()
-        return {**params, **limits, "options": options(self.limits.settings, params.get("options"))}
+        return {**params, **self.limits.connection_params(params.get("options"))}
 
 
 # --- options ------------------------------------------------------------------------------------

@@ -49,9 +49,10 @@ class SessionLimits:
     settings: Mapping[str, str]
     keepalives: Mapping[str, str]
 
-    def connection_params(self) -> dict[str, str]:
-        """libpq parameters: the client's keepalives, and the server settings as `options`."""
-        return {"keepalives": "1", **self.keepalives, "options": options(self.settings)}
+    def connection_params(self, given_options: str | None = None) -> dict[str, str]:
+        """libpq parameters: the client's keepalives, and the server settings as `options` (after the
+        connection string's own `given_options`)."""
+        return {"keepalives": "1", **self.keepalives, "options": options(self.settings, given_options)}
 
 
 def session_limits(env: Mapping[str, str]) -> SessionLimits:
