@@ -143,6 +143,11 @@ def _delete_archived_rows(
             "rows being reset changed while the reset ran (a late sync?); the transaction rolled back and "
             + NOTHING_DELETED
         ) from None
+    except psycopg.errors.LockNotAvailable:
+        raise StepFailed(
+            "rows being reset stayed locked by another transaction (a sync?) beyond DATABASE_LOCK_TIMEOUT; "
+            f"the transaction rolled back and {NOTHING_DELETED}; re-run when it has finished"
+        ) from None
     log.info("reset committed: %d rows deleted, %d user IDs retired", sum(deleted.values()), retired)
     return deleted, retired
 

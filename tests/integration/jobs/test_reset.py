@@ -223,6 +223,21 @@ def test_a_late_sync_between_check_and_delete_rolls_everything_back(
     assert store.query("SELECT count(*) FROM rollover.resets") == [(0,)]
 
 
+def test_a_row_locked_beyond_the_lock_timeout_makes_reset_give_up_and_delete_nothing(store: Store) -> None:
+    store.run("archive")
+    before = counts(store, IMAGINE_MATH_TABLES, "imagine-math")
+
+    with psycopg.connect(store.url) as sync:  # a sync's open transaction holding one row
+        sync.execute(
+            "SELECT 1 FROM imagine_math.usage_records WHERE user_sourced_id = 'd1-stu-0000002' FOR UPDATE"
+        )
+        code, result = store.run("reset", DATABASE_LOCK_TIMEOUT="1s")
+
+    assert code == 1
+    assert "stayed locked by another transaction (a sync?) beyond DATABASE_LOCK_TIMEOUT" in result["error"]
+    assert counts(store, IMAGINE_MATH_TABLES, "imagine-math") == before
+
+
 def test_the_retired_id_ledger_is_append_only(store: Store) -> None:
     store.run("archive")
     store.run("reset")
