@@ -38,7 +38,7 @@ from rollover.jobs.manifest import (
 )
 from rollover.jobs.migrate import require_current
 from rollover.jobs.psql import CopyStats, SnapshotCopier, export_snapshot
-from rollover.jobs.store import connect, hold_step_lock
+from rollover.jobs.store import connect, hold_step_lock, require_district
 from rollover.jobs.tables import StoreTable, scope, tables_for
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ def run(target: Target, db: Database, dest: Destination, *, supersede: bool = Fa
     dest.check()
     with connect(db, APPLICATION) as conn:
         schema_version = require_current(conn)
+        require_district(conn, target.district_id)
         hold_step_lock(conn, target)
         existing = read_manifest(dest, target)
         if existing is not None and not supersede:

@@ -3,24 +3,27 @@
 The Job sets DISTRICT_ID, SCHOOL_YEAR, RESET_DATE, PRODUCT, STEP, DATABASE_URL and ARCHIVE_URI; a
 person runs the same step by hand with the matching options. The database password may come from the
 URL, from a mounted Secret file named by DATABASE_PASSWORD_FILE, or from libpq's own PGPASSWORD /
-PGPASSFILE. Passwords never reach a log line: every message shows `redact(url)`.
+PGPASSFILE. Passwords never reach a log line: a message shows only `redaction.describe(url)`, and
+error texts are scrubbed of `known_secrets` (see rollover.jobs.redaction).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg.conninfo
 
 from rollover.api.models import DISTRICT_ID_PATTERN, SCHOOL_YEAR_PATTERN
 from rollover.catalog import ProductPolicy, load_catalog
+from rollover.jobs import redaction
 from rollover.jobs.errors import UsageError
+from rollover.jobs.limits import DEFAULT_LIMITS, SessionLimits, session_limits
 
 PASSWORD_FILE_ENV = "DATABASE_PASSWORD_FILE"  # noqa: S105 - the variable's name, not a password
 DATABASE_SCHEMES = ("postgresql", "postgres")
@@ -43,17 +46,19 @@ class Database:
 
     url: str
     password: str | None = None
+    limits: SessionLimits = field(default=DEFAULT_LIMITS)
 
     @property
     def redacted(self) -> str:
-        return redact(self.url)
+        """Host, port and database only: fit for logs, errors and results."""
+        return redaction.describe(self.url)
 
     def params(self) -> dict[str, str]:
-        """libpq connection parameters, password included."""
+        """libpq connection parameters, password and session limits included."""
         params = {k: str(v) for k, v in psycopg.conninfo.conninfo_to_dict(self.url).items() if v is not None}
         if self.password is not None:
             params["password"] = self.password
-        return params
+        return {**params, **self.limits.connection_params(params.get("options"))}
 
 
 # --- options ------------------------------------------------------------------------------------
@@ -129,36 +134,40 @@ def target(args: argparse.Namespace, env: Mapping[str, str]) -> Target:
 
 
 def database(args: argparse.Namespace, env: Mapping[str, str]) -> Database:
-    """The validated DATABASE_URL, with the password from DATABASE_PASSWORD_FILE when set."""
+    """The validated DATABASE_URL (a postgresql:// URL or libpq key=value string), with the password from
+    DATABASE_PASSWORD_FILE when set, and the session limits of the environment."""
     url = value(args, "database_url", env)
-    scheme = url.split("://", 1)[0] if "://" in url else ""
-    if scheme not in DATABASE_SCHEMES:
-        raise UsageError(f"DATABASE_URL {redact(url)} is not a postgresql:// URL")
-    try:
-        psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        raise UsageError(f"DATABASE_URL {redact(url)} is malformed") from None
+    shown = redaction.describe(url)
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", url)
+    if scheme is not None and scheme.group(1) not in DATABASE_SCHEMES:
+        raise UsageError(f"DATABASE_URL ({shown}) is not a postgresql:// URL")
+    if not redaction.plausible(url):  # libpq's own message may quote the password: never relayed
+        raise UsageError(
+            "DATABASE_URL is malformed (libpq cannot parse it, or it reads part of it as host, port or "
+            "database: percent-encode '/', '@' and '%' in a URL's password, or use DATABASE_PASSWORD_FILE)"
+        )
+    limits = session_limits(env)
     password_file = env.get(PASSWORD_FILE_ENV)
     if not password_file:
-        return Database(url)
+        return Database(url, limits=limits)
+    return Database(url, read_password(password_file), limits)
+
+
+def read_password(path: str, source: str = PASSWORD_FILE_ENV) -> str:
+    """A mounted Secret file's password (one trailing newline dropped); UsageError, naming where the
+    path came from, if unreadable."""
     try:
-        password = Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as exc:
-        raise UsageError(f"{PASSWORD_FILE_ENV} {password_file}: {exc.strerror}") from None
-    return Database(url, password)
+        raise UsageError(f"{source} {path}: {exc.strerror}") from None
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ***, fit for logs and error messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+def known_secrets(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """Every secret a step was given: connection strings with passwords (in the environment or on the
+    command line), their passwords, and the password file's content. For scrubbing error texts."""
+    found = redaction.secrets_in([env.get(ENV_NAMES["database_url"]), *argv])
+    password_file = env.get(PASSWORD_FILE_ENV)
+    if password_file:
+        with contextlib.suppress(UsageError):  # unreadable: nothing of it can be in a message
+            found.append(read_password(password_file))
+    return found

@@ -18,7 +18,7 @@ from typing import BinaryIO
 #: Level 1: ~5x smaller CSV at twice level 6's speed; archive throughput is what the Job waits for.
 GZIP_LEVEL = 1
 QUEUE_CHUNKS = 8
-_GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer (mtime 0: same rows, same bytes)
+GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer (mtime 0: same rows, same bytes)
 
 
 def _deflate() -> ModuleType:
@@ -46,7 +46,7 @@ class FileSink:
 
     def __init__(self, stream: BinaryIO, *, gzip: bool) -> None:
         self._stream = stream
-        self._compressor = DEFLATE.compressobj(GZIP_LEVEL, DEFLATE.DEFLATED, _GZIP_WBITS) if gzip else None
+        self._compressor = DEFLATE.compressobj(GZIP_LEVEL, DEFLATE.DEFLATED, GZIP_WBITS) if gzip else None
         self._sha256 = hashlib.sha256()
         self._size = 0
         self._queue: queue.Queue[bytes | None] = queue.Queue(QUEUE_CHUNKS)

@@ -19,10 +19,10 @@ from typing import Any, NoReturn
 
 import psycopg
 
-from rollover.jobs import archive, config, ledger, migrate, reset, result, seed
+from rollover.jobs import archive, config, grants, ledger, migrate, redaction, reset, result, seed
 from rollover.jobs.destination import open_destination
 from rollover.jobs.errors import EXIT_FAILED, EXIT_OK, JobError, UsageError
-from rollover.jobs.store import connect, one_line
+from rollover.jobs.store import connect, one_line, require_district
 
 log = logging.getLogger("rollover.jobs")
 STEP_ENV = "STEP"
@@ -51,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = steps.add_parser("migrate", parents=[common], help="apply the roster store's schema migrations")
     config.add_options(p, "database_url")
     p.set_defaults(func=_migrate)
+
+    p = steps.add_parser(
+        "grant", parents=[common], help="create a database role that can act on one district's rows only"
+    )
+    config.add_options(p, "district", "database_url")
+    p.add_argument("--role", required=True, help="the role's name (created if it does not exist)")
+    p.add_argument("--password-file", type=Path, metavar="FILE", help="set the role's password from FILE")
+    p.set_defaults(func=_grant)
 
     p = steps.add_parser(
         "seed", parents=[common], help="generate a realistic district (demos, tests, benchmarks)"
@@ -91,6 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _migrate(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
     with connect(config.database(args, env), "rollover-job migrate") as conn:
         return EXIT_OK, migrate.migrate(conn)
+
+
+def _grant(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
+    district = config.parse_district(config.value(args, "district", env))
+    role = grants.parse_role(args.role)
+    password = (
+        None if args.password_file is None else config.read_password(args.password_file, "--password-file")
+    )
+    with connect(config.database(args, env), "rollover-job grant") as conn:
+        migrate.require_current(conn)
+        return EXIT_OK, grants.grant(conn, district, role, password)
 
 
 def _seed(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
@@ -141,6 +160,7 @@ def _check_ids(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
     lines: list[int] = []
     with connect(config.database(args, env), "rollover-job check-ids") as conn:
         migrate.require_current(conn)
+        require_district(conn, district)
         for hit in ledger.find_retired(conn, district, entries()):
             print(hit.describe(path), flush=True)
             lines.append(hit.line)
@@ -188,8 +208,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     started = time.monotonic()
     args: argparse.Namespace | None = None
     step = None
+    given = list(sys.argv[1:] if argv is None else argv)
     try:
-        arguments = _with_step(list(sys.argv[1:] if argv is None else argv), env)
+        arguments = _with_step(given, env)
         step = arguments[0] if arguments and not arguments[0].startswith("-") else None
         args = build_parser().parse_args(arguments)
         handler: Handler = args.func
@@ -200,6 +221,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         code, outcome = EXIT_FAILED, {"status": "failed", "error": one_line(exc)}
     except KeyboardInterrupt:
         return 130
+    if "error" in outcome:  # libpq's parse errors quote connection strings; no secret leaves the Job
+        outcome["error"] = redaction.scrub(outcome["error"], config.known_secrets(given, env))
     if code != EXIT_OK and "error" in outcome:
         log.error("%s", outcome["error"])
     outcome = {

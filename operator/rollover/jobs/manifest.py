@@ -3,7 +3,10 @@
 Layout: ARCHIVE_URI/<district>/<school-year>/<product>/ holds one gzip CSV per table, the Student
 Data Export (products that have one) and manifest.json, written last. A table's `digest` is the
 SHA-256 of its CSV before compression (`zcat FILE | sha256sum`); each file's `sha256` is of the file
-as stored.
+as stored. Checking an archive checks both: a file's sha256 only proves the file is the one the
+manifest lists, and whoever can rewrite a file can rewrite its sha256 beside it; the digest re-derived
+from the file's decompressed content proves the file holds the rows the manifest describes, which the
+reset in turn compares with the rows it is about to delete.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from rollover.jobs.config import Target
 from rollover.jobs.destination import MANIFEST, Destination
 from rollover.jobs.errors import StepFailed
+from rollover.jobs.filesink import DEFLATE, GZIP_WBITS
 
 FORMAT: Literal["rollover-archive/1"] = "rollover-archive/1"
 READ_CHUNK = 1 << 20
@@ -112,6 +116,7 @@ def check_files(dest: Destination, target: Target, manifest: Manifest, consequen
 
 
 def _file_problems(dest: Destination, directory: str, manifest: Manifest) -> list[str]:
+    table_digests = {t.file: t.digest for t in manifest.tables}
     problems = []
     for entry in manifest.files:
         path = f"{directory}/{entry.name}"
@@ -119,12 +124,43 @@ def _file_problems(dest: Destination, directory: str, manifest: Manifest) -> lis
             problems.append(f"{entry.name} is missing")
             continue
         sha256, size = hashlib.sha256(), 0
+        content = _GunzipDigest() if entry.name in table_digests else None
         with dest.open_read(path) as fh:
             while chunk := fh.read(READ_CHUNK):
                 sha256.update(chunk)
                 size += len(chunk)
+                if content is not None:
+                    content.update(chunk)
         if (size, sha256.hexdigest()) != (entry.size, entry.sha256):
             problems.append(
                 f"{entry.name} has changed (sha256 {sha256.hexdigest()[:12]}…, manifest {entry.sha256[:12]}…)"
             )
+        elif content is not None and (digest := content.hexdigest()) != table_digests[entry.name]:
+            problems.append(
+                f"{entry.name} does not hold the archived rows (its CSV's digest {digest[:12]}…, "
+                f"manifest {table_digests[entry.name][:12]}…)"
+            )
     return problems
+
+
+class _GunzipDigest:
+    """The SHA-256 of a gzip file's decompressed content, fed the file's bytes chunk by chunk."""
+
+    def __init__(self) -> None:
+        self._decompressor = DEFLATE.decompressobj(wbits=GZIP_WBITS)
+        self._sha256 = hashlib.sha256()
+        self._damaged = False
+
+    def update(self, chunk: bytes) -> None:
+        if self._damaged:
+            return
+        try:
+            self._sha256.update(self._decompressor.decompress(chunk))
+        except DEFLATE.error:
+            self._damaged = True
+
+    def hexdigest(self) -> str:
+        """The digest; "not gzip" for a damaged, truncated or trailing-data file (matches no manifest)."""
+        if self._damaged or not self._decompressor.eof or self._decompressor.unused_data:
+            return "not gzip"
+        return self._sha256.hexdigest()

@@ -30,6 +30,7 @@ import psycopg.conninfo
 
 from rollover.jobs.config import Database
 from rollover.jobs.errors import StepFailed, UsageError
+from rollover.jobs.limits import options
 from rollover.jobs.store import CONNECT_TIMEOUT_S
 
 log = logging.getLogger(__name__)
@@ -86,10 +87,11 @@ class SnapshotCopier:
         params = db.params()
         password = params.pop("password", None)
         params.setdefault("connect_timeout", str(CONNECT_TIMEOUT_S))
+        # In the conninfo, not PGOPTIONS: a conninfo's `options` (the session limits) would override it.
+        params["options"] = options(SESSION_OPTIONS, params.get("options"))
         self._conninfo = psycopg.conninfo.make_conninfo(**params)
         self._env = {
             **os.environ,
-            "PGOPTIONS": " ".join(f"-c {k}={v}" for k, v in SESSION_OPTIONS.items()),
             "PGAPPNAME": application_name,
             "PGCLIENTENCODING": "UTF8",
         }

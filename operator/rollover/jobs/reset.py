@@ -29,7 +29,7 @@ from rollover.jobs.errors import StepFailed
 from rollover.jobs.manifest import ArchivedTable, Manifest, check_files, location, read_manifest
 from rollover.jobs.migrate import require_current
 from rollover.jobs.psql import SnapshotCopier, export_snapshot
-from rollover.jobs.store import connect, hold_step_lock
+from rollover.jobs.store import connect, hold_step_lock, require_district
 from rollover.jobs.tables import StoreTable, scope, tables_for
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ def run(target: Target, db: Database, dest: Destination) -> dict[str, Any]:
     manifest_uri = f"{location(dest, target)}/{MANIFEST}"
     with connect(db, APPLICATION) as conn:
         schema_version = require_current(conn)
+        require_district(conn, target.district_id)
         hold_step_lock(conn, target)
         done = conn.execute(
             "SELECT archive_digest, completed_at FROM rollover.resets"
@@ -141,6 +142,11 @@ def _delete_archived_rows(
         raise StepFailed(
             "rows being reset changed while the reset ran (a late sync?); the transaction rolled back and "
             + NOTHING_DELETED
+        ) from None
+    except psycopg.errors.LockNotAvailable:
+        raise StepFailed(
+            "rows being reset stayed locked by another transaction (a sync?) beyond DATABASE_LOCK_TIMEOUT; "
+            f"the transaction rolled back and {NOTHING_DELETED}; re-run when it has finished"
         ) from None
     log.info("reset committed: %d rows deleted, %d user IDs retired", sum(deleted.values()), retired)
     return deleted, retired

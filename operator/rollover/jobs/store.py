@@ -17,12 +17,14 @@ def one_line(exc: BaseException) -> str:
 
 
 def connect(db: Database, application_name: str) -> psycopg.Connection[tuple[object, ...]]:
-    """An autocommit connection; StepFailed, naming the redacted URL, if the store is unreachable."""
+    """An autocommit connection with the step's session limits; StepFailed, naming host, port and database
+    only, if the store is unreachable."""
     params = {"connect_timeout": str(CONNECT_TIMEOUT_S), **db.params(), "application_name": application_name}
     try:
         return psycopg.connect(psycopg.conninfo.make_conninfo(**params), autocommit=True)
     except psycopg.Error as exc:
-        raise StepFailed(f"cannot connect to the roster store {db.redacted}: {one_line(exc)}") from None
+        # libpq's message names host, port and user, never the password (and main scrubs it regardless).
+        raise StepFailed(f"cannot connect to the roster store ({db.redacted}): {one_line(exc)}") from None
 
 
 def hold_step_lock(conn: psycopg.Connection[tuple[object, ...]], target: Target) -> None:
@@ -37,4 +39,19 @@ def hold_step_lock(conn: psycopg.Connection[tuple[object, ...]], target: Target)
         raise StepFailed(
             f"another rollover-job is archiving or resetting {target.product} for {target.district_id} "
             f"{target.school_year}; try again when it has finished"
+        )
+
+
+def require_district(conn: psycopg.Connection[tuple[object, ...]], district_id: str) -> None:
+    """StepFailed unless the session's role may act on `district_id`: an administrative role (bound to
+    no district) may; a district role only on its own. Row-level security enforces this regardless;
+    checking first turns "sees no rows" into a clear refusal."""
+    row = conn.execute(
+        "SELECT current_user,"
+        " (SELECT district_id FROM rollover.district_roles WHERE role_name = current_user)"
+    ).fetchone()
+    if row is not None and row[1] is not None and row[1] != district_id:
+        raise StepFailed(
+            f"the database role {row[0]} is bound to district {row[1]}, not {district_id}: it can neither "
+            f"read nor delete {district_id}'s rows; nothing was read or deleted"
         )

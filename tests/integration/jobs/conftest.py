@@ -100,8 +100,10 @@ def run_process(
 ) -> subprocess.CompletedProcess[str]:
     """rollover-job in a process of its own; `script` (Python) may patch the module first."""
     code = (script or "") + "\nimport sys\nfrom rollover.jobs.main import main\nsys.exit(main(sys.argv[1:]))"
+    # PYTHONPATH too: a worktree's rollover must win over the one installed in the virtualenv.
+    inherited = {k: os.environ[k] for k in ("PATH", "PYTHONPATH") if k in os.environ}
     return subprocess.run(
-        [sys.executable, "-c", code, *argv], env={"PATH": os.environ["PATH"], **env},
+        [sys.executable, "-c", code, *argv], env={**inherited, **env},
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 

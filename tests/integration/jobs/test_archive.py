@@ -27,7 +27,7 @@ def test_archive_writes_every_table_the_catalog_names_with_a_manifest_that_prove
         YEAR,
         "imagine-math",
     )
-    assert manifest["schemaVersion"] == 4
+    assert manifest["schemaVersion"] == 5
     tables = {t["table"]: t for t in manifest["tables"]}
     assert set(tables) == {
         f"imagine_math.{name}"

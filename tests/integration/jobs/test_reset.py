@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
+
 import psycopg
 import pytest
 
@@ -158,6 +162,43 @@ def test_a_damaged_archive_makes_reset_refuse(store: Store, damage: str) -> None
     assert counts(store, IMAGINE_MATH_TABLES, "imagine-math") == before
 
 
+@pytest.mark.parametrize(
+    ("rewritten", "message"),
+    [
+        ("file and its sha256", "imagine_math.usage_records.csv.gz does not hold the archived rows"),
+        ("file, its sha256 and the table digest", "imagine_math.usage_records has the archive's"),
+    ],
+)
+def test_an_archive_rewritten_with_its_manifest_hashes_makes_reset_refuse_and_delete_nothing(
+    store: Store, rewritten: str, message: str
+) -> None:
+    """An attacker swaps two rows of the archived CSV and updates the manifest to match: the digest
+    re-derived from the file, or the rows in the store, give it away."""
+    store.run("archive")
+    victim = store.archive_dir() / "imagine_math.usage_records.csv.gz"
+    header, first, second, *rest = gzip.decompress(victim.read_bytes()).splitlines(keepends=True)
+    tampered_csv = b"".join([header, second, first, *rest])
+    victim.write_bytes(gzip.compress(tampered_csv))
+    manifest_path = store.archive_dir() / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for entry in manifest["files"]:
+        if entry["name"] == victim.name:
+            entry.update(size=victim.stat().st_size, sha256=hashlib.sha256(victim.read_bytes()).hexdigest())
+    if "table digest" in rewritten:
+        for table in manifest["tables"]:
+            if table["file"] == victim.name:
+                table["digest"] = hashlib.sha256(tampered_csv).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    before = counts(store, IMAGINE_MATH_TABLES, "imagine-math")
+
+    code, result = store.run("reset")
+
+    assert code == 1
+    assert message in result["error"] and "nothing was deleted" in result["error"]
+    assert counts(store, IMAGINE_MATH_TABLES, "imagine-math") == before
+    assert store.query("SELECT count(*) FROM rollover.retired_ids") == [(0,)]
+
+
 def test_a_late_sync_between_check_and_delete_rolls_everything_back(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +221,21 @@ def test_a_late_sync_between_check_and_delete_rolls_everything_back(
     assert "changed while the reset ran" in result["error"]
     assert counts(store, IMAGINE_MATH_TABLES, "imagine-math") == before
     assert store.query("SELECT count(*) FROM rollover.resets") == [(0,)]
+
+
+def test_a_row_locked_beyond_the_lock_timeout_makes_reset_give_up_and_delete_nothing(store: Store) -> None:
+    store.run("archive")
+    before = counts(store, IMAGINE_MATH_TABLES, "imagine-math")
+
+    with psycopg.connect(store.url) as sync:  # a sync's open transaction holding one row
+        sync.execute(
+            "SELECT 1 FROM imagine_math.usage_records WHERE user_sourced_id = 'd1-stu-0000002' FOR UPDATE"
+        )
+        code, result = store.run("reset", DATABASE_LOCK_TIMEOUT="1s")
+
+    assert code == 1
+    assert "stayed locked by another transaction (a sync?) beyond DATABASE_LOCK_TIMEOUT" in result["error"]
+    assert counts(store, IMAGINE_MATH_TABLES, "imagine-math") == before
 
 
 def test_the_retired_id_ledger_is_append_only(store: Store) -> None:

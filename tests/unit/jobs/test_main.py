@@ -38,6 +38,16 @@ def test_usage_errors_exit_2_and_still_leave_a_result(
     assert caplog.messages == ["DISTRICT_ID is not set (or pass --district)"]
 
 
+def test_a_mistyped_option_is_reported_without_the_password_it_carries(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    code = main(["migrate", "--databse-url", "postgresql://u:S3cr#t?pw@db/roster"], env={})
+
+    assert code == 2
+    assert caplog.messages[0] == "rollover-job: unrecognized arguments: --databse-url ***"
+    assert "S3cr#t" not in caplog.text
+
+
 def test_a_missing_step_is_a_usage_error() -> None:
     assert main([], env={}) == 2
 
