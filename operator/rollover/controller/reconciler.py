@@ -165,7 +165,7 @@ class Reconciler:
         if body is None:
             return
         meta = body["metadata"]
-        await self._collect_results(key)
+        await self._collect_results(body)
         try:
             status = parse_status(body.get("status"))
         except ValidationError:
@@ -194,10 +194,11 @@ class Reconciler:
         if decided.wake_at is not None:
             self.wake_after(key, self.clock.seconds_until(decided.wake_at))
 
-    async def _collect_results(self, key: Key) -> None:
-        for job in self.cache.jobs_needing_results(*key):
-            message = await apply.read_termination_message(self.client, key[0], job)
-            self.cache.results[(key[0], job)] = parse_termination_message(message)
+    async def _collect_results(self, body: dict[str, Any]) -> None:
+        namespace = body["metadata"]["namespace"]
+        for job in self.cache.jobs_needing_results(body):
+            message = await apply.read_termination_message(self.client, namespace, job.uid)
+            self.cache.results[(namespace, job.name)] = parse_termination_message(message)
 
     async def _ensure_finalizer(self, body: dict[str, Any], decided: Plan) -> dict[str, Any]:
         if decided.hold_finalizer and not body["metadata"].get("deletionTimestamp"):
@@ -226,7 +227,7 @@ class Reconciler:
         namespace = body["metadata"]["namespace"]
         if isinstance(action, CreateJob):
             job = await apply.create_job(self.client, body, action, self.config)
-            if job is not None and self.cache.changed("Job", job):
+            if self.cache.changed("Job", job):
                 self.cache.put_job(job)
             return
         if isinstance(action, PauseTarget):
