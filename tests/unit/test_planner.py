@@ -711,11 +711,20 @@ def test_an_object_recreated_with_the_name_of_one_we_paused_is_not_restored_from
     assert p.status.phase is Phase.COMPLETED
 
 
-def test_a_pause_whose_status_write_was_lost_keeps_the_target_paused_never_resumed_from_the_annotation() -> (
-    None
-):
-    # The pause PATCH (suspend + annotation) landed; the operator died before writing status. The
-    # annotation cannot be told from a forged one, so the target stays paused: safe, and said.
+def test_a_pause_whose_patch_a_crash_lost_is_applied_from_the_record_written_before_it() -> None:
+    # The operator writes a pause's record to status before the pause PATCH, and died between them.
+    target = cronjob("c", suspended=False)
+    recorded = ours(cronjob("c", suspended=True, original=mine(suspend=False)))
+
+    p = plan(rollover(recorded), Observed(targets=(target,)), PAUSE_AT + dt.timedelta(seconds=1))
+
+    assert actions(p, PauseTarget) == [PauseTarget(SyncTargetKind.CRON_JOB, "c", mine(suspend=False))]
+    assert not warnings(p, "OriginalStateIgnored")
+
+
+def test_a_paused_target_whose_record_is_missing_stays_paused_never_resumed_from_its_annotation() -> None:
+    # Our annotation and a pause, but no record (an operator from before records came first died
+    # between the two): the annotation cannot be told from a forged one, so the target stays paused.
     crashed = Observed(targets=(cronjob("c", suspended=True, original=mine(suspend=False)),))
 
     p = step_through(rollover(), crashed, PAUSE_AT + dt.timedelta(seconds=1))

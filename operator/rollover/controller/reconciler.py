@@ -158,8 +158,9 @@ class Reconciler:
         """Observe, plan, apply, report — for one rollover.
 
         Reads its own writes: the objects our PATCHes and creates return go into the cache, and the
-        rollover is planned again before its status is written, so a transition (pause the targets,
-        then report them paused) costs one status write, not one per watch round trip.
+        rollover is planned again before its status is written, so a transition (create the Jobs,
+        then report them running) costs one status write, not one per watch round trip. A pause costs
+        two: its record is written before the targets are paused.
         """
         body = self.cache.rollover(key)
         if body is None:
@@ -186,6 +187,11 @@ class Reconciler:
             decided_status = decided.status
             said |= {(e.reason, e.message): e for e in decided.actions if isinstance(e, EmitEvent)}
             body = await self._ensure_finalizer(body, decided)
+            if any(isinstance(a, PauseTarget) for a in decided.actions):
+                # The record of what a pause will restore goes to status (written by us alone) before
+                # the pause: a target's annotation is not to be trusted, so no crash may leave it the
+                # only record.
+                body = await self._write_status(body, decided)
             if not await self._apply(body, decided):
                 break
         body = await self._write_status(body, decided)
