@@ -410,9 +410,9 @@ def _ignore_annotation(
     draft: _Draft, records: dict[tuple[SyncTargetKind, str], SyncTarget], target: ObservedTarget
 ) -> None:
     """An original-state annotation naming us that we have no record of writing on this object: forged,
-    copied onto another object, left on one recreated with the name, or (the one window we cannot
-    tell apart) written by a pause whose status write a crash lost. It is never restored from; said
-    once, recorded as Ignored."""
+    copied onto another object, or left on one recreated with the name (a pause's record is written
+    before the pause, so no crash of ours leaves one). It is never restored from; said once, recorded
+    as Ignored."""
     old = records.get((target.kind, target.name))
     if old is None or old.state is not SyncTargetState.IGNORED or old.uid != target.uid:
         draft.event(
