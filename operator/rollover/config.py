@@ -48,6 +48,9 @@ class OperatorConfig(_Config):
     default_job: JobTemplate = Field(default_factory=JobTemplate)
     #: Overrides per product and step, e.g. {"twig-science": {"archive": {...}}}; merged over defaultJob.
     jobs: dict[str, dict[Step, dict[str, Any]]] = Field(default_factory=dict)
+    #: Finished archive/reset Jobs (and their pods) are deleted this long after they finish. Their
+    #: results are copied into the rollover's status as soon as they finish.
+    job_ttl_seconds_after_finished: int = Field(default=7 * 24 * 3600, ge=0)
     drain_timeout_seconds: int = Field(default=6 * 3600, ge=0)
     drain_poll_seconds: int = Field(default=30, ge=1)
     #: Concurrent reconciles. A transition is a few sequential round trips (finalizer, target

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from rollover import GROUP, KIND, VERSION
 from rollover.api.models import JobState, Step, SyncTargetKind
 from rollover.claims import Claim, Holder
 
@@ -55,7 +56,8 @@ class ObservedTarget:
     matches_selector: bool
     suspended: bool = False  # CronJob spec.suspend
     replicas: int = 0  # Deployment spec.replicas
-    original: OriginalState | None = None  # our annotation, if present
+    original: OriginalState | None = None  # the original-state annotation: anyone may have written it
+    uid: str = ""  # metadata.uid: tells the object we paused from one recreated with its name
 
     @property
     def paused(self) -> bool:
@@ -65,7 +67,8 @@ class ObservedTarget:
 
 @dataclass(frozen=True)
 class ObservedJob:
-    """One of our archive/reset Jobs, from its labels, conditions and pod termination message."""
+    """One of our archive/reset Jobs (controlled by this rollover's UID), from its labels, conditions
+    and its own pod's termination message."""
 
     name: str
     step: Step
@@ -97,8 +100,28 @@ class Observed:
 
     targets: tuple[ObservedTarget, ...] = ()
     jobs: tuple[ObservedJob, ...] = ()
+    #: Names of the namespace's Jobs this rollover does not control: a name of ours among them is
+    #: taken (only the planner knows which names it will create, so the cache reports them all).
+    foreign_job_names: frozenset[str] = frozenset()
     active_sync_jobs: tuple[str, ...] = ()  # Jobs of the sync CronJobs still running
     retry_token: str | None = None  # value of the retry annotation on the rollover
     deleting: bool = False  # deletionTimestamp is set
     namespace_districts: frozenset[str] | None = None  # the namespace's rostering.k12.dev/districts
     claims: ClaimView | None = None
+
+
+def controller_uid(metadata: dict[str, Any], api_version: str, kind: str) -> str | None:
+    """The UID of the object's controller if that controller is an `api_version` `kind`, else None.
+
+    Labels and annotations can be written by anyone who can write the object; a controller
+    reference names one object by UID, which is what ties a Job to its rollover and a pod to its Job.
+    """
+    for owner in metadata.get("ownerReferences") or []:
+        if owner.get("controller") and owner.get("apiVersion") == api_version and owner.get("kind") == kind:
+            return str(owner.get("uid") or "") or None
+    return None
+
+
+def controlling_rollover(metadata: dict[str, Any]) -> str | None:
+    """The UID of the DistrictRollover that controls the object (one of its Jobs), if any."""
+    return controller_uid(metadata, f"{GROUP}/{VERSION}", KIND)

@@ -459,17 +459,80 @@ def _suspended(draft: _Draft) -> Plan:
 # --- sync targets -------------------------------------------------------------------------------
 
 
-def _ours(target: ObservedTarget, rollover: Rollover) -> bool:
+def _trusted_record(record: SyncTarget | None, target: ObservedTarget) -> SyncTarget | None:
+    """Our status record of having paused this very object, if there is one.
+
+    Status is written only by us (the status subresource), so the record, not the target's annotation,
+    is what makes a target ours and says what to restore. A record without a UID was written before
+    UIDs were recorded: it is taken to describe the object it names now.
+    """
+    if record is None or record.state is not SyncTargetState.PAUSED or record.uid not in (None, target.uid):
+        return None
+    return record
+
+
+def _recorded_original(record: SyncTarget, rollover: str, school_year: str) -> OriginalState:
+    return OriginalState(
+        rollover, school_year, suspend=record.original_suspend, replicas=record.original_replicas
+    )
+
+
+def _names_us(target: ObservedTarget, rollover: Rollover) -> bool:
     return target.original is not None and target.original.rollover == rollover.name
 
 
+def _agrees(draft: _Draft, target: ObservedTarget, recorded: OriginalState) -> bool:
+    """Whether the target's annotation states what we recorded; a Warning when it states otherwise
+    (the record wins: the annotation is written back by pausing, dropped by restoring, so once)."""
+    if target.original is None:
+        return False
+    if (target.original.suspend, target.original.replicas) == (recorded.suspend, recorded.replicas):
+        return True
+    draft.event(
+        "Warning",
+        EventReason.ORIGINAL_STATE_IGNORED,
+        f"{target.kind.value} {target.name}: its original-state annotation was changed after the pause; "
+        f"the state recorded in status is used ({_describe_state(recorded)})",
+    )
+    return False
+
+
+def _describe_state(state: OriginalState) -> str:
+    return f"suspend={state.suspend}" if state.replicas is None else f"replicas={state.replicas}"
+
+
+def _ignore_annotation(
+    draft: _Draft, records: dict[tuple[SyncTargetKind, str], SyncTarget], target: ObservedTarget
+) -> None:
+    """An original-state annotation naming us that we have no record of writing on this object: forged,
+    copied onto another object, or left on one recreated with the name (a pause's record is written
+    before the pause, so no crash of ours leaves one). It is never restored from; said once, recorded
+    as Ignored."""
+    old = records.get((target.kind, target.name))
+    if old is None or old.state is not SyncTargetState.IGNORED or old.uid != target.uid:
+        draft.event(
+            "Warning",
+            EventReason.ORIGINAL_STATE_IGNORED,
+            f"{target.kind.value} {target.name} carries an original-state annotation naming this rollover "
+            "that the operator did not write there (no status record of pausing this object); it is "
+            "ignored, and the object is never restored from it",
+        )
+    records[(target.kind, target.name)] = SyncTarget(
+        kind=target.kind, name=target.name, uid=target.uid, state=SyncTargetState.IGNORED
+    )
+
+
 def _pause_targets(draft: _Draft, cycle: _Cycle, observed: Observed) -> bool:
-    """Pause every matching target and repair drift; True when all are observed paused."""
+    """Pause every matching target and repair drift; True when all are observed paused.
+
+    What to restore comes from our status record of the pause, never from a target's annotation: a
+    target we hold no record of is paused from the state it is in now, so we never resume what we
+    did not suspend, whatever its annotation claims."""
     rollover, all_paused = draft.rollover, True
     records = {(t.kind, t.name): t for t in draft.status.sync_targets}
     for target in observed.targets:
         key = (target.kind, target.name)
-        if target.original is not None and not _ours(target, rollover):
+        if target.original is not None and not _names_us(target, rollover):
             if target.matches_selector:  # another rollover's target is none of our business
                 draft.event(
                     "Warning",
@@ -478,7 +541,10 @@ def _pause_targets(draft: _Draft, cycle: _Cycle, observed: Observed) -> bool:
                     f"{target.original.rollover}; leaving it alone",
                 )
             continue
-        if target.original is None:
+        record = _trusted_record(records.get(key), target)
+        if record is None:
+            if target.original is not None:
+                _ignore_annotation(draft, records, target)
             if not target.matches_selector:
                 continue
             original = OriginalState(
@@ -490,8 +556,12 @@ def _pause_targets(draft: _Draft, cycle: _Cycle, observed: Observed) -> bool:
             draft.actions.append(PauseTarget(target.kind, target.name, original))
             all_paused = False
         else:
-            original = target.original
-            if not target.paused:
+            original = _recorded_original(record, rollover.name, cycle.spec.school_year)
+            if not _agrees(draft, target, original):
+                # Our annotation was removed or edited: write the recorded one back (and pause).
+                draft.actions.append(PauseTarget(target.kind, target.name, original))
+                all_paused = False
+            elif not target.paused:
                 draft.actions.append(RepairTarget(target.kind, target.name))
                 draft.event(
                     "Warning",
@@ -499,29 +569,48 @@ def _pause_targets(draft: _Draft, cycle: _Cycle, observed: Observed) -> bool:
                     f"{target.kind.value} {target.name} was resumed during the pause; paused again",
                 )
                 all_paused = False
-        old = records.get(key)
         records[key] = SyncTarget(
             kind=target.kind,
             name=target.name,
+            uid=target.uid,
             original_suspend=original.suspend,
             original_replicas=original.replicas,
             state=SyncTargetState.PAUSED,
-            paused_at=old.paused_at if old is not None and old.paused_at else draft.now,
+            paused_at=record.paused_at if record is not None and record.paused_at else draft.now,
         )
     draft.status = draft.status.model_copy(update={"sync_targets": sorted(records.values(), key=_target_key)})
     return all_paused
 
 
 def _restore_targets(draft: _Draft, observed: Observed) -> bool:
-    """Restore every target we paused; True when none is left paused by us."""
-    done = True
+    """Restore every target we paused; True when none is left paused by us.
+
+    Restored: an object the status records as paused by us (same UID) whose annotation still names
+    us, to the recorded state (the annotation may have been edited since). A record is marked
+    Restored once its object no longer carries our annotation (restored, or gone)."""
+    rollover, done = draft.rollover, True
+    records = {(t.kind, t.name): t for t in draft.status.sync_targets}
+    paused = set()
     for target in observed.targets:
-        if _ours(target, draft.rollover):
-            assert target.original is not None
-            draft.actions.append(RestoreTarget(target.kind, target.name, target.original))
-            done = False
-    restored = [t.model_copy(update={"state": SyncTargetState.RESTORED}) for t in draft.status.sync_targets]
-    draft.status = draft.status.model_copy(update={"sync_targets": restored})
+        key = (target.kind, target.name)
+        if not _names_us(target, rollover):
+            continue
+        record = _trusted_record(records.get(key), target)
+        if record is None:
+            _ignore_annotation(draft, records, target)
+            continue
+        original = _recorded_original(record, rollover.name, draft.status.school_year or "")
+        _agrees(draft, target, original)  # only to warn: the recorded state is restored either way
+        draft.actions.append(RestoreTarget(target.kind, target.name, original))
+        paused.add(key)
+        done = False
+    restored = [
+        r.model_copy(update={"state": SyncTargetState.RESTORED})
+        if r.state is SyncTargetState.PAUSED and (r.kind, r.name) not in paused
+        else r
+        for r in records.values()
+    ]
+    draft.status = draft.status.model_copy(update={"sync_targets": sorted(restored, key=_target_key)})
     return done
 
 
@@ -550,7 +639,8 @@ def _local(moment: dt.datetime) -> str:
 
 
 def _merged_jobs(status: DistrictRolloverStatus, observed: Observed, school_year: str) -> list[JobRecord]:
-    """Job records of the cycle: observed state wins; a recorded Job that vanished keeps its record."""
+    """Job records of the cycle: observed state wins; a recorded Job that vanished keeps its record
+    (a finished one's result is in it, so a TTL may delete the Job)."""
     records = {j.name: j for j in status.jobs}
     for job in observed.jobs:
         if job.school_year != school_year:
@@ -583,31 +673,45 @@ def _latest(jobs: Iterable[JobRecord], step: Step) -> dict[str, JobRecord]:
     return latest
 
 
-def _run_step(draft: _Draft, cycle: _Cycle, step: Step, jobs: list[JobRecord], retry: bool) -> JobState:
-    """Create the step's missing Jobs; the step's overall state (Succeeded only if all did)."""
+def _run_step(
+    draft: _Draft, cycle: _Cycle, step: Step, jobs: list[JobRecord], retry: bool, observed: Observed
+) -> tuple[JobState, list[str]]:
+    """Create the step's missing Jobs; the step's overall state (Succeeded only if all did), and the
+    names it needs that Jobs not ours hold (then it creates nothing: the step cannot go on)."""
     latest = _latest(jobs, step)
-    states = []
+    ours = {j.name for j in observed.jobs}
+    states, creates = [], []
     for product in cycle.products:
         job = latest.get(product)
-        if job is None or (retry and job.state is JobState.FAILED):
+        if job is not None and job.state in _IN_FLIGHT and job.name not in ours:
+            # Recorded, but no Job of ours has the name: its create met a Job not ours, or it
+            # vanished unfinished. Creating it again is safe (same name: AlreadyExists adopts ours).
+            creates.append(
+                CreateJob(job.name, step, product, job.attempt, cycle.spec.school_year, cycle.spec.reset_date)
+            )
+            states.append(job.state)
+        elif job is None or (retry and job.state is JobState.FAILED):
             attempt = 0 if job is None else job.attempt + 1
             name = job_name(draft.rollover.name, cycle.spec.school_year, step, product, attempt)
-            draft.actions.append(
+            creates.append(
                 CreateJob(name, step, product, attempt, cycle.spec.school_year, cycle.spec.reset_date)
-            )
-            jobs.append(
-                JobRecord(
-                    name=name,
-                    step=step,
-                    product=product,
-                    attempt=attempt,
-                    state=JobState.PENDING,
-                    started_at=draft.now,
-                )
             )
             states.append(JobState.PENDING)
         else:
             states.append(job.state)
+    if taken := [c.name for c in creates if c.name in observed.foreign_job_names]:
+        return JobState.PENDING, taken
+    draft.actions.extend(creates)
+    recorded = {j.name for j in jobs}
+    jobs.extend(
+        JobRecord(name=c.name, step=step, product=c.product, attempt=c.attempt, started_at=draft.now)
+        for c in creates
+        if c.name not in recorded
+    )
+    return _step_state(states), []
+
+
+def _step_state(states: list[JobState]) -> JobState:
     if JobState.FAILED in states:
         return JobState.FAILED
     if all(s is JobState.SUCCEEDED for s in states):
@@ -653,11 +757,12 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
             f"Roster sync paused: {_describe_targets(paused_now)}. "
             f"Archiving starts {_local(schedule.reset_at)}.",
         )
+    paused = sum(t.state is SyncTargetState.PAUSED for t in draft.status.sync_targets)
     draft.condition(
         ConditionType.SYNC_PAUSED,
         "True" if all_paused else "False",
         "Paused" if all_paused else "Pausing",
-        f"{len(draft.status.sync_targets)} roster-sync target(s) paused",
+        f"{paused} roster-sync target(s) paused",
     )
     if not cycle.locked and now < schedule.reset_at:
         draft.wake_at = schedule.reset_at
@@ -775,7 +880,10 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
         draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
         return draft.finish(phase)
 
-    archive = _run_step(draft, cycle, Step.ARCHIVE, jobs, retry)
+    archive, taken = _run_step(draft, cycle, Step.ARCHIVE, jobs, retry, observed)
+    if taken:
+        _mark_names_taken(draft, taken)
+        return finish_with(Phase.ARCHIVING)
     _announce_created(draft, Step.ARCHIVE)
     if archive is JobState.FAILED:
         draft.condition(ConditionType.ARCHIVED, "False", Reason.ARCHIVE_FAILED, _failures(jobs, Step.ARCHIVE))
@@ -790,7 +898,10 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
     )
 
     # Only here, after every archive Job succeeded, may a reset Job be created.
-    reset = _run_step(draft, cycle, Step.RESET, jobs, retry)
+    reset, taken = _run_step(draft, cycle, Step.RESET, jobs, retry, observed)
+    if taken:
+        _mark_names_taken(draft, taken)
+        return finish_with(Phase.RESETTING)
     _announce_created(draft, Step.RESET)
     if reset is JobState.FAILED:
         draft.condition(ConditionType.DATA_RESET, "False", Reason.RESET_FAILED, _failures(jobs, Step.RESET))
@@ -834,6 +945,19 @@ def _announce_created(draft: _Draft, step: Step) -> None:
             _STARTED[step],
             f"Created {step.value} Job(s) {', '.join(created)}. {after}",
         )
+
+
+def _mark_names_taken(draft: _Draft, taken: list[str]) -> None:
+    """Stalled: Jobs not ours hold the names of ours. They never count (as success or failure) and
+    nothing is created for the step until they are gone; a Warning event the first time."""
+    message = (
+        f"Job(s) {', '.join(taken)} exist but are not controlled by this rollover; delete or rename "
+        "them, then it creates its own"
+    )
+    stalled = draft.rollover.status.condition(ConditionType.STALLED)
+    if stalled is None or (stalled.status, stalled.reason) != ("True", Reason.JOB_NAME_TAKEN):
+        draft.event("Warning", EventReason.JOB_NAME_TAKEN, message)
+    _mark_stalled(draft, Reason.JOB_NAME_TAKEN, message)
 
 
 def _failures(jobs: Iterable[JobRecord], step: Step) -> str:

@@ -125,9 +125,10 @@ def _create_archive_job(kubeconfig: Path, rollover: dict[str, Any], config: Path
     """Create one archive Job exactly as the operator would (same manifest, same deterministic name)."""
     name = job_name(rollover["metadata"]["name"], "2026-2027", Step.ARCHIVE, product, 0)
     action = CreateJob(name, Step.ARCHIVE, product, 0, "2026-2027", dt.date(2027, 7, 16))
-    template = load_config(config).template(product, Step.ARCHIVE)
+    operator_config = load_config(config)
+    template = operator_config.template(product, Step.ARCHIVE)
     client = Client(KubeConfig.from_file(kubeconfig), field_manager=FIELD_MANAGER)
-    client.create(job_manifest(rollover, action, template))
+    client.create(job_manifest(rollover, action, template, operator_config.job_ttl_seconds_after_finished))
     return name
 
 
@@ -407,7 +408,7 @@ def test_creating_a_job_that_exists_is_a_real_409_and_adopts_it(
         control_plane.plane, "apiserver_request_total", verb="POST", resource="jobs", code="409"
     )
 
-    async def create_again() -> dict[str, Any] | None:
+    async def create_again() -> dict[str, Any]:
         client = AsyncClient(KubeConfig.from_file(kubeconfig), field_manager=FIELD_MANAGER)
         try:
             return await apply.create_job(client, body, action, load_config(config))
@@ -415,7 +416,7 @@ def test_creating_a_job_that_exists_is_a_real_409_and_adopts_it(
             await client.close()
 
     caplog.set_level(logging.INFO, logger="rollover.cluster.apply")
-    assert asyncio.run(create_again()) is None
+    assert asyncio.run(create_again())["metadata"]["name"] == name  # the existing Job, to cache
     assert f"Job {name} already exists; adopting it" in caplog.text
     conflicts = (
         metric_sum(control_plane.plane, "apiserver_request_total", verb="POST", resource="jobs", code="409")

@@ -319,6 +319,22 @@ def test_resuming_starts_at_most_one_catch_up_run(
         'rostering.k12.dev/original-state={"rollover":"springfield","schoolYear":"2026-2027","suspend":false}',
     )
     kube.apply(rollover_doc(kube.ns))
+    # As the operator's pause writes it: with the record in status, the trusted copy of what to restore.
+    paused = {
+        "kind": "CronJob",
+        "name": "minutely",
+        "uid": kube.get("cronjob", "minutely")["metadata"]["uid"],
+    }
+    record = {"status": {"syncTargets": [paused | {"originalSuspend": False, "state": "Paused"}]}}
+    kube.run(
+        "patch",
+        "districtrollover",
+        "springfield",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(record),
+    )
     # Deleting the rollover before archiving restores its targets: the same PATCH as Resuming.
     with operator(
         control_plane, kube.ns, tmp_path / "operator.log", clock_start="2027-07-15T06:00:00-05:00", rate=1

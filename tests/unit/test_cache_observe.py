@@ -1,4 +1,5 @@
-"""What the cache shows the planner of one rollover: the targets its selector selects, and those it paused."""
+"""What the cache shows the planner of one rollover: the targets its selector selects, and those it paused;
+the Jobs it controls (by UID), and the names other Jobs hold."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from typing import Any
 
 import pytest
 
-from rollover.api.models import SyncTargetKind
+from rollover.api.models import DistrictRolloverStatus, JobState, Step, SyncTarget, SyncTargetKind
+from rollover.cluster.jobs import job_manifest
+from rollover.config import JobTemplate
 from rollover.controller.cache import Cache
 from rollover.labels import DISTRICTS_ANNOTATION, ORIGINAL_STATE_ANNOTATION
 from rollover.observed import OriginalState
-from rollover.planner import EmitEvent, Rollover, plan
+from rollover.planner import CreateJob, EmitEvent, Rollover, job_name, plan
 from tests.unit.test_planner import PAUSE_AT, YEAR, accepted, spec
 
 pytestmark = pytest.mark.unit
@@ -76,6 +79,12 @@ def test_a_target_it_selects_that_another_rollover_paused_is_in_view() -> None:
     assert observed.targets[0].original is not None and observed.targets[0].original.rollover == "district-4"
 
 
+def paused_by_itself(name: str) -> DistrictRolloverStatus:
+    """The status its own pause wrote: the record of pausing its roster sync."""
+    record = SyncTarget(kind=SyncTargetKind.CRON_JOB, name=f"sync-{name}", uid="", original_suspend=False)
+    return accepted().model_copy(update={"sync_targets": [record]})
+
+
 def test_rollovers_sharing_a_namespace_post_no_warnings_about_each_other() -> None:
     cache = paused_namespace()
 
@@ -83,7 +92,7 @@ def test_rollovers_sharing_a_namespace_post_no_warnings_about_each_other() -> No
         action
         for name in DISTRICTS
         for action in plan(
-            Rollover(NAMESPACE, name, 1, rollover_body(name)["spec"], accepted()),
+            Rollover(NAMESPACE, name, 1, rollover_body(name)["spec"], paused_by_itself(name)),
             cache.observe(rollover_body(name)),
             PAUSE_AT + dt.timedelta(hours=1),
         ).actions
@@ -91,3 +100,62 @@ def test_rollovers_sharing_a_namespace_post_no_warnings_about_each_other() -> No
     ]
 
     assert warnings == []
+
+
+ROLLOVER_UID = "uid-springfield"
+
+
+def our_rollover() -> dict[str, Any]:
+    body = rollover_body("springfield")
+    body["metadata"]["uid"] = ROLLOVER_UID
+    return body
+
+
+def job_body(
+    name: str, *, owner_uid: str | None = ROLLOVER_UID, product: str = "imagine-math", succeeded: bool = True
+) -> dict[str, Any]:
+    """The operator's archive Job for `product`, named `name`; controlled by the rollover with
+    `owner_uid`, or by none."""
+    action = CreateJob(name, Step.ARCHIVE, product, 0, YEAR, dt.date(2027, 7, 16))
+    body: dict[str, Any] = job_manifest(our_rollover(), action, JobTemplate(), 600).to_dict()
+    body["metadata"]["uid"] = f"uid-{name}"
+    owners = body["metadata"]["ownerReferences"]
+    body["metadata"]["ownerReferences"] = [o | {"uid": owner_uid} for o in owners] if owner_uid else []
+    body["status"] = {"conditions": [{"type": "Complete", "status": "True"}] if succeeded else []}
+    return body
+
+
+ARCHIVE_MATH = job_name("springfield", YEAR, Step.ARCHIVE, "imagine-math", 0)
+
+
+def test_only_a_job_the_rollover_controls_by_uid_is_its_own() -> None:
+    cache = Cache()
+    cache.put_job(job_body(ARCHIVE_MATH))
+
+    observed = cache.observe(our_rollover())
+
+    assert [(j.name, j.state) for j in observed.jobs] == [(ARCHIVE_MATH, JobState.SUCCEEDED)]
+    assert ARCHIVE_MATH not in observed.foreign_job_names
+    assert [j.name for j in cache.jobs_needing_results(our_rollover())] == [ARCHIVE_MATH]
+
+
+@pytest.mark.parametrize("owner_uid", [None, "uid-of-a-deleted-springfield"], ids=["no-owner", "other-uid"])
+def test_a_job_with_our_labels_but_not_controlled_by_us_never_counts(owner_uid: str | None) -> None:
+    cache = Cache()
+    cache.put_job(job_body(ARCHIVE_MATH, owner_uid=owner_uid))
+
+    observed = cache.observe(our_rollover())
+
+    assert observed.jobs == ()
+    assert ARCHIVE_MATH in observed.foreign_job_names  # its name is taken: the planner stalls on it
+    assert cache.jobs_needing_results(our_rollover()) == []  # its pods are never read
+
+
+def test_our_job_whose_labels_no_longer_spell_its_name_is_not_counted() -> None:
+    # Relabelled to pass a succeeded imagine-math archive off as twig-science's.
+    cache = Cache()
+    relabelled = job_body(ARCHIVE_MATH)
+    relabelled["metadata"]["labels"]["rostering.k12.dev/product"] = "twig-science"
+    cache.put_job(relabelled)
+
+    assert cache.observe(our_rollover()).jobs == ()

@@ -103,6 +103,14 @@ def test_an_unrelated_job_wakes_nobody(cache: Cache) -> None:
     assert cache.job_changed("ADDED", job("migrate", "7")) == []
 
 
+def test_a_deleted_job_wakes_every_rollover_of_its_namespace_it_may_have_held_one_of_their_names(
+    cache: Cache,
+) -> None:
+    cache.job_changed("ADDED", job("springfield-2026-2027-archive-imagine-math", "7"))
+    woken = cache.job_changed("DELETED", job("springfield-2026-2027-archive-imagine-math", "8"))
+    assert sorted(woken) == sorted(cache.rollovers_in(NS))
+
+
 def test_a_stale_job_event_wakes_nobody(cache: Cache) -> None:
     cache.job_changed("ADDED", job("springfield-archive", "9", {LABEL_ROLLOVER: "springfield"}))
     assert (

@@ -44,7 +44,8 @@ def _settle(
 def _statuses() -> dict[str, DistrictRolloverStatus]:
     scheduled = _settle(DistrictRolloverStatus(), Observed(targets=(cronjob("clever-sync"),)), CREATED)
     paused_targets = (cronjob("clever-sync", suspended=True, original=mine()),)
-    paused = _settle(scheduled, Observed(targets=paused_targets), PAUSE_AT + dt.timedelta(hours=1))
+    pausing = _settle(scheduled, Observed(targets=(cronjob("clever-sync"),)), PAUSE_AT)  # records the pause
+    paused = _settle(pausing, Observed(targets=paused_targets), PAUSE_AT + dt.timedelta(hours=1))
     draining = Observed(targets=paused_targets, active_sync_jobs=("clever-sync-29001",))
     archiving = _settle(paused, Observed(targets=paused_targets), RESET_AT + dt.timedelta(minutes=1))
     archived = (job(Step.ARCHIVE, PRODUCT, JobState.SUCCEEDED),)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from rollover.api.models import (
     JobState,
     Phase,
     Step,
+    SyncTarget,
     SyncTargetKind,
     dump,
     parse_status,
@@ -79,6 +81,24 @@ def cronjob(
 
 def mine(suspend: bool | None = False, replicas: int | None = None) -> OriginalState:
     return OriginalState(NAME, YEAR, suspend=suspend, replicas=replicas)
+
+
+def ours(*targets: ObservedTarget, status: DistrictRolloverStatus | None = None) -> DistrictRolloverStatus:
+    """`status` (the accepted one by default) with our record of having paused `targets` from the
+    state their annotations state: what the pass that paused them wrote."""
+    records = [
+        SyncTarget(
+            kind=t.kind,
+            name=t.name,
+            uid=t.uid,
+            original_suspend=t.original.suspend,
+            original_replicas=t.original.replicas,
+            paused_at=PAUSE_AT,
+        )
+        for t in targets
+        if t.original is not None
+    ]
+    return (status or accepted()).model_copy(update={"sync_targets": records})
 
 
 def actions(p: Plan, kind: type) -> list[Any]:
@@ -154,7 +174,7 @@ def test_at_pause_time_every_matching_target_is_paused_with_its_original_state()
 
 def test_once_paused_it_is_ready_and_waits_for_the_reset_time() -> None:
     observed = Observed(targets=(cronjob("clever-sync", suspended=True, original=mine()),))
-    p = plan(rollover(), observed, PAUSE_AT + dt.timedelta(hours=1))
+    p = plan(rollover(ours(*observed.targets)), observed, PAUSE_AT + dt.timedelta(hours=1))
     assert p.status.phase is Phase.PAUSED
     assert cond(p, ConditionType.READY) == ("True", "WaitingForResetDate")
     assert cond(p, ConditionType.SYNC_PAUSED) == ("True", "Paused")
@@ -164,7 +184,7 @@ def test_once_paused_it_is_ready_and_waits_for_the_reset_time() -> None:
 
 def test_drift_during_the_pause_is_repaired_with_a_warning() -> None:
     observed = Observed(targets=(cronjob("clever-sync", suspended=False, original=mine()),))
-    p = plan(rollover(), observed, PAUSE_AT + dt.timedelta(hours=1))
+    p = plan(rollover(ours(*observed.targets)), observed, PAUSE_AT + dt.timedelta(hours=1))
     assert actions(p, RepairTarget) == [RepairTarget(SyncTargetKind.CRON_JOB, "clever-sync")]
     assert any(
         isinstance(a, EmitEvent) and a.type == "Warning" and a.reason == "DriftRepaired" for a in p.actions
@@ -209,9 +229,7 @@ def test_a_target_of_another_rollover_it_does_not_select_is_never_warned_about()
 
 
 def test_moving_the_date_later_during_the_pause_resumes_sync() -> None:
-    paused = step_through(
-        rollover(), Observed(targets=(cronjob("c", suspended=True, original=mine()),)), PAUSE_AT
-    )
+    paused = step_through(rollover(), Observed(targets=(cronjob("c"),)), PAUSE_AT)
     moved = rollover(paused.status, generation=2, resetDate="2027-08-13")
     p = plan(moved, Observed(targets=(cronjob("c", suspended=True, original=mine()),)), PAUSE_AT)
     assert actions(p, RestoreTarget) == [RestoreTarget(SyncTargetKind.CRON_JOB, "c", mine())]
@@ -227,21 +245,28 @@ def paused_observed(*jobs: ObservedJob, active_sync: tuple[str, ...] = ()) -> Ob
     )
 
 
+def paused_status() -> DistrictRolloverStatus:
+    return ours(*paused_observed().targets)
+
+
 def test_archiving_waits_for_running_sync_jobs_then_stalls_after_the_drain_timeout() -> None:
     settings = Settings(drain_timeout=dt.timedelta(hours=2))
-    p = plan(rollover(), paused_observed(active_sync=("c-123",)), RESET_AT, settings)
+    p = plan(rollover(paused_status()), paused_observed(active_sync=("c-123",)), RESET_AT, settings)
     assert cond(p, ConditionType.RECONCILING) == ("True", "WaitingForSyncDrain")
     assert not actions(p, CreateJob)
     assert p.wake_at == RESET_AT + settings.drain_poll
     late = plan(
-        rollover(), paused_observed(active_sync=("c-123",)), RESET_AT + dt.timedelta(hours=3), settings
+        rollover(paused_status()),
+        paused_observed(active_sync=("c-123",)),
+        RESET_AT + dt.timedelta(hours=3),
+        settings,
     )
     assert cond(late, ConditionType.STALLED) == ("True", "SyncDrainTimeout")
     assert not actions(late, CreateJob)
 
 
 def test_at_reset_time_one_archive_job_per_product_and_no_reset_job() -> None:
-    p = plan(rollover(), paused_observed(), RESET_AT)
+    p = plan(rollover(paused_status()), paused_observed(), RESET_AT)
     created = actions(p, CreateJob)
     assert {(a.step, a.product) for a in created} == {
         (Step.ARCHIVE, "imagine-math"),
@@ -256,12 +281,12 @@ def test_reset_jobs_start_only_after_every_archive_succeeded() -> None:
         job(Step.ARCHIVE, "imagine-math", JobState.SUCCEEDED),
         job(Step.ARCHIVE, "twig-science", JobState.RUNNING),
     )
-    assert not actions(plan(rollover(), half, RESET_AT), CreateJob)
+    assert not actions(plan(rollover(paused_status()), half, RESET_AT), CreateJob)
     done = paused_observed(
         job(Step.ARCHIVE, "imagine-math", JobState.SUCCEEDED),
         job(Step.ARCHIVE, "twig-science", JobState.SUCCEEDED),
     )
-    p = plan(rollover(), done, RESET_AT)
+    p = plan(rollover(paused_status()), done, RESET_AT)
     assert {(a.step, a.product) for a in actions(p, CreateJob)} == {
         (Step.RESET, "imagine-math"),
         (Step.RESET, "twig-science"),
@@ -276,7 +301,7 @@ def test_no_reset_job_is_ever_planned_unless_all_archives_succeeded(
     observed = paused_observed(
         job(Step.ARCHIVE, "imagine-math", states[0]), job(Step.ARCHIVE, "twig-science", states[1])
     )
-    status = plan(rollover(), observed, RESET_AT).status
+    status = plan(rollover(paused_status()), observed, RESET_AT).status
     again = Observed(observed.targets, observed.jobs, retry_token="x" if retry else None)
     p = plan(rollover(status), again, RESET_AT + dt.timedelta(minutes=5))
     resets = [a for a in actions(p, CreateJob) if a.step is Step.RESET]
@@ -289,7 +314,7 @@ def test_a_failed_archive_fails_the_rollover_keeps_sync_paused_and_retry_reruns_
         job(Step.ARCHIVE, "imagine-math", JobState.SUCCEEDED),
         job(Step.ARCHIVE, "twig-science", JobState.FAILED, message="BackoffLimitExceeded"),
     )
-    p = step_through(rollover(), failed, RESET_AT)
+    p = step_through(rollover(paused_status()), failed, RESET_AT)
     assert p.status.phase is Phase.FAILED
     assert cond(p, ConditionType.STALLED) == ("True", "ArchiveFailed")
     assert "BackoffLimitExceeded" in p.status.condition(ConditionType.STALLED).message  # type: ignore[union-attr]
@@ -302,7 +327,12 @@ def test_a_failed_archive_fails_the_rollover_keeps_sync_paused_and_retry_reruns_
     ]
     assert r.status.retry_token == "2027-07-16T09:00"
     # The same retry token again changes nothing.
-    again = plan(rollover(r.status), retried, RESET_AT + dt.timedelta(hours=2))
+    rerun = job(Step.ARCHIVE, "twig-science", JobState.RUNNING, attempt=1)
+    again = plan(
+        rollover(r.status),
+        Observed(retried.targets, (*retried.jobs, rerun), retry_token="2027-07-16T09:00"),
+        RESET_AT + dt.timedelta(hours=2),
+    )
     assert not actions(again, CreateJob)
 
 
@@ -312,7 +342,11 @@ def test_after_every_reset_job_targets_are_restored_exactly_then_completed() -> 
         cronjob("c", suspended=True, original=mine(suspend=False)),
         cronjob("was-off", suspended=True, original=mine(suspend=True)),
     )
-    resuming = plan(rollover(), Observed(targets=targets, jobs=tuple(jobs)), RESET_AT + dt.timedelta(hours=1))
+    resuming = plan(
+        rollover(ours(*targets)),
+        Observed(targets=targets, jobs=tuple(jobs)),
+        RESET_AT + dt.timedelta(hours=1),
+    )
     restores = {a.name: a.original.suspend for a in actions(resuming, RestoreTarget)}
     assert restores == {"c": False, "was-off": True}  # a CronJob we did not suspend stays suspended
     assert resuming.status.phase is Phase.RESUMING
@@ -370,7 +404,7 @@ def test_a_date_in_the_past_is_not_re_raised_for_a_rollover_under_way() -> None:
 
 
 def test_locked_fields_keep_their_values_after_archiving_started() -> None:
-    archiving = step_through(rollover(), paused_observed(), RESET_AT)
+    archiving = step_through(rollover(paused_status()), paused_observed(), RESET_AT)
     assert archiving.status.phase is Phase.ARCHIVING
     edited = rollover(archiving.status, generation=2, resetDate="2027-08-13", products=["imagine-math"])
     p = plan(
@@ -391,14 +425,14 @@ def test_suspend_halts_all_actions() -> None:
 
 def test_deletion_during_the_pause_restores_then_releases() -> None:
     deleting = Observed(targets=(cronjob("c", suspended=True, original=mine()),), deleting=True)
-    p = plan(rollover(), deleting, PAUSE_AT)
+    p = plan(rollover(ours(*deleting.targets)), deleting, PAUSE_AT)
     assert actions(p, RestoreTarget) and not p.release_finalizer
-    gone = plan(rollover(), Observed(targets=(cronjob("c"),), deleting=True), PAUSE_AT)
+    gone = plan(rollover(ours(*deleting.targets)), Observed(targets=(cronjob("c"),), deleting=True), PAUSE_AT)
     assert gone.release_finalizer
 
 
 def test_deletion_waits_for_a_running_reset_job() -> None:
-    status = plan(rollover(), paused_observed(), RESET_AT).status
+    status = plan(rollover(paused_status()), paused_observed(), RESET_AT).status
     running = Observed(
         targets=(cronjob("c", suspended=True, original=mine()),),
         jobs=(job(Step.RESET, "imagine-math", JobState.RUNNING),),
@@ -461,7 +495,7 @@ def test_a_name_too_long_stops_even_a_cycle_under_way_instead_of_failing_to_crea
     paused = Observed(
         targets=(cronjob("c", suspended=True, original=OriginalState(long, YEAR, suspend=False)),)
     )
-    archiving = plan(rollover(), paused_observed(), RESET_AT).status
+    archiving = plan(rollover(paused_status()), paused_observed(), RESET_AT).status
 
     p = plan(Rollover("district-il", long, 1, spec(), archiving), paused, RESET_AT + dt.timedelta(hours=1))
 
@@ -494,7 +528,7 @@ def test_a_selector_kubernetes_would_refuse_is_invalid_and_pauses_nothing(select
 def test_the_finalizer_is_held_only_while_there_is_something_to_undo() -> None:
     assert not plan(rollover(), Observed(targets=(cronjob("c"),)), CREATED).hold_finalizer
     assert plan(rollover(), Observed(targets=(cronjob("c"),)), PAUSE_AT).hold_finalizer  # pausing
-    assert plan(rollover(), paused_observed(), RESET_AT).hold_finalizer  # archiving
+    assert plan(rollover(paused_status()), paused_observed(), RESET_AT).hold_finalizer  # archiving
     jobs = tuple(job(s, p, JobState.SUCCEEDED) for s in Step for p in ("imagine-math", "twig-science"))
     done = step_through(
         rollover(), Observed(targets=(cronjob("c"),), jobs=jobs), RESET_AT + dt.timedelta(hours=1)
@@ -511,9 +545,259 @@ def test_each_transition_says_one_thing() -> None:
 
 def test_a_pass_that_died_between_two_archive_job_creates_still_archives_every_product() -> None:
     # Status written before the pass (Paused, no Jobs recorded); one of the two archive Jobs made it.
-    paused = step_through(rollover(), paused_observed(), PAUSE_AT).status
+    paused = step_through(rollover(paused_status()), paused_observed(), PAUSE_AT).status
     assert paused.phase is Phase.PAUSED and not paused.jobs
     p = plan(rollover(paused), paused_observed(job(Step.ARCHIVE, "imagine-math", JobState.RUNNING)), RESET_AT)
     assert [a.product for a in actions(p, CreateJob)] == ["twig-science"]
     assert cond(p, ConditionType.SPEC_VALID) == ("True", "Accepted")
     assert {j.product for j in p.status.jobs if j.step is Step.ARCHIVE} == {"imagine-math", "twig-science"}
+
+
+# --- trust boundaries: only our Jobs count, restore only what we paused --------------------------
+
+ARCHIVE_MATH = job_name(NAME, YEAR, Step.ARCHIVE, "imagine-math", 0)
+RESET_MATH = job_name(NAME, YEAR, Step.RESET, "imagine-math", 0)
+ARCHIVES_DONE = tuple(job(Step.ARCHIVE, p, JobState.SUCCEEDED) for p in ("imagine-math", "twig-science"))
+ALL_DONE = tuple(job(s, p, JobState.SUCCEEDED) for s in Step for p in ("imagine-math", "twig-science"))
+
+
+def warnings(p: Plan, reason: str) -> list[str]:
+    return [a.message for a in actions(p, EmitEvent) if a.type == "Warning" and a.reason == reason]
+
+
+def test_a_foreign_job_holding_an_archive_name_stalls_the_rollover_and_nothing_is_created() -> None:
+    taken = Observed(paused_observed().targets, foreign_job_names=frozenset({ARCHIVE_MATH}))
+
+    p = step_through(rollover(paused_status()), taken, RESET_AT)
+
+    assert p.status.phase is Phase.ARCHIVING
+    assert cond(p, ConditionType.STALLED) == ("True", "JobNameTaken")
+    message = p.status.condition(ConditionType.STALLED).message  # type: ignore[union-attr]
+    assert ARCHIVE_MATH in message and "delete or rename" in message
+    assert not actions(p, CreateJob), "no Job of the step is created while one of its names is taken"
+    assert not p.status.jobs
+    first = plan(rollover(paused_status()), taken, RESET_AT)
+    assert len(warnings(first, "JobNameTaken")) == 1
+    assert not warnings(p, "JobNameTaken"), "the warning is said once, not on every pass"
+
+    freed = plan(rollover(p.status), paused_observed(), RESET_AT + dt.timedelta(minutes=5))
+    assert {a.name for a in actions(freed, CreateJob)} >= {ARCHIVE_MATH}
+    assert cond(freed, ConditionType.STALLED)[0] == "False"
+
+
+def test_a_create_that_met_a_foreign_job_with_its_name_does_not_count_as_ours() -> None:
+    # The pass recorded the archive Jobs as Pending and created them; one create met a Job not ours.
+    archiving = plan(rollover(paused_status()), paused_observed(), RESET_AT).status
+    met = Observed(
+        paused_observed().targets,
+        jobs=(job(Step.ARCHIVE, "twig-science", JobState.RUNNING),),
+        foreign_job_names=frozenset({ARCHIVE_MATH}),
+    )
+
+    p = plan(rollover(archiving), met, RESET_AT)
+
+    assert cond(p, ConditionType.STALLED) == ("True", "JobNameTaken")
+    assert {j.name: j.state for j in p.status.jobs}[ARCHIVE_MATH] is JobState.PENDING, "never counted"
+    gone = plan(rollover(p.status), paused_observed(*met.jobs), RESET_AT + dt.timedelta(minutes=5))
+    assert [a.name for a in actions(gone, CreateJob)] == [ARCHIVE_MATH]
+
+
+def test_a_foreign_job_holding_a_reset_name_stalls_before_any_reset_and_keeps_sync_paused() -> None:
+    taken = paused_observed(*ARCHIVES_DONE)
+    taken = Observed(taken.targets, taken.jobs, foreign_job_names=frozenset({RESET_MATH}))
+
+    p = step_through(rollover(paused_status()), taken, RESET_AT)
+
+    assert p.status.phase is Phase.RESETTING
+    assert cond(p, ConditionType.STALLED) == ("True", "JobNameTaken")
+    assert not actions(p, CreateJob) and not actions(p, RestoreTarget)
+
+
+@given(
+    st.sets(st.sampled_from([ARCHIVE_MATH, RESET_MATH, job_name(NAME, YEAR, Step.RESET, "twig-science", 0)]))
+)
+def test_a_step_whose_name_a_foreign_job_holds_never_succeeds_and_the_next_never_starts(
+    taken: set[str],
+) -> None:
+    status = paused_status()
+    seen = paused_observed()
+    for minutes in range(4):
+        # Every Job the operator could create is created and succeeds; the foreign ones stay.
+        observed = Observed(seen.targets, seen.jobs, foreign_job_names=frozenset(taken))
+        p = plan(rollover(status), observed, RESET_AT + dt.timedelta(minutes=minutes))
+        created = actions(p, CreateJob)
+        assert not {a.name for a in created} & taken
+        status = p.status
+        made = tuple(job(a.step, a.product, JobState.SUCCEEDED) for a in created)
+        seen = Observed(seen.targets, seen.jobs + made)
+    names = {j.name for j in seen.jobs}
+    if ARCHIVE_MATH in taken:
+        assert not any(j.step is Step.RESET for j in seen.jobs), "no reset after a foreign archive Job"
+    if taken:
+        assert status.phase is not Phase.COMPLETED
+        assert cond(p, ConditionType.STALLED) == ("True", "JobNameTaken")
+    else:
+        assert names == {j.name for j in ALL_DONE}
+
+
+def test_an_annotation_naming_us_on_a_target_we_never_paused_is_ignored_and_never_restored() -> None:
+    # Owner-suspended, not selected, with a hand-written annotation claiming we paused it from active.
+    forged = cronjob("legacy-sync", suspended=True, original=mine(suspend=False), matches=False)
+    targets = (cronjob("c"), forged)
+
+    pausing = step_through(rollover(), Observed(targets=targets), PAUSE_AT)
+    assert [a.name for a in actions(pausing, PauseTarget)] == ["c"]
+    status = plan(rollover(), Observed(targets=targets), PAUSE_AT).status
+    assert not [r for r in status.sync_targets if r.name == "legacy-sync" and r.state == "Paused"]
+    first = plan(rollover(), Observed(targets=targets), PAUSE_AT)
+    assert len(warnings(first, "OriginalStateIgnored")) == 1
+    assert not warnings(pausing, "OriginalStateIgnored"), "said once"
+
+    paused = (cronjob("c", suspended=True, original=mine()), forged)
+    resuming = step_through(
+        rollover(pausing.status), Observed(targets=paused, jobs=ALL_DONE), RESET_AT + dt.timedelta(hours=1)
+    )
+    assert [a.name for a in actions(resuming, RestoreTarget)] == ["c"]
+    deleting = plan(rollover(pausing.status), Observed(targets=paused, deleting=True), PAUSE_AT)
+    assert [a.name for a in actions(deleting, RestoreTarget)] == ["c"]
+
+
+def test_a_selected_target_with_an_annotation_we_did_not_write_is_paused_from_its_real_state() -> None:
+    forged = cronjob("c", suspended=True, original=mine(suspend=False))  # suspended by its owner
+
+    p = plan(rollover(), Observed(targets=(forged,)), PAUSE_AT)
+
+    assert actions(p, PauseTarget) == [PauseTarget(SyncTargetKind.CRON_JOB, "c", mine(suspend=True))]
+    assert warnings(p, "OriginalStateIgnored")
+    assert [(r.name, r.original_suspend, r.state) for r in p.status.sync_targets] == [("c", True, "Paused")]
+
+
+def test_restore_uses_the_recorded_state_when_the_annotation_was_edited_after_the_pause() -> None:
+    recorded = cronjob("c", suspended=True, original=mine(suspend=True))
+    edited = cronjob("c", suspended=True, original=mine(suspend=False))
+
+    p = plan(
+        rollover(ours(recorded)), Observed(targets=(edited,), jobs=ALL_DONE), RESET_AT + dt.timedelta(hours=1)
+    )
+
+    assert actions(p, RestoreTarget) == [RestoreTarget(SyncTargetKind.CRON_JOB, "c", mine(suspend=True))]
+    assert warnings(p, "OriginalStateIgnored")
+
+
+def test_during_the_pause_an_edited_annotation_is_written_back_from_the_record() -> None:
+    recorded = ObservedTarget(SyncTargetKind.DEPLOYMENT, "csv", True, replicas=0, original=mine(None, 2))
+    edited = ObservedTarget(SyncTargetKind.DEPLOYMENT, "csv", True, replicas=0, original=mine(None, 50))
+
+    p = plan(rollover(ours(recorded)), Observed(targets=(edited,)), PAUSE_AT + dt.timedelta(hours=1))
+
+    assert actions(p, PauseTarget) == [PauseTarget(SyncTargetKind.DEPLOYMENT, "csv", mine(None, 2))]
+
+
+def test_an_object_recreated_with_the_name_of_one_we_paused_is_not_restored_from_its_annotation() -> None:
+    paused = ObservedTarget(SyncTargetKind.CRON_JOB, "c", True, suspended=True, original=mine(), uid="uid-1")
+    # Deleted and recreated (suspended, not selected any more) from a copy that kept our annotation.
+    recreated = ObservedTarget(
+        SyncTargetKind.CRON_JOB, "c", False, suspended=True, original=mine(), uid="uid-2"
+    )
+
+    p = plan(
+        rollover(ours(paused)),
+        Observed(targets=(recreated,), jobs=ALL_DONE),
+        RESET_AT + dt.timedelta(hours=1),
+    )
+
+    assert not actions(p, RestoreTarget)
+    assert warnings(p, "OriginalStateIgnored")
+    assert p.status.phase is Phase.COMPLETED
+
+
+def test_a_pause_whose_patch_a_crash_lost_is_applied_from_the_record_written_before_it() -> None:
+    # The operator writes a pause's record to status before the pause PATCH, and died between them.
+    target = cronjob("c", suspended=False)
+    recorded = ours(cronjob("c", suspended=True, original=mine(suspend=False)))
+
+    p = plan(rollover(recorded), Observed(targets=(target,)), PAUSE_AT + dt.timedelta(seconds=1))
+
+    assert actions(p, PauseTarget) == [PauseTarget(SyncTargetKind.CRON_JOB, "c", mine(suspend=False))]
+    assert not warnings(p, "OriginalStateIgnored")
+
+
+def test_a_paused_target_whose_record_is_missing_stays_paused_never_resumed_from_its_annotation() -> None:
+    # Our annotation and a pause, but no record (an operator from before records came first died
+    # between the two): the annotation cannot be told from a forged one, so the target stays paused.
+    crashed = Observed(targets=(cronjob("c", suspended=True, original=mine(suspend=False)),))
+
+    p = step_through(rollover(), crashed, PAUSE_AT + dt.timedelta(seconds=1))
+
+    assert [(r.name, r.original_suspend) for r in p.status.sync_targets] == [("c", True)]
+    resumed = plan(
+        rollover(p.status),
+        Observed(targets=(cronjob("c", suspended=True, original=mine(suspend=True)),), jobs=ALL_DONE),
+        RESET_AT + dt.timedelta(hours=1),
+    )
+    assert actions(resumed, RestoreTarget) == [
+        RestoreTarget(SyncTargetKind.CRON_JOB, "c", mine(suspend=True))
+    ]
+
+
+def _applied(targets: tuple[ObservedTarget, ...], p: Plan) -> tuple[ObservedTarget, ...]:
+    """The targets after the plan's PATCHes, as the next pass observes them."""
+    out = []
+    for t in targets:
+        for a in p.actions:
+            if isinstance(a, PauseTarget | RepairTarget) and a.name == t.name:
+                original = a.original if isinstance(a, PauseTarget) else t.original
+                t = replace(t, suspended=True, original=original)
+            elif isinstance(a, RestoreTarget) and a.name == t.name:
+                t = replace(t, suspended=bool(a.original.suspend), original=None)
+        out.append(t)
+    return tuple(out)
+
+
+@given(
+    st.booleans(),
+    st.booleans(),
+    st.one_of(st.none(), st.booleans()),
+    st.booleans(),
+)
+def test_a_cronjob_we_did_not_suspend_is_never_resumed_whatever_its_annotation_says(
+    suspended_by_owner: bool, selected: bool, claimed: bool | None, deleted: bool
+) -> None:
+    """Any hand-written annotation (none, or naming us with any claim) on a selected or unselected
+    CronJob, through the pause and the restore (or a deletion): an owner-suspended one stays suspended."""
+    original = None if claimed is None else mine(suspend=claimed)
+    targets = (cronjob("x", suspended=suspended_by_owner, original=original, matches=selected),)
+    status = accepted()
+    for now in (PAUSE_AT, PAUSE_AT + dt.timedelta(hours=1)):
+        p = plan(rollover(status), Observed(targets=targets), now)
+        status, targets = p.status, _applied(targets, p)
+    finish = Observed(targets=targets, jobs=ALL_DONE, deleting=deleted)
+    for _ in range(2):
+        p = plan(rollover(status), finish, RESET_AT + dt.timedelta(hours=1))
+        status, targets = p.status, _applied(targets, p)
+        finish = Observed(targets=targets, jobs=ALL_DONE, deleting=deleted)
+    if suspended_by_owner:
+        assert targets[0].suspended
+    elif selected:
+        assert not targets[0].suspended, "what we paused is resumed"
+
+
+def test_a_finished_job_deleted_by_its_ttl_keeps_its_recorded_state_and_result() -> None:
+    done = job(Step.ARCHIVE, "imagine-math", JobState.SUCCEEDED)
+    observed = paused_observed(replace(done, result={"rows": 12}))
+    recorded = plan(rollover(paused_status()), observed, RESET_AT).status
+
+    p = plan(rollover(recorded), paused_observed(), RESET_AT + dt.timedelta(days=8))
+
+    record = {j.name: j for j in p.status.jobs}[ARCHIVE_MATH]
+    assert (record.state, record.result) == (JobState.SUCCEEDED, {"rows": 12})
+    assert ARCHIVE_MATH not in {a.name for a in actions(p, CreateJob)}
+
+
+def test_a_recorded_job_that_vanished_unfinished_is_created_again_under_its_name() -> None:
+    archiving = plan(rollover(paused_status()), paused_observed(), RESET_AT).status
+
+    p = plan(rollover(archiving), paused_observed(), RESET_AT + dt.timedelta(minutes=5))
+
+    assert sorted(a.name for a in actions(p, CreateJob)) == sorted(j.name for j in archiving.jobs)
+    assert [j.name for j in p.status.jobs] == [j.name for j in archiving.jobs]

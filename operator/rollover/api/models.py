@@ -230,13 +230,21 @@ class SyncTargetKind(StrEnum):
 class SyncTargetState(StrEnum):
     PAUSED = "Paused"
     RESTORED = "Restored"
+    #: Carries an original-state annotation naming this rollover that the operator did not write: never
+    #: restored by us (recorded so the warning is said once).
+    IGNORED = "Ignored"
 
 
 class SyncTarget(_Model):
-    """A roster-sync object we paused, with the state to restore it to."""
+    """A roster-sync object we paused, with the state to restore it to (the trusted copy: the target's
+    own annotation can be written by anyone who can write the target)."""
 
     kind: SyncTargetKind
     name: str
+    uid: str | None = Field(
+        default=None,
+        description="metadata.uid when paused: that object is restored, never one recreated with its name.",
+    )
     original_suspend: bool | None = Field(default=None, description="CronJob: spec.suspend before the pause.")
     original_replicas: int | None = Field(default=None, description="Deployment: replicas before the pause.")
     state: SyncTargetState = SyncTargetState.PAUSED

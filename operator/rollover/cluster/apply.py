@@ -12,7 +12,7 @@ from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.batch_v1 import CronJob
+from lightkube.resources.batch_v1 import CronJob, Job
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
@@ -22,6 +22,7 @@ from rollover.cluster.jobs import job_manifest
 from rollover.cluster.resources import DistrictRollover
 from rollover.config import OperatorConfig
 from rollover.labels import FINALIZER, ORIGINAL_STATE_ANNOTATION
+from rollover.observed import controller_uid, controlling_rollover
 from rollover.planner import CreateJob, PauseTarget, RepairTarget, RestoreTarget
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ _RESOURCES: dict[SyncTargetKind, type[CronJob] | type[Deployment]] = {
     SyncTargetKind.DEPLOYMENT: Deployment,
 }
 HTTP_NOT_FOUND, HTTP_CONFLICT = 404, 409
+#: The label the Job controller puts on the pods of the Job with that UID (Kubernetes >= 1.27).
+JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 
 
 def _paused_spec(kind: SyncTargetKind) -> dict[str, Any]:
@@ -88,17 +91,25 @@ async def _patch(
 
 async def create_job(
     client: AsyncClient, rollover: dict[str, Any], action: CreateJob, config: OperatorConfig
-) -> dict[str, Any] | None:
-    """Create the Job; AlreadyExists means a previous pass (or a peer) did: adopt it (None: the
-    watch brings it)."""
-    job = job_manifest(rollover, action, config.template(action.product, action.step))
+) -> dict[str, Any]:
+    """Create the Job; the Job as stored.
+
+    AlreadyExists returns the Job that has the name. The cache counts it as ours only if this
+    rollover's UID controls it (a previous pass or a peer created it): then it is adopted. Any other
+    Job with our name is foreign, and the planner stalls the rollover on it rather than trusting it.
+    """
+    job = job_manifest(
+        rollover, action, config.template(action.product, action.step), config.job_ttl_seconds_after_finished
+    )
     try:
         created = await client.create(job, field_manager=FIELD_MANAGER)
     except ApiError as exc:
         if exc.status.code != HTTP_CONFLICT:
             raise
-        log.info("Job %s already exists; adopting it", action.name)
-        return None
+        existing = _as_dict(await client.get(Job, action.name, namespace=rollover["metadata"]["namespace"]))
+        ours = controlling_rollover(existing["metadata"]) == rollover["metadata"]["uid"]
+        log.info("Job %s already exists; %s", action.name, "adopting it" if ours else "it is not ours")
+        return existing
     return _as_dict(created)
 
 
@@ -180,10 +191,15 @@ async def _json_patch_rollover(
     return _as_dict(written)
 
 
-async def read_termination_message(client: AsyncClient, namespace: str, job: str) -> str | None:
-    """The termination message of the Job's last finished pod, if any."""
+async def read_termination_message(client: AsyncClient, namespace: str, job_uid: str) -> str | None:
+    """The termination message of the Job's last finished pod, if any.
+
+    Only the Job's own pods count: found by the controller-uid label the Job controller sets, and
+    checked by their controller reference, since anyone who can create pods can copy a label."""
     message = None
-    async for pod in client.list(Pod, namespace=namespace, labels={"job-name": job}):
+    async for pod in client.list(Pod, namespace=namespace, labels={JOB_CONTROLLER_UID_LABEL: job_uid}):
+        if controller_uid(_as_dict(pod)["metadata"], "batch/v1", "Job") != job_uid:
+            continue
         for cs in (pod.status.containerStatuses if pod.status else None) or []:
             terminated = cs.state.terminated if cs.state else None
             if terminated is not None and terminated.message:

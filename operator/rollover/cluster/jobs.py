@@ -12,8 +12,11 @@ from rollover.labels import LABEL_ATTEMPT, LABEL_PRODUCT, LABEL_ROLLOVER, LABEL_
 from rollover.planner import CreateJob
 
 
-def job_manifest(rollover: dict[str, Any], action: CreateJob, template: JobTemplate) -> Job:
-    """A Job owned (controller reference) by the rollover, labelled for lookup and GC."""
+def job_manifest(
+    rollover: dict[str, Any], action: CreateJob, template: JobTemplate, ttl_seconds_after_finished: int
+) -> Job:
+    """A Job controlled by the rollover (the controller reference is what makes it count as ours; the
+    labels only index it), deleted `ttl_seconds_after_finished` after it finishes."""
     meta = rollover["metadata"]
     spec = rollover.get("spec") or {}
     labels = {
@@ -58,6 +61,9 @@ def job_manifest(rollover: dict[str, Any], action: CreateJob, template: JobTempl
     }
     if template.service_account_name:
         pod_spec["serviceAccountName"] = template.service_account_name
+    else:
+        # The store's credentials come from a Secret in the env; the Job never talks to Kubernetes.
+        pod_spec["automountServiceAccountToken"] = False
     body = {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -79,6 +85,7 @@ def job_manifest(rollover: dict[str, Any], action: CreateJob, template: JobTempl
         "spec": {
             "backoffLimit": template.backoff_limit,
             "activeDeadlineSeconds": template.active_deadline_seconds,
+            "ttlSecondsAfterFinished": ttl_seconds_after_finished,
             "template": {"metadata": {"labels": labels | template.pod_labels}, "spec": pod_spec},
         },
     }

@@ -23,7 +23,15 @@ from rollover.labels import (
     RETRY_ANNOTATION,
     districts_of,
 )
-from rollover.observed import ClaimView, Observed, ObservedJob, ObservedTarget, OriginalState
+from rollover.observed import (
+    ClaimView,
+    Observed,
+    ObservedJob,
+    ObservedTarget,
+    OriginalState,
+    controlling_rollover,
+)
+from rollover.planner import job_name
 from rollover.selectors import matches
 
 Key = tuple[str, str]  # (namespace, name)
@@ -37,12 +45,15 @@ class TargetEntry:
     suspended: bool
     replicas: int
     original: OriginalState | None
+    uid: str
 
 
 @dataclass(frozen=True)
 class JobEntry:
     name: str
-    labels: dict[str, str]
+    uid: str
+    labels: dict[str, str]  # an index only: anyone who can write the Job can write them
+    rollover_uid: str | None  # the DistrictRollover controlling it: what makes it ours
     owner_cronjob: str | None
     finished: bool
     failed: bool
@@ -165,6 +176,7 @@ class Cache:
             suspended=bool(spec.get("suspend", False)),
             replicas=int(spec.get("replicas", 1)),
             original=OriginalState.from_annotation(annotation) if annotation else None,
+            uid=str(meta.get("uid", "")),
         )
         self.targets[meta["namespace"]][(kind.value, meta["name"])] = entry
         return str(meta["namespace"])
@@ -182,7 +194,9 @@ class Cache:
         )
         entry = JobEntry(
             name=meta["name"],
+            uid=str(meta.get("uid", "")),
             labels=dict(meta.get("labels") or {}),
+            rollover_uid=controlling_rollover(meta),
             owner_cronjob=owner,
             finished="Complete" in conditions or failed is not None,
             failed=failed is not None,
@@ -213,8 +227,10 @@ class Cache:
         return self.rollovers_for_target(meta["namespace"], meta.get("labels") or {}, paused_by)
 
     def job_changed(self, event: str, body: dict[str, Any]) -> list[Key]:
-        """Cache a watch event of a Job; the rollovers it concerns: ours wakes its rollover, a Job of
-        a CronJob wakes the rollovers of its namespace (they may be waiting for sync Jobs to drain)."""
+        """Cache a watch event of a Job; the rollovers it concerns: one labelled for a rollover wakes
+        that rollover (which decides whether it is really its own), a Job of a CronJob wakes the
+        rollovers of its namespace (they may be waiting for sync Jobs to drain), and so does any
+        deleted Job (it may have held the name of one of theirs)."""
         meta = body["metadata"]
         if event == "DELETED":
             self.drop_job(meta["namespace"], meta["name"])
@@ -225,7 +241,7 @@ class Cache:
         owner = (meta.get("labels") or {}).get(LABEL_ROLLOVER)
         if owner:
             return [(meta["namespace"], owner)]
-        if any(o.get("kind") == "CronJob" for o in meta.get("ownerReferences") or []):
+        if event == "DELETED" or any(o.get("kind") == "CronJob" for o in meta.get("ownerReferences") or []):
             return self.rollovers_in(meta["namespace"])
         return []
 
@@ -250,6 +266,7 @@ class Cache:
                         suspended=entry.suspended,
                         replicas=entry.replicas,
                         original=entry.original,
+                        uid=entry.uid,
                     )
                 )
         target_cronjobs = {t.name for t in targets if t.kind is SyncTargetKind.CRON_JOB}
@@ -258,9 +275,13 @@ class Cache:
             for j in self.jobs[namespace].values()
             if j.owner_cronjob in target_cronjobs and not j.finished
         )
+        uid = meta.get("uid")
         return Observed(
             targets=tuple(sorted(targets, key=lambda t: (t.kind.value, t.name))),
-            jobs=tuple(self._our_jobs(namespace, name)),
+            jobs=tuple(self._our_jobs(namespace, name, uid)),
+            foreign_job_names=frozenset(
+                j.name for j in self.jobs[namespace].values() if not _controls(uid, j)
+            ),
             active_sync_jobs=tuple(active_sync),
             retry_token=(meta.get("annotations") or {}).get(RETRY_ANNOTATION),
             deleting=bool(meta.get("deletionTimestamp")),
@@ -277,16 +298,22 @@ class Cache:
         gone = frozenset(h for h in claim.holders.values() if h in self.gone_holders)
         return ClaimView(claim, version, gone)
 
-    def _our_jobs(self, namespace: str, rollover: str) -> list[ObservedJob]:
+    def _our_jobs(self, namespace: str, rollover: str, uid: str | None) -> list[ObservedJob]:
+        """The Jobs this rollover controls, as their labels describe them, if those labels still spell
+        the Job's name: the name cannot change, a label can (e.g. to make a succeeded archive Job pass
+        for another product's)."""
         out = []
         for job in self.jobs[namespace].values():
             labels = job.labels
-            if labels.get(LABEL_ROLLOVER) != rollover:
+            if not _controls(uid, job):
                 continue
             try:
                 step, attempt = Step(labels[LABEL_STEP]), int(labels.get(LABEL_ATTEMPT, "0"))
+                product, school_year = labels[LABEL_PRODUCT], labels[LABEL_SCHOOL_YEAR]
             except (KeyError, ValueError):
-                continue  # not a Job we made (or a damaged label): never act on a guess
+                continue  # a damaged label: never act on a guess
+            if job.name != job_name(rollover, school_year, step, product, attempt):
+                continue
             state = (
                 JobState.FAILED if job.failed else JobState.SUCCEEDED if job.finished else JobState.RUNNING
             )
@@ -294,8 +321,8 @@ class Cache:
                 ObservedJob(
                     name=job.name,
                     step=step,
-                    product=labels.get(LABEL_PRODUCT, ""),
-                    school_year=labels.get(LABEL_SCHOOL_YEAR, ""),
+                    product=product,
+                    school_year=school_year,
                     attempt=attempt,
                     state=state,
                     message=job.message,
@@ -304,14 +331,14 @@ class Cache:
             )
         return out
 
-    def jobs_needing_results(self, namespace: str, rollover: str) -> list[str]:
-        """Finished Jobs of ours whose termination message has not been read yet."""
+    def jobs_needing_results(self, rollover: dict[str, Any]) -> list[JobEntry]:
+        """Finished Jobs the rollover controls whose termination message has not been read yet."""
+        meta = rollover["metadata"]
+        namespace, uid = meta["namespace"], meta.get("uid")
         return [
-            j.name
+            j
             for j in self.jobs[namespace].values()
-            if j.labels.get(LABEL_ROLLOVER) == rollover
-            and j.finished
-            and (namespace, j.name) not in self.results
+            if _controls(uid, j) and j.finished and (namespace, j.name) not in self.results
         ]
 
     def rollover(self, key: Key) -> dict[str, Any] | None:
@@ -349,6 +376,10 @@ def parse_termination_message(message: str | None) -> dict[str, Any]:
     except ValueError:
         return {"message": message[:1024]}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def _controls(rollover_uid: str | None, job: JobEntry) -> bool:
+    return rollover_uid is not None and job.rollover_uid == rollover_uid
 
 
 def _newer(version: str, known: str) -> bool:

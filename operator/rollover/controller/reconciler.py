@@ -159,14 +159,15 @@ class Reconciler:
         """Observe, plan, apply, report — for one rollover.
 
         Reads its own writes: the objects our PATCHes and creates return go into the cache, and the
-        rollover is planned again before its status is written, so a transition (pause the targets,
-        then report them paused) costs one status write, not one per watch round trip.
+        rollover is planned again before its status is written, so a transition (create the Jobs,
+        then report them running) costs one status write, not one per watch round trip. A pause costs
+        two: its record is written before the targets are paused.
         """
         body = self.cache.rollover(key)
         if body is None:
             return
         meta = body["metadata"]
-        await self._collect_results(key)
+        await self._collect_results(body)
         await self._check_rival_holders(body)
         try:
             status = parse_status(body.get("status"))
@@ -190,6 +191,11 @@ class Reconciler:
             decided_status = decided.status
             said |= {(e.reason, e.message): e for e in decided.actions if isinstance(e, EmitEvent)}
             body = await self._ensure_finalizer(body, decided)
+            if any(isinstance(a, PauseTarget) for a in decided.actions):
+                # The record of what a pause will restore goes to status (written by us alone) before
+                # the pause: a target's annotation is not to be trusted, so no crash may leave it the
+                # only record.
+                body = await self._write_status(body, decided)
             if not await self._apply(body, decided):
                 break
         body = await self._write_status(body, decided)
@@ -198,10 +204,11 @@ class Reconciler:
         if decided.wake_at is not None:
             self.wake_after(key, self.clock.seconds_until(decided.wake_at))
 
-    async def _collect_results(self, key: Key) -> None:
-        for job in self.cache.jobs_needing_results(*key):
-            message = await apply.read_termination_message(self.client, key[0], job)
-            self.cache.results[(key[0], job)] = parse_termination_message(message)
+    async def _collect_results(self, body: dict[str, Any]) -> None:
+        namespace = body["metadata"]["namespace"]
+        for job in self.cache.jobs_needing_results(body):
+            message = await apply.read_termination_message(self.client, namespace, job.uid)
+            self.cache.results[(namespace, job.name)] = parse_termination_message(message)
 
     async def _check_rival_holders(self, body: dict[str, Any]) -> None:
         """Ask the apiserver whether the other holders of this rollover's district claim still
@@ -243,7 +250,7 @@ class Reconciler:
             return
         if isinstance(action, CreateJob):
             job = await apply.create_job(self.client, body, action, self.config)
-            if job is not None and self.cache.changed("Job", job):
+            if self.cache.changed("Job", job):
                 self.cache.put_job(job)
             return
         if isinstance(action, PauseTarget):
