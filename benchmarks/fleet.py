@@ -16,13 +16,12 @@ from typing import Any
 
 from lightkube import AsyncClient, KubeConfig
 from lightkube.codecs import from_dict
-from lightkube.resources.core_v1 import Namespace
 
 from rollover.cluster.resources import DistrictRollover
 from rollover.devcluster import default_crd_dir
 from rollover.devcluster.controlplane import ControlPlane
 from rollover.devcluster.metrics import samples
-from rollover.devcluster.objects import district_rollover, sync_cronjob
+from rollover.devcluster.objects import district_namespace, district_rollover, sync_cronjob
 
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE"})
 # What the operator reads or writes; the apiserver's own bookkeeping (leases, …) is not ours.
@@ -82,8 +81,14 @@ async def create_fleet(kubeconfig: Path, fleet: Fleet, concurrency: int = 64) ->
             obj = from_dict(body) if body["kind"] != "DistrictRollover" else DistrictRollover.from_dict(body)
             await client.create(obj)
 
-    names = [fleet.namespace(n) for n in range(fleet.namespaces)]
-    await asyncio.gather(*(client.create(Namespace(metadata={"name": n})) for n in names))  # type: ignore[arg-type]
+    districts: dict[str, list[str]] = {fleet.namespace(n): [] for n in range(fleet.namespaces)}
+    for i in range(fleet.rollovers):
+        districts[fleet.namespace(i)].append(
+            rollover_body(fleet.namespace(i), i, fleet)["spec"]["districtId"]
+        )
+    await asyncio.gather(
+        *(client.create(from_dict(district_namespace(n, ids))) for n, ids in districts.items())
+    )
     bodies: list[dict[str, Any]] = []
     for i in range(fleet.rollovers):
         ns = fleet.namespace(i)

@@ -48,6 +48,7 @@ kind load docker-image "$image" --name "$cluster"
 
 step "roster store: PostgreSQL, schema, a seeded district, the archive volume"
 kubectl create namespace "$district_ns" --dry-run=client -o yaml | kubectl apply -f -
+kubectl annotate --overwrite namespace "$district_ns" rostering.k12.dev/districts=IL-E2E  # this namespace may roll over IL-E2E
 password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 kubectl -n "$district_ns" create secret generic roster-db --from-literal=password="$password"
 kubectl -n "$district_ns" create secret generic rollover-roster-store \

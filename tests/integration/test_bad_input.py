@@ -55,6 +55,7 @@ def params(cases: Iterable[Case], *, lint: bool = False) -> list[Any]:
 def new_namespace(control_plane: RunningControlPlane) -> str:
     name = f"t-bad-{uuid.uuid4().hex[:8]}"
     control_plane.kubectl("create", "namespace", name)
+    control_plane.allow_districts(name, rollover_doc(name)["spec"]["districtId"])
     return name
 
 

@@ -242,7 +242,20 @@ def test_each_deployment_has_its_own_lease_and_may_update_only_that(helm: Path) 
             "verbs": ["get", "update"],
         },
     ]
-    assert not only(render(helm, "r", "ops", "--set", "leaderElection.enabled=false"), "Role")
+    unelected = render(helm, "r", "ops", "--set", "leaderElection.enabled=false")
+    assert [r["metadata"]["name"] for r in only(unelected, "Role")] == ["r-district-rollover-claims"]
+
+
+def test_claims_are_read_and_written_only_in_the_release_namespace(helm: Path) -> None:
+    (claims,) = only(render(helm, "r", "ops"), "Role", "r-district-rollover-claims")
+    assert claims["metadata"]["namespace"] == "ops"
+    assert claims["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "verbs": ["get", "list", "watch", "create", "update"],
+        }
+    ]
 
 
 def test_shards_render_a_deployment_lease_and_selector_each(helm: Path) -> None:
@@ -257,7 +270,8 @@ def test_shards_render_a_deployment_lease_and_selector_each(helm: Path) -> None:
         selector = deployment["spec"]["selector"]["matchLabels"]
         assert selector["app.kubernetes.io/shard"] == name.removeprefix("r-district-rollover-")
         assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
-    (names,) = [r["resourceNames"] for r in the(docs, "Role")["rules"] if "resourceNames" in r]
+    (lease_role,) = only(docs, "Role", "r-district-rollover-leader-election")
+    (names,) = [r["resourceNames"] for r in lease_role["rules"] if "resourceNames" in r]
     assert sorted(names) == sorted(deployments)
     # Patterns need kopf to list namespaces; the schema and the template refuse what cannot work.
     assert any("namespaces" in r["resources"] for r in rules_of(docs))
@@ -445,7 +459,12 @@ def as_deployed(
     release_namespace = only(installed.docs, "Deployment")[0]["metadata"]["namespace"]
     log = tmp_path / f"{deployment or 'operator'}.log"
     with running_operator(
-        installed.kubeconfig, log, *args, f"--leader-election-namespace={release_namespace}", *overrides
+        installed.kubeconfig,
+        log,
+        *args,
+        f"--leader-election-namespace={release_namespace}",
+        f"--claims-namespace={release_namespace}",
+        *overrides,
     ):
         yield log
     assert_no_traceback(log)
@@ -565,7 +584,9 @@ def test_namespace_scope_grants_roles_only_where_listed_and_runs_there(
     listed = f"scope.namespaces={{{served},{also_served}}}"
     installed = install_chart(*NAMESPACES_MODE, "--set", listed)
     district_roles = [
-        r for r in only(installed.docs, "Role") if not r["metadata"]["name"].endswith("-election")
+        r
+        for r in only(installed.docs, "Role")
+        if not r["metadata"]["name"].endswith(("-election", "-claims"))
     ]
     assert {r["metadata"]["namespace"] for r in district_roles} == {served, also_served}
     for ns in (served, also_served):
@@ -590,9 +611,10 @@ def test_two_shards_side_by_side_each_serve_only_their_namespaces(
         "--set", f"shards[1].name=two,shards[1].namespaces[0]=!{first}",
     )  # fmt: skip
     kubes = [Kube(control_plane, ns) for ns in (first, second)]
-    for kube in kubes:
+    for i, kube in enumerate(kubes):
         kube.cronjob("clever-sync", LABELS)
-        kube.apply(rollover_doc(kube.ns, products=["imagine-math"]))
+        # One district each: the same district in both would be claimed by one shard only.
+        kube.apply(rollover_doc(kube.ns, products=["imagine-math"], districtId=f"IL-SHARD-{i}"))
     shard_one, shard_two = sorted(installed.containers)
     # Two pods would each have their own ports; two local processes need distinct ones.
     ports = [f"--{kind}-port={free_port()}" for kind in ("metrics", "liveness") for _ in range(2)]

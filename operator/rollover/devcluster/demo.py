@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from rollover.devcluster import default_crd_dir
 from rollover.devcluster.binaries import repo_root
 from rollover.devcluster.controlplane import ControlPlane, install_manifests
-from rollover.devcluster.objects import sync_cronjob
+from rollover.devcluster.objects import district_namespace, sync_cronjob
 from rollover.devcluster.postgres import PostgresServer
 from rollover.devcluster.runner import running_operator
 
@@ -42,7 +42,7 @@ def _sync_objects(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """A namespace and the district's roster-sync CronJobs, labelled to match its syncSelector."""
     ns = doc["metadata"]["namespace"]
     labels = dict(doc["spec"]["syncSelector"].get("matchLabels", {}))
-    objects: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}]
+    objects: list[dict[str, Any]] = [district_namespace(ns, [doc["spec"]["districtId"]])]
     for name in SYNC_CRONJOBS:
         objects.append(sync_cronjob(f"{doc['metadata']['name']}-{name}"[:52], ns, labels))
     return objects

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from rollover.devcluster.invariants import RolloverKey
-from rollover.devcluster.objects import csv_import_deployment, district_rollover, sync_cronjob
+from rollover.devcluster.objects import (
+    csv_import_deployment,
+    district_namespace,
+    district_rollover,
+    sync_cronjob,
+)
 from rollover.labels import LABEL_PRODUCT, LABEL_ROLLOVER, LABEL_STEP
 
 PRODUCTS = ("imagine-math", "imagine-math-facts", "twig-science")
@@ -107,11 +112,14 @@ def plan_districts(
 def create_objects(
     kubeconfig: Path, districts: Iterable[District], *, namespaces: Iterable[str] = ()
 ) -> None:
-    """Create the namespaces (if asked), a CronJob no rollover selects, then every district's objects."""
-    docs: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in namespaces
-    ]
+    """Create the namespaces (if asked; every district namespace is annotated with its districts), a
+    CronJob no rollover selects, then every district's objects."""
     districts = list(districts)
+    # Every namespace lists its districts (created here, or annotated if it exists).
+    docs: list[dict[str, Any]] = [
+        district_namespace(ns, [d.district_id for d in districts if d.namespace == ns])
+        for ns in sorted({*namespaces, *(d.namespace for d in districts)})
+    ]
     for ns in sorted({d.namespace for d in districts}):
         # Selected by nobody: must come out of the run untouched.
         docs.append(sync_cronjob("unrelated-sync", ns, {"district": "nobody"}))

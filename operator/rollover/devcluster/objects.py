@@ -8,8 +8,22 @@ from collections.abc import Iterable
 from typing import Any
 
 from rollover import GROUP, KIND, VERSION
+from rollover.labels import DISTRICTS_ANNOTATION
 
 SYNC_IMAGE = "example.invalid/roster-sync"  # never pulled: the local control plane has no kubelet
+
+
+def district_namespace(name: str, district_ids: Iterable[str]) -> dict[str, Any]:
+    """A district namespace, annotated (as the platform team would) with the districts its
+    DistrictRollovers may roll over: without it, the operator and admission refuse them all."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "annotations": {DISTRICTS_ANNOTATION: ",".join(sorted(set(district_ids)))},
+        },
+    }
 
 
 def sync_cronjob(
