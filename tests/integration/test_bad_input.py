@@ -168,7 +168,13 @@ def operator_run(
         )
         documents = [case.document(namespace) for case in SPEC_INVALID]
         names = {case.id: d["metadata"]["name"] for case, d in zip(SPEC_INVALID, documents, strict=True)}
-        documents += [rollover_doc(namespace, name) for name in VALID]
+        # One district each: rollovers of one district, year and product would be claimed by one only.
+        valid_districts = [f"IL-{name.upper()}" for name in VALID]
+        control_plane.allow_districts(namespace, *valid_districts)
+        documents += [
+            rollover_doc(namespace, name, districtId=district)
+            for name, district in zip(VALID, valid_districts, strict=True)
+        ]
         with ThreadPoolExecutor(PARALLEL_KUBECTL) as pool:
             results = list(pool.map(lambda document: create(control_plane, document), documents))
         refused = {

@@ -168,7 +168,7 @@ def test_kill9_at_random_moments_of_a_rollover_of_ten_districts_keeps_every_inva
         districts=districts,
         log=tmp_path / "operator.log",
         clock=AcceleratedClock(MONDAY, FAST),
-        operator_args=["--namespace", namespace, "--config", str(config)],
+        operator_args=["--namespace", namespace, "--claims-namespace", namespace, "--config", str(config)],
         rng=rng,
         kills=5,
         uptime=(0.0, 1.2),
@@ -254,7 +254,15 @@ def restart_run(
         with contextlib.ExitStack() as operators_b, JobTimeline(kubeconfig, [ns_a]) as timeline:
 
             def start_b() -> None:
-                args = ["--namespace", ns_b, "--config", str(config), *clock_args(clock)]
+                args = [
+                    "--namespace",
+                    ns_b,
+                    "--claims-namespace",
+                    ns_a,
+                    "--config",
+                    str(config),
+                    *clock_args(clock),
+                ]
                 run.proc_b = operators_b.enter_context(running_operator(kubeconfig, run.log_b, *args))
 
             with PodFinisher(kubeconfig, [ns_a], fails(districts), rng=rng, delay=(1.0, 2.0)):
@@ -263,7 +271,7 @@ def restart_run(
                     kubeconfig=kubeconfig,
                     log=run.log_a,
                     clock=clock,
-                    operator_args=["--namespace", ns_a, "--config", str(config)],
+                    operator_args=["--namespace", ns_a, "--claims-namespace", ns_a, "--config", str(config)],
                     rollovers=keys,
                     rng=rng,
                     kills=0,
@@ -594,7 +602,10 @@ def test_throttled_by_the_real_apiserver_429_the_operator_converges_without_trac
     log = tmp_path / "operator.log"
     config = operator_config(tmp_path / "config.yaml")
     keys = [d.key for d in districts]
-    args = ["--namespace", namespace, "--config", str(config), *clock_args(AcceleratedClock(MONDAY, FAST))]
+    args = [
+        "--namespace", namespace, "--claims-namespace", namespace, "--config", str(config),
+        *clock_args(AcceleratedClock(MONDAY, FAST)),
+    ]  # fmt: skip
     with (
         JobTimeline(kubeconfig, [namespace]) as timeline,
         PodFinisher(kubeconfig, [namespace], fails(districts), rng=rng),

@@ -89,7 +89,7 @@ def test_a_district_the_namespace_does_not_list_is_refused_and_nothing_is_touche
     control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
 ) -> None:
     # Namespace B may roll over its own district only; its author names district A's.
-    control_plane.allow_districts(kube.ns, "IL-OTHER")
+    control_plane.kubectl("annotate", "--overwrite", "namespace", kube.ns, f"{DISTRICTS_ANNOTATION}=IL-OTHER")
     kube.cronjob("clever-sync", {"district": "springfield"})
     apply_when_admitted(kube, rollover_doc(kube.ns))
     with operator(control_plane, kube.ns, tmp_path / "op.log", **AT_THE_PAUSE):
@@ -113,6 +113,7 @@ def test_a_district_the_namespace_does_not_list_is_refused_and_nothing_is_touche
 def test_a_namespace_without_the_annotation_may_roll_over_no_district(
     control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
 ) -> None:
+    control_plane.kubectl("annotate", "namespace", kube.ns, f"{DISTRICTS_ANNOTATION}-")
     kube.cronjob("clever-sync", {"district": "springfield"})
     apply_when_admitted(kube, rollover_doc(kube.ns))
     with operator(control_plane, kube.ns, tmp_path / "op.log", **AT_THE_PAUSE):

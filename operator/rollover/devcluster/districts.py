@@ -115,18 +115,24 @@ def create_objects(
     """Create the namespaces (if asked; every district namespace is annotated with its districts), a
     CronJob no rollover selects, then every district's objects."""
     districts = list(districts)
-    # Every namespace lists its districts (created here, or annotated if it exists).
-    docs: list[dict[str, Any]] = [
+    # Every namespace lists its districts: created here, or annotated if it exists (hence apply).
+    namespace_docs = [
         district_namespace(ns, [d.district_id for d in districts if d.namespace == ns])
         for ns in sorted({*namespaces, *(d.namespace for d in districts)})
     ]
+    _kubectl(kubeconfig, "apply", namespace_docs)
+    docs: list[dict[str, Any]] = []
     for ns in sorted({d.namespace for d in districts}):
         # Selected by nobody: must come out of the run untouched.
         docs.append(sync_cronjob("unrelated-sync", ns, {"district": "nobody"}))
     for district in districts:
         docs += district.objects()
+    _kubectl(kubeconfig, "create", docs)
+
+
+def _kubectl(kubeconfig: Path, verb: str, docs: list[dict[str, Any]]) -> None:
     subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), "create", "-f", "-"],
+        ["kubectl", "--kubeconfig", str(kubeconfig), verb, "-f", "-"],
         input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
         text=True,
         capture_output=True,
