@@ -108,29 +108,39 @@ class Cache:
         if annotations := meta.get("annotations"):
             meta["annotations"] = {k: v for k, v in annotations.items() if k != _LAST_APPLIED}
         key = (meta["namespace"], meta["name"])
-        old = self.rollovers[key[0]].get(key[1])
+        old = _in(self.rollovers, key[0]).get(key[1])
         if old is not None:
-            self._by_district[_district_of(old)].discard(key)
+            self._unindex(old, key)
         self.rollovers[key[0]][key[1]] = cached = {**body, "metadata": meta}
         self._by_district[_district_of(cached)].add(key)
 
     def drop_rollover(self, namespace: str, name: str) -> list[Key]:
         """Forget a deleted rollover; the rollovers of its district (one may be waiting for its
         claim)."""
-        old = self.rollovers[namespace].pop(name, None)
+        old = _pop(self.rollovers, namespace, name)
         self.forget("DistrictRollover", namespace, name)
         if old is None:
             return []
-        same_district = self._by_district[_district_of(old)]
-        same_district.discard((namespace, name))
-        return sorted(same_district)
+        return sorted(self._unindex(old, (namespace, name)))
+
+    def _unindex(self, rollover: dict[str, Any], key: Key) -> set[Key]:
+        """Take a rollover out of its district's index; the others left there."""
+        district = _district_of(rollover)
+        same_district = self._by_district.get(district, set())
+        same_district.discard(key)
+        if not same_district:
+            self._by_district.pop(district, None)
+        return same_district
 
     def namespace_changed(self, event: str, body: dict[str, Any]) -> list[Key]:
         """Cache a Namespace's districts; the rollovers in it when they changed (one may have
         become allowed, or no longer be)."""
         meta = body["metadata"]
         name = meta["name"]
-        districts = frozenset() if event == "DELETED" else districts_of(meta.get("annotations"))
+        if event == "DELETED":
+            # Kept no longer than the namespace: a namespace not known allows no district.
+            return self.rollovers_in(name) if self.namespace_districts.pop(name, None) else []
+        districts = districts_of(meta.get("annotations"))
         if self.namespace_districts.get(name) == districts:
             return []
         self.namespace_districts[name] = districts
@@ -147,6 +157,7 @@ class Cache:
         """Cache a district claim; the rollovers of that district (one may now be refused, or be free
         to claim)."""
         meta = body["metadata"]
+        old = self.claims.get(meta["name"])
         if event == "DELETED":
             entry = self.claims.pop(meta["name"], None)
             self.forget("ConfigMap", meta.get("namespace", ""), meta["name"])
@@ -155,6 +166,12 @@ class Cache:
             return []
         else:
             claim = self.put_claim(body)
+        if old is not None:
+            # A holder the claim no longer lists needs no remembering that it is gone. (Were it
+            # still in another claim, forgetting costs one GET to confirm it again, nothing more.)
+            new = self.claims.get(meta["name"])
+            kept = set(new[0].holders.values()) if new is not None else set()
+            self.gone_holders -= set(old[0].holders.values()) - kept
         return sorted(self._by_district.get(claim.district_id, ())) if claim else []
 
     def rival_holders(self, rollover: dict[str, Any]) -> set[Holder]:
@@ -182,7 +199,7 @@ class Cache:
         return str(meta["namespace"])
 
     def drop_target(self, kind: SyncTargetKind, namespace: str, name: str) -> None:
-        self.targets[namespace].pop((kind.value, name), None)
+        _pop(self.targets, namespace, (kind.value, name))
         self.forget(kind.value, namespace, name)
 
     def put_job(self, body: dict[str, Any]) -> JobEntry:
@@ -206,7 +223,8 @@ class Cache:
         return entry
 
     def drop_job(self, namespace: str, name: str) -> None:
-        self.jobs[namespace].pop(name, None)
+        _pop(self.jobs, namespace, name)
+        self.results.pop((namespace, name), None)
         self.forget("Job", namespace, name)
 
     # --- routing: which rollovers an event wakes ---------------------------------------------------
@@ -253,7 +271,7 @@ class Cache:
         namespace, name = meta["namespace"], meta["name"]
         selector = (rollover.get("spec") or {}).get("syncSelector")
         targets = []
-        for entry in self.targets[namespace].values():
+        for entry in _in(self.targets, namespace).values():
             selected = matches(selector, entry.labels)
             # What it selects, and what it paused (to restore even after a selector edit); not the
             # targets other rollovers paused, which are theirs to handle.
@@ -272,7 +290,7 @@ class Cache:
         target_cronjobs = {t.name for t in targets if t.kind is SyncTargetKind.CRON_JOB}
         active_sync = sorted(
             j.name
-            for j in self.jobs[namespace].values()
+            for j in _in(self.jobs, namespace).values()
             if j.owner_cronjob in target_cronjobs and not j.finished
         )
         uid = meta.get("uid")
@@ -280,7 +298,7 @@ class Cache:
             targets=tuple(sorted(targets, key=lambda t: (t.kind.value, t.name))),
             jobs=tuple(self._our_jobs(namespace, name, uid)),
             foreign_job_names=frozenset(
-                j.name for j in self.jobs[namespace].values() if not _controls(uid, j)
+                j.name for j in _in(self.jobs, namespace).values() if not _controls(uid, j)
             ),
             active_sync_jobs=tuple(active_sync),
             retry_token=(meta.get("annotations") or {}).get(RETRY_ANNOTATION),
@@ -303,7 +321,7 @@ class Cache:
         the Job's name: the name cannot change, a label can (e.g. to make a succeeded archive Job pass
         for another product's)."""
         out = []
-        for job in self.jobs[namespace].values():
+        for job in _in(self.jobs, namespace).values():
             labels = job.labels
             if not _controls(uid, job):
                 continue
@@ -337,15 +355,15 @@ class Cache:
         namespace, uid = meta["namespace"], meta.get("uid")
         return [
             j
-            for j in self.jobs[namespace].values()
+            for j in _in(self.jobs, namespace).values()
             if _controls(uid, j) and j.finished and (namespace, j.name) not in self.results
         ]
 
     def rollover(self, key: Key) -> dict[str, Any] | None:
-        return self.rollovers[key[0]].get(key[1])
+        return _in(self.rollovers, key[0]).get(key[1])
 
     def rollovers_in(self, namespace: str) -> list[Key]:
-        return [(namespace, name) for name in self.rollovers[namespace]]
+        return [(namespace, name) for name in _in(self.rollovers, namespace)]
 
     def rollovers_for_target(
         self, namespace: str, labels: dict[str, str], paused_by: str | None
@@ -353,9 +371,26 @@ class Cache:
         """The rollovers a sync target concerns: those selecting it, and the one that paused it."""
         return [
             (namespace, name)
-            for name, body in self.rollovers[namespace].items()
+            for name, body in _in(self.rollovers, namespace).items()
             if name == paused_by or matches((body.get("spec") or {}).get("syncSelector"), labels)
         ]
+
+
+def _pop(index: dict[str, dict[Any, Any]], namespace: str, key: Any) -> Any:
+    """Remove an object from a per-namespace index, and the namespace once it holds nothing (the
+    indexes are defaultdicts: reads must not add namespaces either, see `_in`)."""
+    objects = index.get(namespace)
+    if objects is None:
+        return None
+    found = objects.pop(key, None)
+    if not objects:
+        del index[namespace]
+    return found
+
+
+def _in(index: dict[str, dict[Any, Any]], namespace: str) -> dict[Any, Any]:
+    """A namespace's objects in a per-namespace index, without adding the namespace to it."""
+    return index.get(namespace) or {}
 
 
 def _district_of(rollover: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ import kopf
 
 # Private to kopf (pinned in pyproject): the very functions kopf filters its watches with.
 from kopf._cogs.structs.references import NamespaceName, match_namespace, select_specific_namespaces
-from lightkube import KubeConfig
+from lightkube import AsyncClient, KubeConfig
 
 from rollover import FIELD_MANAGER, GROUP, PLURAL, VERSION
 from rollover.api.models import SyncTargetKind
@@ -42,6 +42,9 @@ NAMESPACES = raw_resource("", "v1", "Namespace", "namespaces", namespaced=False)
 CONFIGMAPS = raw_resource("", "v1", "ConfigMap", "configmaps")
 #: One GET and one PUT per renewal, never concurrent: a second connection only covers a reconnect.
 LEASE_CONNECTIONS = 2
+#: Watch connections beyond one per watch stream: a stream being re-opened while the server's end
+#: of the old one is still being closed, and the start-up LISTs (which run one at a time).
+WATCH_HEADROOM = 4
 
 
 @kopf.on.startup()
@@ -62,6 +65,20 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     client = pooled_client(KubeConfig.from_env(), memo.config.workers, FIELD_MANAGER)
     memo.reconciler = reconciler = Reconciler(client, Cache(), memo.config, memo.clock)
     informers = _informers(reconciler, memo.namespaces)
+    # The informers' watch streams hold a connection each for as long as they run (one per
+    # namespace and kind with a namespace list): on the request pool they took every connection
+    # from ~21 namespaces on, and every reconcile failed with PoolTimeout. They get a pool of their
+    # own, sized to the streams, and the request pool is left to reconciles. (HTTP/2 would multiplex
+    # them all on one connection, as client-go does, but it puts the watches and the herd's
+    # requests behind one TCP connection's flow control and costs CPU in pure-Python framing.)
+    # The informers' LISTs go on the watch pool too: at start-up they run one at a time, and a
+    # relist runs in place of its scope's stream (which has ended), so they never need more
+    # connections than the streams do, and never wait behind a herd of reconciles.
+    memo.watch_client = watch_client = pooled_client(
+        KubeConfig.from_env(), watch_connections(informers), FIELD_MANAGER
+    )
+    for informer in informers:
+        informer.client = watch_client
     await _listed(informers)
     memo.watches = [_watching(informer) for informer in informers]
     cache = reconciler.cache
@@ -107,6 +124,9 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
             await elector.release()
             await elector.client.close()
         await reconciler.client.close()
+    watch_client: AsyncClient | None = memo.get("watch_client")
+    if watch_client is not None:
+        await watch_client.close()
 
 
 def _informers(reconciler: Reconciler, patterns: list[str]) -> list[Informer]:
@@ -131,6 +151,11 @@ def _informers(reconciler: Reconciler, patterns: list[str]) -> list[Informer]:
             labels={LABEL_CLAIM: "true"},
         ),
     ]
+
+
+def watch_connections(informers: list[Informer]) -> int:
+    """Connections for the informers' watch streams: one per scope watched, plus headroom."""
+    return sum(len(informer.scopes) for informer in informers) + WATCH_HEADROOM
 
 
 def _everywhere(namespace: str) -> bool:
