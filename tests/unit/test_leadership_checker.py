@@ -28,18 +28,38 @@ def campaign(second: float, identity: str) -> str:
 
 
 def test_a_clean_handover_holds() -> None:
-    a = parse_replica("a", [campaign(0, "pod-a_1"), line(1, "leader election: leading (lease ns/ha)"),
-                            write(2), line(3, "leader election: lost lease ns/ha; stopping")])  # fmt: skip
-    b = parse_replica("b", [campaign(0, "pod-b_2"), line(8, "leader election: leading (lease ns/ha)"),
-                            write(9), "Traceback? not JSON: skipped"])  # fmt: skip
+    a = parse_replica(
+        "a",
+        [
+            campaign(0, "pod-a_1"),
+            line(1, "leader election: leading (lease ns/ha)"),
+            write(2),
+            line(3, "leader election: lost lease ns/ha; stopping"),
+        ],
+    )
+    b = parse_replica(
+        "b",
+        [
+            campaign(0, "pod-b_2"),
+            line(8, "leader election: leading (lease ns/ha)"),
+            write(9),
+            "Traceback? not JSON: skipped",
+        ],
+    )
     assert a.identity == "pod-a_1" and not a.leading and len(a.writes) == 1
     assert b.leading and b.intervals[0].end == b.writes[0].at
     assert check_single_writer([a, b]) == []
 
 
 def test_a_write_after_losing_the_lease_is_a_violation() -> None:
-    a = parse_replica("a", [line(1, "leader election: leading"),
-                            line(3, "leader election: lost lease ns/ha; stopping"), write(3.5)])  # fmt: skip
+    a = parse_replica(
+        "a",
+        [
+            line(1, "leader election: leading"),
+            line(3, "leader election: lost lease ns/ha; stopping"),
+            write(3.5),
+        ],
+    )
     [violation] = check_single_writer([a])
     assert "a wrote while not leading" in violation and "ns/springfield" in violation
 
@@ -57,10 +77,23 @@ def test_overlapping_leadership_is_a_violation_even_without_a_stop_line() -> Non
 
 
 def test_a_replica_leading_again_after_releasing_is_not_overlap() -> None:
-    a = parse_replica("a", [line(1, "leader election: leading"), line(2, "leader election: released lease ns/ha"),
-                            line(6, "leader election: leading"), write(7)])  # fmt: skip
-    b = parse_replica("b", [line(3, "leader election: leading"), write(4),
-                            line(5, "leader election: lost lease ns/ha; stopping")])  # fmt: skip
+    a = parse_replica(
+        "a",
+        [
+            line(1, "leader election: leading"),
+            line(2, "leader election: released lease ns/ha"),
+            line(6, "leader election: leading"),
+            write(7),
+        ],
+    )
+    b = parse_replica(
+        "b",
+        [
+            line(3, "leader election: leading"),
+            write(4),
+            line(5, "leader election: lost lease ns/ha; stopping"),
+        ],
+    )
     assert [(i.start, i.closed) for i in a.intervals] == [
         (a.intervals[0].start, True),
         (a.writes[0].at - 1, False),

@@ -8,7 +8,11 @@ as in a cluster). The 429s then come from kube-apiserver itself, not from a prox
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
+import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -115,3 +119,53 @@ def admin_service_account(
     token = kubectl("-n", namespace, "create", "token", sa, "--duration=1h").stdout.strip()
     cluster = {"server": plane.server, "certificate-authority": str(plane.pki.ca_cert)}
     return token_kubeconfig(path, cluster, token)
+
+
+class SeatHog:
+    """Keeps a priority level's seats busy, so that the real apiserver rejects (429) the other
+    requests it routes there: a level with no seats still runs one request when none is running
+    (APF guarantees progress), so a rejecting level alone never rejects one-at-a-time Lease calls.
+
+    `threads` loops LIST `path` with a resourceVersion far ahead of etcd, which the watch cache holds
+    for ~3 s before answering 504 (a slow request that writes nothing); as one finishes the others,
+    retrying their 429s at once, take the seat back. Use as a context manager.
+    """
+
+    def __init__(self, plane: ControlPlane, token: str, path: str, *, threads: int = 4) -> None:
+        self.url = f"{plane.server}{path}?resourceVersion=999999999999"
+        self.token = token
+        self.context = ssl.create_default_context(cafile=str(plane.pki.ca_cert))
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._hog, daemon=True) for _ in range(threads)]
+        self.rejected = 0
+
+    def _hog(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        request = urllib.request.Request(self.url, headers=headers)  # noqa: S310 - our loopback https URL
+        while not self.stopping.is_set():
+            try:
+                with urllib.request.urlopen(  # noqa: S310 - our own loopback https URL
+                    request, context=self.context, timeout=10
+                ) as response:
+                    response.read()
+            except urllib.error.HTTPError as exc:
+                self.rejected += exc.code == 429
+                exc.close()
+            except OSError:  # the apiserver restarting: try again
+                self.stopping.wait(0.1)
+            self.stopping.wait(0.002)
+
+    def __enter__(self) -> SeatHog:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+
+def kubeconfig_token(path: Path) -> str:
+    """The bearer token of a kubeconfig written by `token_kubeconfig`."""
+    return str(json.loads(path.read_text())["users"][0]["user"]["token"])

@@ -53,7 +53,7 @@ class Replica:
         return bool(self.intervals) and not self.intervals[-1].closed
 
 
-def _time(line: Mapping[str, object]) -> float:
+def log_time(line: Mapping[str, object]) -> float:
     return dt.datetime.fromisoformat(str(line["time"])).timestamp()
 
 
@@ -66,7 +66,7 @@ def parse_replica(name: str, lines: Iterable[str]) -> Replica:
         if not text.startswith("{"):
             continue
         line = json.loads(text)
-        at = last = _time(line)
+        at = last = log_time(line)
         message = str(line.get("message", ""))
         if message.startswith(CAMPAIGNING):
             replica.identity = message.rsplit(" as ", 1)[-1]
