@@ -94,6 +94,7 @@ def test_only_the_leader_acts_and_a_killed_leader_is_replaced_within_the_lease(
     names = [j["metadata"]["name"] for j in kube.items("jobs")]
     assert len(names) == len(set(names)) == 4, names
     assert not kube.get("cronjob", "clever-sync")["spec"].get("suspend")
+    assert_single_writer(logs)
 
 
 def test_a_stopped_leader_hands_over_at_once(
@@ -111,6 +112,7 @@ def test_a_stopped_leader_hands_over_at_once(
             wait_for(lambda: holder(kube, "handover") not in (None, first_identity), what="handover")
             assert time.monotonic() - stopped_at < LEASE_S, "waited for the lease to expire"
             assert "released lease" in first_log.read_text()
+    assert_single_writer({"first": first_log, "second": second_log})
 
 
 def assert_single_writer(logs: dict[str, Path]) -> None:
