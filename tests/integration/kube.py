@@ -130,15 +130,19 @@ def operator(
     rate: float = CLOCK_RATE,
     config: Path | None = None,
     extra: list[str] | None = None,
+    kubeconfig: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`rollover operator` on one namespace with an accelerated clock; its log must hold no traceback.
     District claims live in the test's namespace, so tests sharing the control plane (and district
-    IDs) stay apart as separate clusters would."""
+    IDs) stay apart as separate clusters would. It runs as the harness's admin unless `kubeconfig`
+    names another identity."""
     args = ["--namespace", namespace, "--clock-start", clock_start, "--clock-rate", str(rate)]
     args += ["--claims-namespace", namespace]
     if config is not None:
         args += ["--config", str(config)]
-    with running_operator(Path(control_plane.kubeconfig), log_path, *args, *(extra or [])) as proc:
+    with running_operator(
+        kubeconfig or Path(control_plane.kubeconfig), log_path, *args, *(extra or [])
+    ) as proc:
         yield proc
     assert_no_traceback(log_path)
 

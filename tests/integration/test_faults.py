@@ -48,6 +48,7 @@ from rollover.cluster import apply
 from rollover.cluster.jobs import job_manifest
 from rollover.config import load_config
 from rollover.controller.clock import AcceleratedClock
+from rollover.devcluster import apf
 from rollover.devcluster.chaos import ChaosResult, all_finished, phases, run_chaos, run_districts, seeded
 from rollover.devcluster.controlplane import ControlPlane, free_port
 from rollover.devcluster.districts import (
@@ -130,23 +131,6 @@ def _create_archive_job(kubeconfig: Path, rollover: dict[str, Any], config: Path
     client = Client(KubeConfig.from_file(kubeconfig), field_manager=FIELD_MANAGER)
     client.create(job_manifest(rollover, action, template, operator_config.job_ttl_seconds_after_finished))
     return name
-
-
-def _kubeconfig(path: Path, cluster: dict[str, Any], token: str) -> Path:
-    """A kubeconfig with one cluster and a bearer token (no admin certificate)."""
-    path.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "c",
-                "clusters": [{"name": "c", "cluster": cluster}],
-                "users": [{"name": "u", "user": {"token": token}}],
-                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-            }
-        )
-    )
-    return path
 
 
 def test_kill9_at_random_moments_of_a_rollover_of_ten_districts_keeps_every_invariant(
@@ -333,7 +317,7 @@ def test_an_operator_started_while_the_apiserver_is_down_starts_once_it_is_back(
 def test_an_operator_stopped_before_its_start_up_completed_exits(tmp_path: Path) -> None:
     """No control plane needed: a kubeconfig whose server refuses connections (a stopped apiserver)."""
     cluster = {"server": f"https://127.0.0.1:{free_port()}", "insecure-skip-tls-verify": True}
-    unreachable = _kubeconfig(tmp_path / "unreachable.kubeconfig", cluster, "t")
+    unreachable = apf.token_kubeconfig(tmp_path / "unreachable.kubeconfig", cluster, "t")
     log = tmp_path / "operator.log"
     with running_operator(unreachable, log, "--namespace", "nowhere") as proc:
         wait_for(lambda: "listing sync targets and Jobs failed" in log.read_text(), timeout=30, what="a LIST")
@@ -483,19 +467,6 @@ class Throttle:
     level: str  # its PriorityLevelConfiguration
 
 
-def _apply(control_plane: RunningControlPlane, doc: dict[str, Any]) -> None:
-    control_plane.kubectl("apply", "-f", "-", input=json.dumps(doc))
-
-
-def _apf(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
-        "kind": kind,
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-
-
 @pytest.fixture
 def throttle(control_plane: RunningControlPlane, namespace: str, tmp_path: Path) -> Iterator[Throttle]:
     """A ServiceAccount with cluster-admin rights whose requests the real apiserver serves at most
@@ -512,28 +483,13 @@ def throttle(control_plane: RunningControlPlane, namespace: str, tmp_path: Path)
     suffix = uuid.uuid4().hex[:6]
     sa, level, ballast = "rollover-operator", f"fault-throttle-{suffix}", f"fault-ballast-{suffix}"
     kubectl = control_plane.kubectl
-    kubectl("-n", namespace, "create", "serviceaccount", sa)
-    kubectl(
-        "create",
-        "clusterrolebinding",
-        level,
-        "--clusterrole=cluster-admin",
-        f"--serviceaccount={namespace}:{sa}",
+    kubeconfig = apf.admin_service_account(
+        control_plane.plane, kubectl, namespace, sa, level, tmp_path / "operator.kubeconfig"
     )
-    token = kubectl("-n", namespace, "create", "token", sa, "--duration=1h").stdout.strip()
     levels = json.loads(kubectl("get", "prioritylevelconfigurations", "-o", "json").stdout)["items"]
     shares = sum((pl["spec"].get("limited") or {}).get("nominalConcurrencyShares", 0) for pl in levels)
     # ceil(SERVER_SEATS * 1 / total) == THROTTLE_SEATS for a total between these two bounds.
     total = (SERVER_SEATS // THROTTLE_SEATS + SERVER_SEATS // max(1, THROTTLE_SEATS - 1)) // 2
-    limited = {
-        "type": "Limited",
-        "limited": {
-            "nominalConcurrencyShares": 1,
-            "lendablePercent": 0,
-            "borrowingLimitPercent": 0,
-            "limitResponse": {"type": "Reject"},
-        },
-    }
     heavy = {
         "type": "Limited",
         "limited": {
@@ -541,31 +497,11 @@ def throttle(control_plane: RunningControlPlane, namespace: str, tmp_path: Path)
             "limitResponse": {"type": "Reject"},
         },
     }
-    everything = {
-        "verbs": ["*"],
-        "apiGroups": ["*"],
-        "resources": ["*"],
-        "namespaces": ["*"],
-        "clusterScope": True,
-    }
-    schema = {
-        "priorityLevelConfiguration": {"name": level},
-        "matchingPrecedence": 100,
-        "distinguisherMethod": {"type": "ByUser"},
-        "rules": [
-            {
-                "subjects": [
-                    {"kind": "ServiceAccount", "serviceAccount": {"name": sa, "namespace": namespace}}
-                ],
-                "resourceRules": [everything],
-                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-            }
-        ],
-    }
+    schema = apf.service_account_schema(level, namespace, sa, [apf.EVERYTHING], non_resource=True)
     try:
-        _apply(control_plane, _apf("PriorityLevelConfiguration", ballast, heavy))
-        _apply(control_plane, _apf("PriorityLevelConfiguration", level, limited))
-        _apply(control_plane, _apf("FlowSchema", level, schema))
+        apf.apply(kubectl, apf.apf("PriorityLevelConfiguration", ballast, heavy))
+        apf.apply(kubectl, apf.apf("PriorityLevelConfiguration", level, apf.rejecting_level(1)))
+        apf.apply(kubectl, apf.apf("FlowSchema", level, schema))
         wait_for(
             lambda: (
                 metric_sum(
@@ -576,11 +512,7 @@ def throttle(control_plane: RunningControlPlane, namespace: str, tmp_path: Path)
             timeout=20,
             what=f"priority level {level} at {THROTTLE_SEATS} seats",
         )
-        server = {
-            "server": control_plane.plane.server,
-            "certificate-authority": str(control_plane.plane.pki.ca_cert),
-        }
-        yield Throttle(_kubeconfig(tmp_path / "operator.kubeconfig", server, token), level)
+        yield Throttle(kubeconfig, level)
     finally:
         kubectl("delete", "flowschema", level, "--ignore-not-found", check=False)
         kubectl("delete", "prioritylevelconfiguration", level, ballast, "--ignore-not-found", check=False)

@@ -99,6 +99,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
 
     def lost() -> None:
         memo.lost_leadership = True
+        # Fail closed: stop acting before anything else runs, not once kopf's cleanup gets there.
+        reconciler.halt()
         # Stop the way a kubelet would: kopf's own SIGTERM handling runs the cleanup. (A kopf
         # stop_flag would do, but kopf then waits up to 5 s for its waiter when stopped otherwise.)
         os.kill(os.getpid(), signal.SIGTERM)

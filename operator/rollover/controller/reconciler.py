@@ -100,10 +100,15 @@ class Reconciler:
                 self.enqueue((namespace, name))
         self.start()
 
-    async def stop(self) -> None:
-        """Stop all tasks (in-flight reconciles are cancelled; every step is safe to repeat)."""
+    def halt(self) -> None:
+        """Stop acting now, synchronously (leadership lost): every worker and the timer is cancelled
+        before anything else runs, so no action is logged or started after this call."""
         for task in self._tasks:
             task.cancel()
+
+    async def stop(self) -> None:
+        """Stop all tasks (in-flight reconciles are cancelled; every step is safe to repeat)."""
+        self.halt()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _timer(self) -> None:
