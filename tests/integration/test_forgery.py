@@ -150,7 +150,10 @@ def test_a_foreign_job_with_our_name_stalls_the_rollover_and_no_reset_job_is_cre
         assert event_reasons(kube).count("JobNameTaken") == 1
         assert kube.get("cronjob", "clever-sync")["spec"]["suspend"], "roster sync stays paused"
 
-        kube.run("delete", "job", name, "--cascade=foreground", "--wait=true")
+        # Background: the Job goes at once (its pods follow via the garbage collector; they are not
+        # controlled by the Job the operator then creates, so they are never read). A foreground
+        # delete waits for that collector, which a loaded 2-core CI machine can keep busy for minutes.
+        kube.run("delete", "job", name, "--cascade=background", "--wait=true")
         wait_for(
             lambda: our_jobs(kube, Step.ARCHIVE), what="the operator's own archive Job, once the name is free"
         )
