@@ -23,28 +23,22 @@ HTTP_NOT_FOUND = 404
 
 async def write_claim(client: AsyncClient, namespace: str, action: ClaimDistrict) -> dict[str, Any]:
     """Create or change the claim ConfigMap in the operator's `namespace`; the object as stored."""
-    name = claim_name(action.district_id, action.school_year)
-    data = claim_data(action.district_id, action.school_year, action.holders)
-    if action.version is None:
-        created = await client.create(
-            ConfigMap(
-                metadata=ObjectMeta(name=name, namespace=namespace, labels={LABEL_CLAIM: "true"}),
-                data=data,
-            ),
-            field_manager=FIELD_MANAGER,
-        )
-        return dict(created.to_dict())
-    # A replace carries the resourceVersion the decision was made on: a rival's change is a 409.
-    replaced = await client.replace(
-        ConfigMap(
-            metadata=ObjectMeta(
-                name=name, namespace=namespace, labels={LABEL_CLAIM: "true"}, resourceVersion=action.version
-            ),
-            data=data,
+    claim = ConfigMap(
+        metadata=ObjectMeta(
+            name=claim_name(action.district_id, action.school_year),
+            namespace=namespace,
+            labels={LABEL_CLAIM: "true"},
+            # Set for a change: a replace at the version the decision was made on, so a rival's
+            # change in between is a 409. None for a create, which a rival's create makes a 409.
+            resourceVersion=action.version,
         ),
-        field_manager=FIELD_MANAGER,
+        data=claim_data(action.district_id, action.school_year, action.holders),
     )
-    return dict(replaced.to_dict())
+    if action.version is None:
+        written = await client.create(claim, field_manager=FIELD_MANAGER)
+    else:
+        written = await client.replace(claim, field_manager=FIELD_MANAGER)
+    return dict(written.to_dict())
 
 
 async def holder_exists(client: AsyncClient, holder: Holder) -> bool:
