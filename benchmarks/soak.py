@@ -133,6 +133,7 @@ def soak(
         "jobs_created": run.jobs,
         "pods_succeeded": run.pods_succeeded,
         "pods_failed": run.pods_failed,
+        "jobs_failed": run.jobs_failed,
         "job_watch_reconnects": run.job_watch_reconnects,
         "job_watch_gaps": run.job_watch_gaps,
         "operator_log_lines": log_lines,

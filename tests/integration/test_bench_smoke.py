@@ -47,4 +47,6 @@ def test_soak_kills_and_restarts_keep_every_invariant_and_the_planned_failure_fa
     assert result["violations"] == [], result
     assert result["kills"] == 2 and result["apiserver_restarts"] == 1, result
     assert result["final_phases"] == {"Completed": 2, "Failed": 1}, result
-    assert result["pods_failed"] == 1, result
+    # One Job fails: the planned one. (Its pods may be two: across an apiserver restart the job
+    # controller can start a second pod of a backoffLimit-0 Job before it sees the first fail.)
+    assert len(result["jobs_failed"]) == 1 and "-archive-" in result["jobs_failed"][0], result

@@ -264,6 +264,7 @@ class DistrictsRun:
     jobs: int  # Jobs created over the run, as the Job timeline saw them
     pods_succeeded: int
     pods_failed: int
+    jobs_failed: list[str]  # the Jobs those failed pods belong to
     job_watch_reconnects: int
     job_watch_gaps: int
 
@@ -323,6 +324,7 @@ def run_districts(
         jobs=len(timeline.snapshot()),
         pods_succeeded=finisher.succeeded,
         pods_failed=finisher.failed,
+        jobs_failed=sorted(finisher.failed_jobs),
         job_watch_reconnects=timeline.reconnects,
         job_watch_gaps=timeline.gaps,
     )

@@ -136,6 +136,9 @@ class PodFinisher:
         self.poll = poll
         self.succeeded = 0
         self.failed = 0
+        # Jobs whose pods it failed: across an apiserver restart the job controller may start a
+        # second pod for a backoffLimit-0 Job before it sees the first one's failure.
+        self.failed_jobs: set[str] = set()
         self.errors = 0
         self._due: dict[str, float] = {}
         self._done: set[str] = set()
@@ -182,8 +185,15 @@ class PodFinisher:
         self._done.add(uid)
         if fail:
             self.failed += 1
+            self.failed_jobs.add(job_of(pod))
         else:
             self.succeeded += 1
+
+
+def job_of(pod: dict[str, Any]) -> str:
+    """`namespace/name` of the Job that owns `pod` ("?" for a pod no Job owns)."""
+    owners = [o["name"] for o in pod["metadata"].get("ownerReferences") or [] if o.get("kind") == "Job"]
+    return f"{pod['metadata']['namespace']}/{owners[0]}" if owners else "?"
 
 
 def main() -> None:
