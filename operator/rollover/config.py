@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from rollover.api.models import Step
+from rollover.api.models import CHANNEL_PATTERN, EMAIL_PATTERN, Step
 
 DEFAULT_IMAGE = os.environ.get("ROLLOVER_IMAGE", "ghcr.io/k12-dev/district-rollover:0.1.0")
 
@@ -42,6 +43,47 @@ class JobTemplate(_Config):
     pod_labels: dict[str, str] = Field(default_factory=dict)
 
 
+class SmtpConfig(_Config):
+    """The mail relay notices go through. Credentials are read from files (a mounted Secret), never
+    written in the configuration itself."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    from_: Annotated[str, StringConstraints(pattern=EMAIL_PATTERN)] = Field(alias="from")
+    starttls: bool = True
+    username_file: Path | None = None
+    password_file: Path | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class ChannelFormat(StrEnum):
+    CLOUDEVENTS = "cloudevents"
+    SLACK = "slack"
+
+
+class ChannelConfig(_Config):
+    """One webhook channel a DistrictRollover may name in spec.notify.channels."""
+
+    url: AnyHttpUrl
+    format: ChannelFormat = ChannelFormat.CLOUDEVENTS
+    #: A file holding one `Header-Name: value` line (e.g. a shared secret), sent with every request.
+    secret_header_file: Path | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class NotificationsConfig(_Config):
+    """Where notices go: one SMTP relay for district emails, and named webhook channels."""
+
+    smtp: SmtpConfig | None = None
+    channels: dict[Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)], ChannelConfig] = Field(
+        default_factory=dict
+    )
+    #: Failed deliveries are retried after this many seconds of the operator's clock, doubling up to
+    #: `retryCapSeconds`; they never hold up the rollover.
+    retry_first_seconds: float = Field(default=30.0, gt=0)
+    retry_cap_seconds: float = Field(default=1800.0, gt=0)
+
+
 class OperatorConfig(_Config):
     """The whole operator configuration."""
 
@@ -60,6 +102,7 @@ class OperatorConfig(_Config):
     #: Where district claims live (one ConfigMap per district and school year): the operator's own
     #: namespace, which no district author can write.
     claims_namespace: str = Field(default_factory=lambda: os.environ.get("POD_NAMESPACE", "default"))
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
     def template(self, product: str, step: Step) -> JobTemplate:
         """The Job template for one product and step."""

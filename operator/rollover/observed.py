@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollover import GROUP, KIND, VERSION
-from rollover.api.models import JobState, Step, SyncTargetKind
+from rollover.api.models import JobState, NoticeRecord, Step, SyncTargetKind
 from rollover.claims import Claim, Holder
 
 
@@ -108,6 +108,10 @@ class Observed:
     deleting: bool = False  # deletionTimestamp is set
     namespace_districts: frozenset[str] | None = None  # the namespace's rostering.k12.dev/districts
     claims: ClaimView | None = None
+    #: Notices the notifier delivered that status may not record yet (recorded by the next write).
+    delivered: tuple[NoticeRecord, ...] = ()
+    #: Why the last delivery failed (safe to show: no URL, no secret), until one succeeds.
+    notice_error: str | None = None
 
 
 def controller_uid(metadata: dict[str, Any], api_version: str, kind: str) -> str | None:

@@ -41,6 +41,7 @@ from rollover.claims import Holder
 from rollover.conditions import merge_conditions
 from rollover.findings import Finding
 from rollover.labels import DISTRICTS_ANNOTATION
+from rollover.notices import Delivery, deliveries, due_notices, kept_records, next_notice_at, unknown_channels
 from rollover.observed import Observed, ObservedTarget, OriginalState
 from rollover.reasons import EventReason, Reason
 from rollover.validation import name_findings, validate_document, validate_spec
@@ -76,6 +77,8 @@ class Settings:
 
     drain_timeout: dt.timedelta = dt.timedelta(hours=6)
     drain_poll: dt.timedelta = dt.timedelta(seconds=30)
+    #: The webhook channels of the operator configuration; None when unknown (a local preview).
+    notice_channels: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,8 @@ class Plan:
     #: carry none, so they cost no extra write and delete instantly.
     hold_finalizer: bool = False
     release_finalizer: bool = False
+    #: Notices owed to the district, in order; the notifier delivers the first (off this path).
+    deliveries: tuple[Delivery, ...] = ()
 
 
 # --- names --------------------------------------------------------------------------------------
@@ -213,8 +218,12 @@ class _Draft:
 
 
 def plan(rollover: Rollover, observed: Observed, now: dt.datetime, settings: Settings | None = None) -> Plan:
-    """Decide the next actions for one rollover at time `now`."""
+    """Decide the next actions for one rollover at time `now`, and the notices that are owed."""
     settings = settings or Settings()
+    return _with_notices(_decide(rollover, observed, now, settings), rollover, observed, now, settings)
+
+
+def _decide(rollover: Rollover, observed: Observed, now: dt.datetime, settings: Settings) -> Plan:
     draft = _Draft(rollover, now, rollover.status)
     spec, findings = _parse(rollover, now)
     if observed.deleting:
@@ -236,6 +245,54 @@ def plan(rollover: Rollover, observed: Observed, now: dt.datetime, settings: Set
     if claiming := _claim(draft, cycle, observed):
         return claiming
     return _advance(draft, cycle, observed, settings)
+
+
+def _with_notices(
+    decided: Plan, rollover: Rollover, observed: Observed, now: dt.datetime, settings: Settings
+) -> Plan:
+    """Record what the notifier delivered, list the notices still owed, and wake up for PauseAhead.
+    Decided after the rollover's own plan and never changing it: notices cannot hold it up."""
+    try:
+        spec = DistrictRolloverSpec.model_validate(rollover.spec)
+    except ValidationError:
+        return decided
+    status = decided.status
+    recorded = [*status.notices, *(r for r in observed.delivered if r not in status.notices)]
+    status = status.model_copy(update={"notices": kept_records(recorded, spec.school_year)})
+    if spec.notify is None or observed.deleting:
+        return replace(decided, status=status)
+    unknown = unknown_channels(spec, settings.notice_channels) if settings.notice_channels is not None else []
+    owed = [
+        d
+        for d in deliveries(due_notices(rollover.namespace, rollover.name, spec, status, now), spec, recorded)
+        if d.channel.removeprefix("webhook:") not in {name for _, name in unknown}
+    ]
+    update: tuple[ConditionType, ConditionStatus, str, str] | None = None
+    if unknown:
+        named = "; ".join(
+            f"{path}: no channel {name!r} in the operator configuration" for path, name in unknown
+        )
+        update = (ConditionType.NOTIFICATIONS_DELIVERED, "False", Reason.NOTIFY_CHANNEL_UNKNOWN, named)
+    elif observed.notice_error is not None:
+        update = (
+            ConditionType.NOTIFICATIONS_DELIVERED,
+            "False",
+            Reason.NOTIFICATION_FAILED,
+            f"{observed.notice_error}; retrying with backoff ({len(owed)} delivery(ies) waiting)",
+        )
+    elif not owed:
+        update = (
+            ConditionType.NOTIFICATIONS_DELIVERED,
+            "True",
+            Reason.NOTIFICATIONS_DELIVERED,
+            f"every notice due is delivered ({len(status.notices)} recorded)",
+        )
+    if update is not None:
+        conditions = merge_conditions(status.conditions, [update], now=now, generation=rollover.generation)
+        status = status.model_copy(update={"conditions": conditions})
+    ahead = next_notice_at(spec, status, now)
+    wake_at = min((t for t in (decided.wake_at, ahead) if t is not None), default=None)
+    return replace(decided, status=status, deliveries=tuple(owed), wake_at=wake_at)
 
 
 def _not_owned(spec: DistrictRolloverSpec, observed: Observed) -> Finding | None:

@@ -44,6 +44,10 @@ class Reason(StrEnum):
     DISTRICT_CLAIMED = "DistrictClaimed"
     JOB_NAME_TAKEN = "JobNameTaken"
     CLAIMING = "Claiming"
+    # Notices (condition NotificationsDelivered): never part of the rollover's own progress.
+    NOTIFICATIONS_DELIVERED = "NotificationsDelivered"
+    NOTIFICATION_FAILED = "NotificationFailed"
+    NOTIFY_CHANNEL_UNKNOWN = "NotifyChannelUnknown"
 
 
 class EventReason(StrEnum):

@@ -34,6 +34,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "findings",
                 "labels",
                 "logs",
+                "notice_text",
+                "notices",
                 "observed",
                 "pydantic_findings",
                 "reasons",

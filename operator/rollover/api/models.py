@@ -36,6 +36,14 @@ LABEL_KEY_PATTERN = (
     r"([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$"
 )
 LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+#: An email address as a district contact writes one: local@domain, a dotted domain, no spaces,
+#: no display name, no angle brackets (nothing that could add a header or a second recipient).
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+    r"[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)+$"
+)
+#: The name of a webhook channel of the operator configuration (a DNS-1123 label).
+CHANNEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -132,6 +140,24 @@ class ExceptionSpec(_Model):
     )
 
 
+class NotifySpec(_Model):
+    """Who hears about the rollover: district contacts by email, and webhook channels by name. A
+    channel's URL lives in the operator configuration, never here."""
+
+    emails: list[Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="District contacts who get every notice by email.",
+        json_schema_extra={"uniqueItems": True},
+    )
+    channels: list[Annotated[str, StringConstraints(max_length=63, pattern=CHANNEL_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Webhook channels (names from the operator configuration) that get every notice.",
+        json_schema_extra={"uniqueItems": True},
+    )
+
+
 class DistrictRolloverSpec(_Model):
     """What a platform engineer declares for one district's yearly rollover."""
 
@@ -174,6 +200,9 @@ class DistrictRolloverSpec(_Model):
         default=None, description="CSM-approved exception to the reset window and school-year rule."
     )
     suspend: StrictBool = Field(default=False, description="CSM kill switch: no further action while true.")
+    notify: NotifySpec | None = Field(
+        default=None, description="Notices to the district before, during and after the rollover."
+    )
 
     def school_year_bounds(self) -> tuple[int, int]:
         """The two calendar years of `schoolYear`."""
@@ -206,6 +235,7 @@ class ConditionType(StrEnum):
     ARCHIVED = "Archived"
     DATA_RESET = "DataReset"
     SUSPENDED = "Suspended"
+    NOTIFICATIONS_DELIVERED = "NotificationsDelivered"
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -277,6 +307,14 @@ class JobRecord(_Model):
     result: dict[str, Any] | None = Field(default=None, description="The Job's JSON termination message.")
 
 
+class NoticeRecord(_Model):
+    """One notice delivered on one channel (recorded before the next is sent; never sent again)."""
+
+    id: str = Field(description="The notice's stable id (the email Message-ID, the CloudEvent id).")
+    channel: str = Field(description="`email`, or `webhook:` and the channel's name.")
+    sent_at: dt.datetime
+
+
 class HistoryEntry(_Model):
     """One finished cycle."""
 
@@ -318,6 +356,9 @@ class DistrictRolloverStatus(_Model):
     )
     jobs: list[JobRecord] = Field(default_factory=list, description="Archive and reset Jobs of this cycle.")
     history: list[HistoryEntry] = Field(default_factory=list, description="Finished cycles.")
+    notices: list[NoticeRecord] = Field(
+        default_factory=list, description="Notices delivered, in order (the current and the last cycle)."
+    )
 
     def condition(self, type_: ConditionType | str) -> Condition | None:
         """The condition of that type, if set."""

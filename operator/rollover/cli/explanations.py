@@ -67,6 +67,11 @@ REASONS: dict[Reason, str] = {
     Reason.JOB_NAME_TAKEN: "A Job with this rollover's Job name exists but is not owned by it, so it never "
     "counts. Find out who made it, delete it, and the operator creates its own.",
     Reason.CLAIMING: "Taking the district's claim for this school year before anything is paused.",
+    Reason.NOTIFICATIONS_DELIVERED: "Every notice due so far reached every channel in spec.notify.",
+    Reason.NOTIFICATION_FAILED: "A notice could not be delivered; it is retried with backoff. The rollover "
+    "itself goes on regardless. Check the mail relay or the webhook receiver named in the message.",
+    Reason.NOTIFY_CHANNEL_UNKNOWN: "spec.notify names a webhook channel the operator configuration does not "
+    "define; notices to the other channels still go out. Fix the name, or ask the platform team to add it.",
 }
 #: Reasons of SpecValid=False other than the above are validation rules (ResetDateOnHoliday, ...).
 SPEC_RULE = "The spec breaks this rule, so nothing changes in the cluster. Fix the YAML in git."

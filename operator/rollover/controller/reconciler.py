@@ -12,7 +12,7 @@ import contextlib
 import heapq
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lightkube import AsyncClient
@@ -25,6 +25,7 @@ from rollover.config import OperatorConfig
 from rollover.controller import metrics
 from rollover.controller.cache import Cache, Key, parse_termination_message
 from rollover.controller.clock import SystemClock
+from rollover.controller.notifier import Notifier
 from rollover.controller.retry import RETRIABLE, Backoff, describe, retry_after
 from rollover.planner import (
     Action,
@@ -65,6 +66,11 @@ class Reconciler:
     _timer_changed: asyncio.Event = field(default_factory=asyncio.Event)
     _failures: dict[Key, int] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    notifier: Notifier = field(init=False)
+
+    def __post_init__(self) -> None:
+        # A delivery's outcome is recorded (or its error reported) by the next reconcile of its rollover.
+        self.notifier = Notifier(self.config.notifications, self.clock, self.enqueue)
 
     # --- queueing -----------------------------------------------------------------------------
 
@@ -105,11 +111,13 @@ class Reconciler:
         before anything else runs, so no action is logged or started after this call."""
         for task in self._tasks:
             task.cancel()
+        self.notifier.halt()
 
     async def stop(self) -> None:
         """Stop all tasks (in-flight reconciles are cancelled; every step is safe to repeat)."""
         self.halt()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.notifier.close()
 
     async def _timer(self) -> None:
         while True:
@@ -182,7 +190,9 @@ class Reconciler:
             )
             status = DistrictRolloverStatus()
         generation = int(meta.get("generation", 0))
-        settings = Settings(self.config.drain_timeout, self.config.drain_poll)
+        settings = Settings(
+            self.config.drain_timeout, self.config.drain_poll, frozenset(self.config.notifications.channels)
+        )
         said: dict[tuple[str, str], EmitEvent] = {}
         decided_status = status
         for _ in range(MAX_PASSES):
@@ -192,7 +202,12 @@ class Reconciler:
             rollover = Rollover(
                 key[0], key[1], generation, body.get("spec") or {}, decided_status, str(meta.get("uid", ""))
             )
-            decided = plan(rollover, self.cache.observe(body), self.clock.now(), settings)
+            observed = replace(
+                self.cache.observe(body),
+                delivered=tuple(self.notifier.delivered.get(key, ())),
+                notice_error=self.notifier.errors.get(key),
+            )
+            decided = plan(rollover, observed, self.clock.now(), settings)
             decided_status = decided.status
             said |= {(e.reason, e.message): e for e in decided.actions if isinstance(e, EmitEvent)}
             body = await self._ensure_finalizer(body, decided)
@@ -204,6 +219,7 @@ class Reconciler:
             if not await self._apply(body, decided):
                 break
         body = await self._write_status(body, decided)
+        self.notifier.offer(key, decided.deliveries, decided.status.notices)
         metrics.record(key[0], key[1], status, decided.status)
         await asyncio.gather(*(events.post(self.client, body, event) for event in said.values()))
         if decided.wake_at is not None:
