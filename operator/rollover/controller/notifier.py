@@ -11,6 +11,7 @@ with an error that names no URL and no secret); the rollover never waits for it.
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import email.utils
 import json
 import logging
@@ -168,7 +169,8 @@ def email_message(delivery: Delivery, sender: str) -> EmailMessage:
     """The email of a delivery: plain text and HTML, dated and identified by the notice."""
     notice = delivery.notice
     content = notice_text.email(notice)
-    message = EmailMessage()
+    # Headers unfolded up to SMTP's line limit: a folded Message-ID is legal but some relays mangle it.
+    message = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=998))
     message["From"] = sender
     message["To"] = ", ".join(delivery.recipients)
     message["Subject"] = content.subject

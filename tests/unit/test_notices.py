@@ -1,0 +1,299 @@
+"""District notices, pure: which are due when, each delivered once per channel, and what they say."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import functools
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from cloudevents.core.bindings.http import HTTPMessage, from_structured
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rollover.api.models import (
+    Condition,
+    ConditionType,
+    DistrictRolloverSpec,
+    DistrictRolloverStatus,
+    JobRecord,
+    JobState,
+    NoticeRecord,
+    Phase,
+    Step,
+)
+from rollover.config import ChannelFormat
+from rollover.controller.notifier import email_message, webhook_request
+from rollover.notice_text import cloudevent, message_id, slack
+from rollover.notices import (
+    Delivery,
+    NoticeKind,
+    deliveries,
+    due_notices,
+    kept_records,
+    notice_id,
+    pause_ahead_at,
+)
+from rollover.observed import Observed
+from rollover.planner import Plan, Rollover, Settings, plan
+
+pytestmark = pytest.mark.unit
+
+CHICAGO = ZoneInfo("America/Chicago")
+NS, NAME, YEAR = "district-il", "springfield", "2026-2027"
+CREATED = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
+AHEAD_AT = dt.datetime(2027, 7, 14, 9, tzinfo=CHICAGO)  # Wednesday 09:00: the business day before
+PAUSE_AT = dt.datetime(2027, 7, 15, tzinfo=CHICAGO)  # Thursday 00:00
+RESET_AT = dt.datetime(2027, 7, 16, tzinfo=CHICAGO)  # Friday 00:00
+NOTIFY = {"emails": ["it@springfield.k12.il.us", "principal@springfield.k12.il.us"], "channels": ["ops"]}
+SETTINGS = Settings(notice_channels=frozenset({"ops", "csm"}))
+
+
+def spec(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "districtId": "IL-0631950",
+        "displayName": "Springfield <SD> & Co",
+        "schoolYear": YEAR,
+        "resetDate": "2027-07-16",
+        "timeZone": "America/Chicago",
+        "calendar": {"country": "US", "subdivision": "IL"},
+        "products": ["imagine-math", "twig-science"],
+        "syncSelector": {"matchLabels": {"district": "springfield"}},
+        "notify": NOTIFY,
+    }
+    return base | overrides
+
+
+@functools.cache
+def _accepted(notify: bool) -> DistrictRolloverStatus:
+    overrides = {} if notify else {"notify": None}
+    return plan(
+        Rollover(NS, NAME, 1, spec(**overrides), DistrictRolloverStatus()), Observed(), CREATED
+    ).status
+
+
+def accepted(**overrides: Any) -> DistrictRolloverStatus:
+    return _accepted("notify" not in overrides)
+
+
+def planned(
+    status: DistrictRolloverStatus, now: dt.datetime, observed: Observed | None = None, **overrides: Any
+) -> Plan:
+    return plan(Rollover(NS, NAME, 1, spec(**overrides), status), observed or Observed(), now, SETTINGS)
+
+
+def at_phase(phase: Phase, **update: Any) -> DistrictRolloverStatus:
+    return accepted().model_copy(update={"phase": phase, **update})
+
+
+def channels(p: Plan) -> list[tuple[str, str]]:
+    return [(d.notice.kind.value, d.channel) for d in p.deliveries]
+
+
+# --- when -------------------------------------------------------------------------------------
+
+
+def test_pause_ahead_is_the_business_day_before_the_pause_at_nine_district_time() -> None:
+    parsed = DistrictRolloverSpec.model_validate(spec(resetDate="2027-07-06"))  # pause Fri Jul 2
+    # Mon Jul 5 is the observed Independence Day: the pause is Fri Jul 2, and PauseAhead Thu Jul 1.
+    assert pause_ahead_at(parsed, dt.date(2027, 7, 2)) == dt.datetime(2027, 7, 1, 9, tzinfo=CHICAGO)
+
+
+def test_a_scheduled_rollover_wakes_for_pause_ahead_and_owes_nothing_before() -> None:
+    p = planned(accepted(), CREATED)
+    assert p.deliveries == ()
+    assert p.wake_at == AHEAD_AT
+    assert p.status.next_transition_at == PAUSE_AT  # the phase's own next step is unchanged
+    assert p.status.condition(ConditionType.NOTIFICATIONS_DELIVERED) is not None
+
+
+def test_without_notify_nothing_is_owed_and_no_condition_is_set() -> None:
+    status = accepted(notify=None)
+    p = planned(status, AHEAD_AT, notify=None)
+    assert p.deliveries == ()
+    assert p.wake_at == PAUSE_AT
+    assert p.status.condition(ConditionType.NOTIFICATIONS_DELIVERED) is None
+
+
+def test_at_pause_ahead_time_it_owes_the_email_and_each_channel() -> None:
+    p = planned(accepted(), AHEAD_AT)
+    assert channels(p) == [("PauseAhead", "email"), ("PauseAhead", "webhook:ops")]
+    assert p.deliveries[0].recipients == tuple(NOTIFY["emails"])
+    assert p.wake_at == PAUSE_AT
+
+
+def test_a_delivered_notice_is_recorded_and_never_owed_again() -> None:
+    first = planned(accepted(), AHEAD_AT)
+    sent = NoticeRecord(id=first.deliveries[0].notice.id, channel="email", sent_at=AHEAD_AT)
+    recorded = planned(first.status, AHEAD_AT, Observed(delivered=(sent,)))
+    assert recorded.status.notices == [sent]
+    assert channels(recorded) == [("PauseAhead", "webhook:ops")]
+    again = planned(recorded.status, AHEAD_AT + dt.timedelta(hours=1))
+    assert channels(again) == [("PauseAhead", "webhook:ops")]
+
+
+def test_a_late_rollover_skips_pause_ahead_and_owes_paused() -> None:
+    p = planned(at_phase(Phase.PAUSED), PAUSE_AT + dt.timedelta(hours=2))
+    assert [k for k, _ in channels(p)] == ["Paused", "Paused"]
+
+
+def test_failed_stalled_and_preflight_failed_carry_the_problem_and_what_to_do() -> None:
+    stalled = Condition(
+        type="Stalled",
+        status="True",
+        reason="ArchiveFailed",
+        message="twig-science: Job x failed: cannot write the archive",
+        last_transition_time=RESET_AT,
+    )
+    failed = due_notices(NS, NAME, _spec(), at_phase(Phase.FAILED, conditions=[stalled]), RESET_AT)
+    assert [n.kind for n in failed] == [NoticeKind.FAILED]
+    assert "cannot write the archive" in failed[0].problem
+    assert "kubectl rollover retry" in failed[0].next_step
+    preflight = Condition(
+        type="PreflightPassed",
+        status="False",
+        reason="ArchiveUnwritable",
+        message="archive: denied",
+        last_transition_time=CREATED,
+    )
+    due = due_notices(NS, NAME, _spec(), at_phase(Phase.SCHEDULED, conditions=[preflight]), CREATED)
+    assert [n.kind for n in due] == [NoticeKind.PREFLIGHT_FAILED]
+
+
+def test_an_unknown_channel_names_the_field_and_the_others_still_get_notices() -> None:
+    p = planned(accepted(), AHEAD_AT, notify={"emails": [], "channels": ["nope", "ops"]})
+    condition = p.status.condition(ConditionType.NOTIFICATIONS_DELIVERED)
+    assert condition is not None
+    assert (condition.status, condition.reason) == ("False", "NotifyChannelUnknown")
+    assert "spec.notify.channels[0]" in condition.message
+    assert channels(p) == [("PauseAhead", "webhook:ops")]
+
+
+def test_a_failed_delivery_says_why_without_holding_up_the_rollover() -> None:
+    error = "webhook ops: the receiver answered HTTP 500"
+    p = planned(at_phase(Phase.PAUSED), RESET_AT - dt.timedelta(hours=1), Observed(notice_error=error))
+    condition = p.status.condition(ConditionType.NOTIFICATIONS_DELIVERED)
+    assert condition is not None and condition.status == "False" and error in condition.message
+    without = planned(at_phase(Phase.PAUSED), RESET_AT - dt.timedelta(hours=1))
+    assert p.actions == without.actions and p.status.phase == without.status.phase
+
+
+def test_records_of_older_cycles_are_dropped() -> None:
+    records = [
+        NoticeRecord(id=notice_id(NS, NAME, year, NoticeKind.COMPLETED), channel="email", sent_at=CREATED)
+        for year in ("2024-2025", "2025-2026")
+    ]
+    assert [r.id.split(".")[1] for r in kept_records(records, YEAR)] == ["2025-2026"]
+
+
+_CYCLE = [
+    (Phase.SCHEDULED, CREATED),
+    (Phase.SCHEDULED, AHEAD_AT),
+    (Phase.SCHEDULED, AHEAD_AT + dt.timedelta(hours=3)),
+    (Phase.PAUSED, PAUSE_AT),
+    (Phase.ARCHIVING, RESET_AT),
+    (Phase.RESETTING, RESET_AT + dt.timedelta(hours=1)),
+    (Phase.COMPLETED, RESET_AT + dt.timedelta(hours=2)),
+]
+
+
+@given(
+    sends=st.lists(st.integers(min_value=0, max_value=3), min_size=len(_CYCLE), max_size=len(_CYCLE)),
+    repeats=st.lists(st.integers(min_value=1, max_value=3), min_size=len(_CYCLE), max_size=len(_CYCLE)),
+)
+def test_every_notice_reaches_each_channel_at_most_once_and_in_order(
+    sends: list[int], repeats: list[int]
+) -> None:
+    """However many passes each state gets and however many deliveries land in each, no (notice,
+    channel) is owed after it is recorded, and each channel hears the notices in the cycle's order."""
+    parsed = _spec()
+    recorded: list[NoticeRecord] = []
+    for (phase, now), sent, passes in zip(_CYCLE, sends, repeats, strict=True):
+        for _ in range(passes):
+            status = at_phase(phase, notices=list(recorded))
+            owed = deliveries(due_notices(NS, NAME, parsed, status, now), parsed, recorded)
+            assert not {(d.notice.id, d.channel) for d in owed} & {(r.id, r.channel) for r in recorded}
+            recorded += [NoticeRecord(id=d.notice.id, channel=d.channel, sent_at=now) for d in owed[:sent]]
+    order = [k.slug for k in (NoticeKind.PAUSE_AHEAD, NoticeKind.PAUSED, NoticeKind.COMPLETED)]
+    for channel in ("email", "webhook:ops"):
+        kinds = [r.id.split(".")[0] for r in recorded if r.channel == channel]
+        assert kinds == sorted(kinds, key=order.index)
+
+
+# --- what they say ----------------------------------------------------------------------------
+
+
+def _spec(**overrides: Any) -> DistrictRolloverSpec:
+    return DistrictRolloverSpec.model_validate(spec(**overrides))
+
+
+def _delivery(kind: NoticeKind, status: DistrictRolloverStatus, now: dt.datetime) -> Delivery:
+    notice = next(
+        n for n in due_notices(NS, NAME, _spec(), status, now, ["grades finalized"]) if n.kind is kind
+    )
+    return Delivery(notice, "email", tuple(NOTIFY["emails"]))
+
+
+def test_the_email_has_text_and_html_in_district_time_and_a_stable_message_id() -> None:
+    delivery = _delivery(NoticeKind.PAUSE_AHEAD, accepted(), AHEAD_AT)
+    parsed = email.message_from_bytes(bytes(email_message(delivery, "rollover@k12.dev")))
+    expected = "<pause-ahead.2026-2027.springfield.district-il@rollover.rostering.k12.dev>"
+    assert parsed["Message-ID"] == expected
+    assert message_id(_delivery(NoticeKind.PAUSE_AHEAD, accepted(), AHEAD_AT).notice) == expected
+    assert parsed["Date"].endswith("-0500")  # CDT
+    assert "Thu 2027-07-15 00:00 CDT" in parsed["Subject"]
+    text, page = (part.get_payload(decode=True).decode() for part in parsed.walk() if not part.is_multipart())
+    assert "Fri 2027-07-16 00:00 CDT" in text and "- grades finalized" in text
+    assert "<li>grades finalized</li>" in page
+    assert "Springfield &lt;SD&gt; &amp; Co" in page and "<SD>" not in page
+
+
+def test_the_cloudevent_is_valid_and_identified_by_the_notice() -> None:
+    delivery = _delivery(NoticeKind.PAUSE_AHEAD, accepted(), AHEAD_AT)
+    headers, body = webhook_request(delivery, ChannelFormat.CLOUDEVENTS)
+    event = from_structured(HTTPMessage(headers, body), JSONFormat(), CloudEvent)
+    assert headers["content-type"].startswith("application/cloudevents+json")
+    assert event.get_type() == "dev.k12.rostering.rollover.pause-ahead"
+    assert event.get_subject() == "district-il/springfield"
+    assert event.get_id() == delivery.notice.id
+    data = event.get_data()
+    assert isinstance(data, dict) and data["openItems"] == ["grades finalized"]
+    assert data["pauseAt"] == "2027-07-15T00:00:00-05:00"
+    again = _delivery(NoticeKind.PAUSE_AHEAD, accepted(), AHEAD_AT)
+    assert cloudevent(delivery.notice) == cloudevent(again.notice)
+
+
+def test_slack_text_escapes_what_slack_would_read_as_markup() -> None:
+    delivery = _delivery(NoticeKind.PAUSE_AHEAD, accepted(), AHEAD_AT)
+    _, body = webhook_request(delivery, ChannelFormat.SLACK)
+    text = json.loads(body)["text"]
+    assert text == slack(delivery.notice)["text"]
+    assert "&lt;SD&gt; &amp; Co" in text and "<SD>" not in text
+
+
+def test_completed_lists_each_product_with_its_archive_and_no_credentials() -> None:
+    def job(step: Step, product: str, result: dict[str, Any]) -> JobRecord:
+        return JobRecord(
+            name=f"{product}-{step}", step=step, product=product, state=JobState.SUCCEEDED, result=result
+        )
+
+    ARCHIVE = "bucket/a/manifest.json"
+    jobs = [
+        job(
+            Step.ARCHIVE,
+            "twig-science",
+            {"manifest": f"s3://key:secret@{ARCHIVE}", "rows": {"t": 5, "u": 7}},
+        ),
+        job(Step.RESET, "twig-science", {"deleted": {"t": 5}}),
+    ]
+    delivery = _delivery(NoticeKind.COMPLETED, at_phase(Phase.COMPLETED, jobs=jobs), RESET_AT)
+    text = email_message(delivery, "rollover@k12.dev").get_body(("plain",))
+    assert text is not None
+    content = text.get_content()
+    assert "twig-science: 12 rows archived, 5 rows deleted; archive: s3://bucket/a/manifest.json" in content
+    assert "secret" not in content
