@@ -634,3 +634,33 @@ def test_two_shards_side_by_side_each_serve_only_their_namespaces(
     one, two = log_one.read_text(), log_two.read_text()
     assert f'"{first}/springfield"' in one and f'"{second}/springfield"' not in one
     assert f'"{second}/springfield"' in two and f'"{first}/springfield"' not in two
+
+
+def test_notifications_reach_the_config_and_their_secret_is_mounted(helm: Path, tmp_path: Path) -> None:
+    docs = render(
+        helm,
+        "r",
+        "ops",
+        "--set",
+        "notifications.secret=rollover-notifications",
+        "--set",
+        "notifications.smtp.host=smtp.example.org",
+        "--set",
+        "notifications.smtp.from=rollover@example.org",
+        "--set",
+        "notifications.smtp.passwordFile=/etc/district-rollover/notifications/smtp-password",
+        "--set",
+        "notifications.channels.ops.url=https://hooks.example.org/rollover",
+        "--set",
+        "notifications.channels.ops.format=slack",
+    )
+    config = load_config(operator_config(docs, tmp_path / "config.yaml")).notifications
+    assert config.smtp is not None and config.smtp.host == "smtp.example.org"
+    assert str(config.channels["ops"].url) == "https://hooks.example.org/rollover"
+    pod = the(docs, "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "notifications", "secret": {"secretName": "rollover-notifications"}} in pod["volumes"]
+    bare = load_config(operator_config(render(helm, "r", "ops"), tmp_path / "bare.yaml")).notifications
+    assert bare.smtp is None and bare.channels == {}
+    bad = ("--set", "notifications.channels.Bad_Name.url=https://x.example.org")
+    done = run_helm(helm, "template", "r", str(CHART), "--kube-version", KUBE_VERSION, *bad, check=False)
+    assert done.returncode != 0 and "Bad_Name" in done.stderr, done.stderr
