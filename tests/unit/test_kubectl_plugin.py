@@ -302,3 +302,28 @@ def test_kubectl_flags_are_passed_through(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(kubectl.subprocess, "run", run)
     assert plugin.main(["status", "-A", "--kubeconfig", "/k", "--context", "c"]) == plugin.EXIT_ERROR
     assert seen[0][:3] == ["kubectl", "--kubeconfig=/k", "--context=c"]
+
+
+def test_status_and_explain_list_the_notices_delivered_and_a_failing_one() -> None:
+    base = rollover_in("Paused", notify={"emails": ["it@springfield.k12.il.us"], "channels": ["ops"]})
+    base["status"]["notices"] = [
+        {
+            "id": "pause-ahead.2026-2027.springfield.district-il",
+            "channel": "email",
+            "sentAt": "2027-07-14T14:00:00Z",
+        }
+    ]
+    base["status"]["conditions"].append(
+        {
+            "type": "NotificationsDelivered",
+            "status": "False",
+            "reason": "NotificationFailed",
+            "message": "webhook ops: the receiver answered HTTP 500",
+            "lastTransitionTime": "2027-07-14T14:00:00Z",
+        }
+    )
+    detail = status_text.status_detail(View.of(base), NOW)
+    assert "Notices:\n  Wed 2027-07-14 09:00 CDT  pause-ahead -> email" in detail
+    assert "not delivered: webhook ops: the receiver answered HTTP 500" in detail
+    assert "pause-ahead -> email" in status_text.explain(View.of(base), [])
+    assert "Notices:" not in status_text.status_detail(view("Paused"), NOW)

@@ -161,7 +161,19 @@ def status_detail(view: View, now: dt.datetime | None = None) -> str:
         f"  {j.name}  {j.step.value} {j.product}: {j.state.value}" + (f": {j.message}" if j.message else "")
         for j in status.jobs
     ]
-    return "\n".join([text, "Jobs:", *jobs]) if jobs else text
+    sections = [text, *(["Jobs:", *jobs] if jobs else []), *notices_lines(view)]
+    return "\n".join(sections)
+
+
+def notices_lines(view: View) -> list[str]:
+    """`Notices:` and one line per delivered notice and channel (none without spec.notify)."""
+    notify = view.spec.get("notify") or {}
+    if not notify and not view.status.notices:
+        return []
+    sent = [f"  {view.local(n.sent_at)}  {n.id.split('.')[0]} -> {n.channel}" for n in view.status.notices]
+    delivered = view.condition(ConditionType.NOTIFICATIONS_DELIVERED)
+    failing = [f"  not delivered: {delivered.message}"] if delivered and delivered.status == "False" else []
+    return ["Notices:", *(sent or ["  none delivered yet"]), *failing]
 
 
 def explain(view: View, events: Sequence[dict[str, Any]]) -> str:
@@ -199,6 +211,9 @@ def explain(view: View, events: Sequence[dict[str, Any]]) -> str:
         out.append(
             f"  {when}  {event.get('type', '')} {event.get('reason', '')}{repeat}: {event.get('message', '')}"
         )
+    notices = notices_lines(view)
+    if notices:
+        out.extend(["", *notices])
     out.append("")
     out.append(f"Runbook: {RUNBOOK}")
     return "\n".join(out)
