@@ -3,6 +3,8 @@
 A fresh local control plane and PostgreSQL roster store; each example district seeded with students
 and given roster-sync CronJobs; the operator started with an ACCELERATED DEMO CLOCK (a year's
 rollovers in about two minutes); `kubectl get districtrollovers -A` printed at every change.
+Every district is sent its notices (spec.notify is added to each example): a local SMTP server and
+webhook receiver (rollover.devcluster.receivers) print each one's subject as it arrives.
 Job pods are run by the demo pod runner (rollover.devcluster.podrunner), since there is no kubelet.
 """
 
@@ -25,9 +27,12 @@ from rollover.devcluster.binaries import repo_root
 from rollover.devcluster.controlplane import ControlPlane, install_manifests
 from rollover.devcluster.objects import district_namespace, sync_cronjob
 from rollover.devcluster.postgres import PostgresServer
+from rollover.devcluster.receivers import Arrival, Receivers
 from rollover.devcluster.runner import running_operator
 
 SYNC_CRONJOBS = ("clever-sync", "oneroster-csv-import")
+#: The demo's webhook channels (operator configuration) and the format of each.
+NOTICE_CHANNELS = {"csm-events": "cloudevents", "csm-chat": "slack"}
 
 
 def _examples(directory: Path) -> list[dict[str, Any]]:
@@ -48,8 +53,18 @@ def _sync_objects(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return objects
 
 
+def _with_notify(doc: dict[str, Any]) -> dict[str, Any]:
+    """The example with district contacts and the demo's CloudEvents channel to notify."""
+    contact = f"it@{doc['spec']['districtId'].lower()}.k12.example.org"
+    return doc | {"spec": doc["spec"] | {"notify": {"emails": [contact], "channels": ["csm-events"]}}}
+
+
+def _print_arrival(arrival: Arrival) -> None:
+    print(f"  notice -> {arrival.channel:<18} {arrival.subject}", flush=True)
+
+
 def _write_yaml_stream(path: Path, docs: list[dict[str, Any]]) -> None:
-    path.write_text("\n---\n".join(json.dumps(d) for d in docs))
+    path.write_text("\n---\n".join(json.dumps(d, default=str) for d in docs))  # YAML dates as text
 
 
 def _rollover_job(log: Path, *args: str) -> None:
@@ -81,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
     examples = _examples(root / "examples" / "districts")
 
-    with PostgresServer() as pg:
+    with PostgresServer() as pg, Receivers(on_arrival=_print_arrival) as receivers:
         db = pg.url
         print(f"== PostgreSQL roster store up; seeding {len(examples)} districts", flush=True)
         _rollover_job(plane.log_dir / "seed.log", "migrate", f"--database-url={db}")
@@ -107,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                             {"name": "DATABASE_URL", "value": db},
                             {"name": "ARCHIVE_URI", "value": f"file://{archive}"},
                         ],
-                    }
+                    },
+                    "notifications": receivers.config(NOTICE_CHANNELS),
                 }
             )
         )
@@ -115,10 +131,17 @@ def main(argv: list[str] | None = None) -> int:
         objects = state / "sync-objects.yaml"
         _write_yaml_stream(objects, [o for d in examples for o in _sync_objects(d)])
         install_manifests(plane.kubeconfig, [objects])
-        subprocess.run(["kubectl", "apply", "-f", str(root / "examples" / "districts")], env=env, check=True)
+        districts = state / "districts.yaml"
+        _write_yaml_stream(districts, [_with_notify(d) for d in examples])
+        subprocess.run(["kubectl", "apply", "-f", str(districts)], env=env, check=True)
         print(
-            "== applied examples/districts; starting the operator with an ACCELERATED DEMO CLOCK "
-            f"({args.clock_start}, x{args.clock_rate:g})",
+            f"== mail (SMTP :{receivers.smtp_port}) and webhook (:{receivers.http_port}) receivers up; "
+            "each notice's subject is printed as it arrives",
+            flush=True,
+        )
+        print(
+            "== applied examples/districts (with spec.notify); starting the operator with an "
+            f"ACCELERATED DEMO CLOCK ({args.clock_start}, x{args.clock_rate:g})",
             flush=True,
         )
         logs = state / "logs"
@@ -142,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             try:
                 ok = _watch(env, len(examples), args.timeout)
+                _await_completed_notices(receivers, len(examples))
             finally:
                 runner.terminate()
                 runner.wait(timeout=20)
@@ -178,6 +202,22 @@ def _watch(env: dict[str, str], count: int, timeout: float) -> bool:
         time.sleep(0.5)
     print(f"demo: not every district completed within {timeout:.0f}s", file=sys.stderr)
     return False
+
+
+def _await_completed_notices(receivers: Receivers, count: int, timeout: float = 15.0) -> None:
+    """Give the last Completed notices a moment: they are delivered after the phase is written."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        emails = [a for a in receivers.received() if a.channel == "email"]
+        if sum(a.id.startswith("completed.") for a in emails) >= count:
+            break
+        time.sleep(0.2)
+    arrived = receivers.received()
+    print(
+        f"\n== {len(arrived)} notices arrived: {sum(a.channel == 'email' for a in arrived)} emails, "
+        f"{sum(a.channel != 'email' for a in arrived)} CloudEvents",
+        flush=True,
+    )
 
 
 def _summary(result: dict[str, Any]) -> str:
