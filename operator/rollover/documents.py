@@ -18,6 +18,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from rollover.api.models import DistrictRolloverSpec
 from rollover.findings import Finding, parse_path
+from rollover.notices import unknown_channels
+from rollover.reasons import Reason
 from rollover.validation import check_document, cross_document_findings
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -176,13 +178,27 @@ def load_paths(paths: Iterable[str]) -> tuple[list[Document], list[LoadError]]:
     return documents, errors
 
 
-def check_documents(documents: Sequence[Document], now: dt.datetime) -> list[CheckedDocument]:
-    """Validate each document (with the date treated as being chosen now) and the documents together."""
+def check_documents(
+    documents: Sequence[Document], now: dt.datetime, channels: frozenset[str] | None = None
+) -> list[CheckedDocument]:
+    """Validate each document (with the date treated as being chosen now) and the documents together;
+    with the operator configuration's webhook `channels`, an unknown spec.notify channel is a warning
+    (notices to it would not go out; the rollover itself is not affected)."""
     reports = [check_document(document.data, now) for document in documents]
     parsed = [(i, report.spec) for i, report in enumerate(reports) if report.spec is not None]
     extra: dict[int, list[Finding]] = {}
     for k, finding in cross_document_findings([(documents[i].label, spec) for i, spec in parsed]):
         extra.setdefault(parsed[k][0], []).append(finding)
+    for i, spec in parsed if channels is not None else ():
+        extra.setdefault(i, []).extend(
+            Finding.warning(
+                path,
+                Reason.NOTIFY_CHANNEL_UNKNOWN,
+                f"no webhook channel {name!r} in the operator configuration; known: "
+                f"{', '.join(sorted(channels or ())) or 'none'}",
+            )
+            for path, name in unknown_channels(spec, channels or ())
+        )
     checked = []
     for i, (document, report) in enumerate(zip(documents, reports, strict=True)):
         located = (Located(f, *document.position(f.field)) for f in (*report.findings, *extra.get(i, ())))

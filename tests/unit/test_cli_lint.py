@@ -290,3 +290,31 @@ def test_examples_follow_the_conventions(example: Path) -> None:
     assert labels["rostering.k12.dev/district"] == spec["districtId"].lower()
     assert spec["schoolYear"] == "2026-2027"
     assert spec["resetDate"].year == 2027
+
+
+def test_notify_channels_are_checked_against_the_operator_config_when_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        district() + "  notify:\n    emails: [it@il-1.k12.example.org]\n    channels: [csm-ops, csm-chat]\n"
+    )
+    path = write(tmp_path, "d.yaml", text)
+    config = write(
+        tmp_path, "config.yaml", "notifications:\n  channels:\n    csm-ops: {url: https://h.example.org}\n"
+    )
+
+    assert lint(capsys, str(path))[:2] == (0, [])  # no configuration: lint cannot know the channels
+    status, lines, _ = lint(capsys, "--config", str(config), str(path))
+
+    assert status == 0, "a notice channel never blocks the rollover: a warning"
+    assert lines == [
+        f"{path}:21:25: warning: spec.notify.channels[1]: no webhook channel 'csm-chat' in the operator "
+        "configuration; known: csm-ops"
+    ]
+
+
+def test_a_malformed_contact_email_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = district() + "  notify:\n    emails: ['IT <it@il-1.org>']\n"
+    status, lines, _ = lint(capsys, str(write(tmp_path, "d.yaml", text)))
+
+    assert status == 1 and "spec.notify.emails[0]" in lines[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rollover.cli.arguments import add_now_argument, now_of
 from rollover.cli.reporting import (
@@ -18,6 +19,7 @@ from rollover.cli.reporting import (
     load_error_diagnostic,
     plural,
 )
+from rollover.config import ConfigError, load_config
 from rollover.documents import UsageError, check_documents, load_paths
 
 
@@ -35,6 +37,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="text",
         help="github: workflow annotations (default: text)",
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="the operator configuration: spec.notify.channels it does not define are warnings "
+        "(without it, channel names are checked only for their syntax)",
+    )
     add_now_argument(parser)
     parser.set_defaults(func=run)
 
@@ -43,9 +51,10 @@ def run(args: argparse.Namespace) -> int:
     """Lint the paths; returns the exit status."""
     try:
         documents, load_errors = load_paths(args.paths)
-    except UsageError as exc:
+        channels = frozenset(load_config(args.config).notifications.channels) if args.config else None
+    except (UsageError, ConfigError) as exc:
         return fail_usage("lint", exc)
-    checked = check_documents(documents, now_of(args))
+    checked = check_documents(documents, now_of(args), channels)
     for error in load_errors:
         print(load_error_diagnostic(error).render(args.format))
     for item in checked:
