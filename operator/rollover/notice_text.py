@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,7 +92,10 @@ def _count(rows: int | None) -> str:
 def email(notice: Notice) -> EmailContent:
     """The email: the same paragraphs as plain text and as HTML."""
     parts = paragraphs(notice)
-    text = "\n\n".join(parts) + "\n"
+    text = parts[0]
+    for before, part in itertools.pairwise(parts):
+        text += ("\n" if before.startswith("- ") and part.startswith("- ") else "\n\n") + part
+    text += "\n"
     blocks, items = [], []
     for part in [*parts, ""]:
         if part.startswith("- "):
