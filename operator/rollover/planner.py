@@ -252,6 +252,8 @@ def _with_notices(
 ) -> Plan:
     """Record what the notifier delivered, list the notices still owed, and wake up for PauseAhead.
     Decided after the rollover's own plan and never changing it: notices cannot hold it up."""
+    if not rollover.spec.get("notify") and not decided.status.notices and not observed.delivered:
+        return decided  # the common case costs nothing more
     try:
         spec = DistrictRolloverSpec.model_validate(rollover.spec)
     except ValidationError:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import functools
 import json
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +18,7 @@ from cloudevents.core.v1.event import CloudEvent
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rollover import notice_text
 from rollover.api.models import (
     Condition,
     ConditionType,
@@ -27,8 +30,9 @@ from rollover.api.models import (
     Phase,
     Step,
 )
-from rollover.config import ChannelFormat
-from rollover.controller.notifier import email_message, webhook_request
+from rollover.config import ChannelFormat, NotificationsConfig
+from rollover.controller.clock import SystemClock
+from rollover.controller.notifier import Notifier, email_message, webhook_request
 from rollover.notice_text import cloudevent, message_id, slack
 from rollover.notices import (
     Delivery,
@@ -297,3 +301,42 @@ def test_completed_lists_each_product_with_its_archive_and_no_credentials() -> N
     content = text.get_content()
     assert "twig-science: 12 rows archived, 5 rows deleted; archive: s3://bucket/a/manifest.json" in content
     assert "secret" not in content
+
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+
+
+@given(name=_TEXT, problem=_TEXT)
+def test_no_district_written_text_becomes_markup_in_html_or_slack(name: str, problem: str) -> None:
+    """Whatever a district author puts in displayName (or a Job puts in a failure message), the HTML
+    part and the Slack text show it as text: no tag, no link, no mention is ever made of it."""
+    stalled = Condition(
+        type="Stalled", status="True", reason="ArchiveFailed", message=problem, last_transition_time=RESET_AT
+    )
+    status = at_phase(Phase.FAILED, conditions=[stalled])
+    (notice,) = due_notices(NS, NAME, _spec(displayName=name or None), status, RESET_AT)
+    page = notice_text.email(notice).html
+    assert page.count("<") == len(re.findall(r"</?(html|body|h3|p|ul|li)>", page)), "only our own tags"
+    assert "<" not in slack(notice)["text"] and ">" not in slack(notice)["text"]
+
+
+async def test_the_notifier_sends_the_next_only_after_the_last_is_recorded() -> None:
+    changed: list[tuple[str, str]] = []
+    notifier = Notifier(NotificationsConfig(retry_first_seconds=3600), SystemClock(), changed.append)
+    key = (NS, NAME)
+    ahead = _delivery(NoticeKind.PAUSE_AHEAD, accepted(), AHEAD_AT)
+    sent = NoticeRecord(id=ahead.notice.id, channel="webhook:ops", sent_at=AHEAD_AT)
+    notifier.delivered[key] = [sent]
+
+    notifier.offer(key, [ahead], recorded=[])  # the last delivery is not in status yet: wait
+    assert notifier.delivered[key] == [sent] and not changed
+
+    notifier.offer(key, [ahead], recorded=[sent])  # recorded: the next goes (and fails: no relay)
+    await asyncio.sleep(0.05)
+    assert key not in notifier.delivered
+    assert notifier.errors[key] == "email: no SMTP relay in the operator configuration (notifications.smtp)"
+    assert changed == [key]
+
+    notifier.forget(key)  # the rollover was deleted: no more retries
+    assert key not in notifier.errors
+    await notifier.close()

@@ -221,6 +221,7 @@ async def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
     if event["type"] == "DELETED":
         for waiting in reconciler.cache.drop_rollover(*key):
             reconciler.enqueue(waiting)
+        reconciler.notifier.forget(key)
         metrics.forget(*key)
         return
     # False for a replay, for the event of our own write (already cached) and for an event older

@@ -73,6 +73,14 @@ class Notifier:
         if task is None or task.done():
             self._tasks[key] = asyncio.create_task(self._deliver(key), name=f"notify-{key[0]}/{key[1]}")
 
+    def forget(self, key: Key) -> None:
+        """The rollover is gone: nothing more is owed to it."""
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+        for state in (self._next, self.delivered, self.errors):
+            state.pop(key, None)
+
     def halt(self) -> None:
         """Stop every delivery now (leadership lost, shutdown); the next leader owes what is left."""
         for task in self._tasks.values():

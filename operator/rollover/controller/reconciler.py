@@ -178,6 +178,7 @@ class Reconciler:
         """
         body = self.cache.rollover(key)
         if body is None:
+            self.notifier.forget(key)
             return
         meta = body["metadata"]
         await self._collect_results(body)
