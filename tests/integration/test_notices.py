@@ -116,7 +116,7 @@ def test_a_failing_webhook_delays_only_the_notices(
     kube.cronjob("clever-sync", LABELS)
     kube.apply(rollover_doc(kube.ns, notify={"channels": ["ops"]}))
     receivers.webhook_failure = 500
-    start = "2027-07-14T23:40:00-05:00"
+    start = "2027-07-14T21:00:00-05:00"  # three hours (seconds) ahead: the operator is up by then
     clock = AcceleratedClock(dt.datetime.fromisoformat(start), rate)
     pause_at = dt.datetime(2027, 7, 15, tzinfo=CHICAGO)
     with operator(
