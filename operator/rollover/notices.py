@@ -163,7 +163,8 @@ def due_notices(
         due.append(notice(NoticeKind.PAUSED))
     stalled = status.condition(ConditionType.STALLED)
     if status.phase is Phase.FAILED and stalled is not None:
-        due.append(notice(NoticeKind.FAILED, problem=stalled.message, next_step=_next_step(stalled.reason)))
+        problem = "; ".join([stalled.message, *_job_errors(status.jobs)])
+        due.append(notice(NoticeKind.FAILED, problem=problem, next_step=_next_step(stalled.reason)))
     elif stalled is not None and stalled.status == "True" and status.phase in _PAUSED_PHASES:
         due.append(notice(NoticeKind.STALLED, problem=stalled.message, next_step=_next_step(stalled.reason)))
     if status.phase is Phase.COMPLETED:
@@ -187,6 +188,15 @@ def _next_step(reason: str) -> str:
         reason,
         "The CSM runs `kubectl rollover explain` for the details and fixes the cause.",
     )
+
+
+def _job_errors(jobs: Iterable[JobRecord]) -> list[str]:
+    """What each failed Job said went wrong (its result's `error`, already redacted by the Job)."""
+    return [
+        f"{job.product} {job.step.value}: {job.result['error']}"
+        for job in jobs
+        if job.state is JobState.FAILED and job.result and isinstance(job.result.get("error"), str)
+    ]
 
 
 def outcomes(jobs: Iterable[JobRecord]) -> tuple[ProductOutcome, ...]:

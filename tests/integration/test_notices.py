@@ -145,3 +145,24 @@ def test_a_failing_webhook_delays_only_the_notices(
     assert kinds(receivers.received(), "webhook:ops") == ["paused"]
     assert len(recorded(kube)) == 1
     assert condition(kube, "NotificationsDelivered")["status"] == "True"
+
+
+def test_a_failed_archive_tells_what_broke_and_what_the_csm_does_next(
+    control_plane: RunningControlPlane, kube: Kube, receivers: Receivers, tmp_path: Path
+) -> None:
+    config = receivers.write_config(tmp_path / "config.yaml", CHANNELS, defaultJob={"backoffLimit": 0})
+    kube.cronjob("clever-sync", LABELS)
+    kube.apply(rollover_doc(kube.ns, products=["imagine-math"], notify={"emails": NOTIFY["emails"]}))
+    with operator(control_plane, kube.ns, tmp_path / "operator.log", config=config):
+        kube.wait_phase("springfield", "Archiving", timeout=60)
+        wait_for(lambda: kube.items("pods", "-l", ARCHIVE), what="archive pod")
+        kube.finish_pods(ARCHIVE, succeed=False, message={"error": "archive destination unreachable"})
+        kube.wait_phase("springfield", "Failed")
+        wait_for(lambda: len(recorded(kube)) == 3, what="PauseAhead, Paused and Failed recorded")
+    arrivals = receivers.received()
+    assert kinds(arrivals, "email") == ["pause-ahead", "paused", "failed"]
+    failed = arrivals[-1].body
+    assert failed["Subject"].endswith("the rollover failed")
+    text = failed.get_body(("plain",)).get_content()
+    assert "archive destination unreachable" in text
+    assert "nothing was deleted" in text and "kubectl rollover retry" in text

@@ -154,9 +154,14 @@ def test_failed_stalled_and_preflight_failed_carry_the_problem_and_what_to_do() 
         message="twig-science: Job x failed: cannot write the archive",
         last_transition_time=RESET_AT,
     )
-    failed = due_notices(NS, NAME, _spec(), at_phase(Phase.FAILED, conditions=[stalled]), RESET_AT)
+    job = JobRecord(
+        name="x", step=Step.ARCHIVE, product="twig-science", state=JobState.FAILED, result={"error": "denied"}
+    )
+    status = at_phase(Phase.FAILED, conditions=[stalled], jobs=[job])
+    failed = due_notices(NS, NAME, _spec(), status, RESET_AT)
     assert [n.kind for n in failed] == [NoticeKind.FAILED]
     assert "cannot write the archive" in failed[0].problem
+    assert failed[0].problem.endswith("; twig-science archive: denied"), "what the Job itself said"
     assert "kubectl rollover retry" in failed[0].next_step
     preflight = Condition(
         type="PreflightPassed",
@@ -340,3 +345,14 @@ async def test_the_notifier_sends_the_next_only_after_the_last_is_recorded() -> 
     notifier.forget(key)  # the rollover was deleted: no more retries
     assert key not in notifier.errors
     await notifier.close()
+
+
+def test_once_every_due_notice_is_recorded_waiting_writes_nothing() -> None:
+    status = at_phase(Phase.PAUSED)
+    owed = planned(status, PAUSE_AT).deliveries
+    records = tuple(NoticeRecord(id=d.notice.id, channel=d.channel, sent_at=PAUSE_AT) for d in owed)
+    settled = planned(status, PAUSE_AT, Observed(delivered=records)).status
+    for hours in (1, 5, 23):
+        later = planned(settled, PAUSE_AT + dt.timedelta(hours=hours))
+        assert later.deliveries == ()
+        assert later.status == settled, "an idle rollover's status is unchanged: no write"
