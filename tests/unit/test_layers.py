@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "logs",
                 "observed",
                 "pydantic_findings",
+                "readiness",
                 "reasons",
                 "roll_forward",
                 "selectors",

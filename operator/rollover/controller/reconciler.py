@@ -182,7 +182,12 @@ class Reconciler:
             )
             status = DistrictRolloverStatus()
         generation = int(meta.get("generation", 0))
-        settings = Settings(self.config.drain_timeout, self.config.drain_poll)
+        settings = Settings(
+            self.config.drain_timeout,
+            self.config.drain_poll,
+            self.config.preflight.business_days_before if self.config.preflight.enabled else None,
+            self.config.readiness.block_archive,
+        )
         said: dict[tuple[str, str], EmitEvent] = {}
         decided_status = status
         for _ in range(MAX_PASSES):
