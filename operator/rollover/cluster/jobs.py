@@ -10,7 +10,14 @@ from lightkube.resources.batch_v1 import Job
 from rollover import GROUP, KIND, VERSION
 from rollover.api.models import Step
 from rollover.config import JobTemplate
-from rollover.labels import LABEL_ATTEMPT, LABEL_PRODUCT, LABEL_ROLLOVER, LABEL_SCHOOL_YEAR, LABEL_STEP
+from rollover.labels import (
+    JOB_SECRETS_ENV,
+    LABEL_ATTEMPT,
+    LABEL_PRODUCT,
+    LABEL_ROLLOVER,
+    LABEL_SCHOOL_YEAR,
+    LABEL_STEP,
+)
 from rollover.planner import CreateJob
 
 
@@ -41,7 +48,7 @@ def job_manifest(
         *template.env,
     ]
     if action.step is Step.PREFLIGHT:
-        env.append({"name": SECRETS_ENV, "value": ",".join(secret_names(template))})
+        env.append({"name": JOB_SECRETS_ENV, "value": ",".join(secret_names(template))})
     container: dict[str, Any] = {
         "name": action.step.value,
         "image": template.image,
@@ -96,10 +103,6 @@ def job_manifest(
         },
     }
     return cast(Job, Job.from_dict(body))
-
-
-#: The Secrets the preflight's template reads (comma-separated), so that it can name a missing one.
-SECRETS_ENV = "JOB_SECRETS"
 
 
 def secret_names(template: JobTemplate) -> list[str]:
