@@ -884,9 +884,8 @@ def _preflight(draft: _Draft, cycle: _Cycle, observed: Observed, business_days: 
     )
     state, taken = _run_step(draft, cycle, Step.PREFLIGHT, jobs, again, observed)
     _announce_created(draft, Step.PREFLIGHT)
-    draft.status = draft.status.model_copy(
-        update={"jobs": _stamp_completions(jobs, now), "preview": _preview(jobs, cycle.products)}
-    )
+    jobs = _stamp_completions(jobs, now)
+    draft.status = draft.status.model_copy(update={"jobs": jobs, "preview": _preview(jobs, cycle.products)})
     problems = _preflight_problems(jobs, observed)
     if taken:
         problems.append(
