@@ -76,6 +76,16 @@ def condition(rollover: dict[str, Any], type_: str) -> dict[str, Any]:
     return next((c for c in rollover.get("status", {}).get("conditions", []) if c["type"] == type_), {})
 
 
+def preflight_verdict(kube: Kube, status: str, what: str) -> dict[str, Any]:
+    """The rollover once its PreflightPassed condition has `status`."""
+
+    def probe() -> dict[str, Any] | None:
+        rollover = kube.rollover("springfield")
+        return rollover if condition(rollover, "PreflightPassed").get("status") == status else None
+
+    return wait_for(probe, timeout=90, what=what)
+
+
 def test_preflight_fails_on_an_unreachable_archive_turns_green_after_the_fix_and_previews_the_reset(
     control_plane: RunningControlPlane, namespace: str, store: str, pod_runner: None, tmp_path: Path
 ) -> None:
@@ -101,30 +111,14 @@ def test_preflight_fails_on_an_unreachable_archive_turns_green_after_the_fix_and
 
     with operator(control_plane, namespace, tmp_path / "operator.log", clock_start=CLOCK_START, rate=RATE,
                   config=config):  # fmt: skip
-        failing = wait_for(
-            lambda: (
-                (r := kube.rollover("springfield"))
-                and condition(r, "PreflightPassed").get("status") == "False"
-                and r
-            ),
-            timeout=90,
-            what="the preflight to fail",
-        )
+        failing = preflight_verdict(kube, "False", "the preflight to fail")
         message = condition(failing, "PreflightPassed")["message"]
         assert "does not exist (is the volume mounted?)" in message, message
         assert failing["status"]["phase"] == "Scheduled"
         assert condition(failing, "Ready")["status"] == "True"
         archive.mkdir()  # the fix
 
-        passed = wait_for(
-            lambda: (
-                (r := kube.rollover("springfield"))
-                and condition(r, "PreflightPassed").get("status") == "True"
-                and r
-            ),
-            timeout=90,
-            what="the preflight to pass on the next business day",
-        )
+        passed = preflight_verdict(kube, "True", "the preflight to pass on the next business day")
         turned = dt.datetime.fromisoformat(condition(passed, "PreflightPassed")["lastTransitionTime"])
         assert passed["status"]["phase"] == "Scheduled" and turned < PAUSE_AT
         preflights = [j for j in passed["status"]["jobs"] if j["step"] == "preflight"]
