@@ -67,7 +67,7 @@ _STARTED = {
     ),
     Step.RESET: (EventReason.RESET_STARTED, "Roster sync resumes when every reset Job succeeds."),
 }
-_PREVIEW_TABLES: TypeAdapter[list[PreviewTable]] = TypeAdapter(list[PreviewTable])
+_PREVIEW_TABLES: TypeAdapter[list[PreviewTable]] = TypeAdapter(list[PreviewTable])  # untrusted input
 #: How much of a failed preflight's error goes into the condition, per product.
 _ERROR_SHOWN = 400
 _FAILED = {
@@ -941,9 +941,9 @@ def _preview(jobs: Iterable[JobRecord], products: Iterable[str]) -> list[Product
             continue
         try:
             tables = _PREVIEW_TABLES.validate_python((found.result or {}).get("tables"))
+            preview.append(ProductPreview(product=product, checked_at=found.completed_at, tables=tables))
         except ValidationError:
             continue
-        preview.append(ProductPreview(product=product, checked_at=found.completed_at, tables=tables))
     return preview
 
 

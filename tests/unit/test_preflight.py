@@ -164,7 +164,13 @@ def test_a_selector_that_matches_nothing_fails_the_preflight_from_the_operator_s
 
 @pytest.mark.parametrize(
     "result",
-    [None, {"tables": "many"}, {"tables": [{"table": "t", "archive": -1, "delete": 0, "keep": 0}]}, {"x": 1}],
+    [
+        None,
+        {"x": 1},
+        {"tables": "many"},
+        {"tables": [{"table": "t", "archive": -1, "delete": 0, "keep": 0}]},
+        {"tables": [{"table": "t", "archive": 1, "delete": 1, "keep": 0}] * 65},
+    ],
 )
 def test_a_result_that_is_not_counts_is_left_out_of_the_preview(result: dict[str, Any] | None) -> None:
     started = run(accepted(), PREFLIGHT_AT).status
