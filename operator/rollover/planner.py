@@ -9,7 +9,8 @@ The safety rules live here, in one place:
 - nothing is reset unless every archive Job of the cycle succeeded;
 - a sync target is only ever restored to the state recorded when *we* paused it;
 - an invalid spec freezes the rollover where it is (no new actions) until it is fixed;
-- once archiving started, resetDate, schoolYear and products are locked to the accepted values.
+- once archiving started, resetDate, schoolYear and products are locked to the accepted values;
+- neither the preflight nor the readiness checklist ever holds up the pause.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ JOB_NAME_MAX = 63
 _IN_FLIGHT = (JobState.PENDING, JobState.RUNNING)
 _HOLDS_FINALIZER = frozenset({Phase.PAUSED, Phase.ARCHIVING, Phase.RESETTING, Phase.RESUMING, Phase.FAILED})
 _STARTED = {
-    Step.PREFLIGHT: (EventReason.PREFLIGHT_STARTED, "They only read: the store, the archive destination."),
+    Step.PREFLIGHT: (EventReason.PREFLIGHT_STARTED, "They check the store and the archive; nothing changes."),
     Step.ARCHIVE: (
         EventReason.ARCHIVE_STARTED,
         "Student data is reset only after every archive Job succeeds.",
