@@ -773,6 +773,8 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
     _readiness(draft, cycle.spec)
     if not cycle.locked and now < schedule.pause_at:
         return _scheduled(draft, cycle, observed, settings)
+    if settings.preflight_business_days is not None:
+        _preflight(draft, cycle, observed, settings.preflight_business_days, may_start=False)
     if cycle.locked and _reset_done(draft.status, observed, cycle):
         # Past the reset: targets are being restored, so pausing (or "drift repair") must stop.
         return _jobs_phases(draft, cycle, observed, settings)
@@ -813,7 +815,7 @@ def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setti
     draft.wake_at = cycle.schedule.pause_at
     restored = _restore_targets(draft, observed)
     if settings.preflight_business_days is not None:
-        _preflight(draft, cycle, observed, settings.preflight_business_days)
+        _preflight(draft, cycle, observed, settings.preflight_business_days, may_start=True)
     if not restored:
         draft.event(
             "Normal",
@@ -859,10 +861,13 @@ def _wake_by(draft: _Draft, moment: dt.datetime) -> None:
 # --- preflight ----------------------------------------------------------------------------------
 
 
-def _preflight(draft: _Draft, cycle: _Cycle, observed: Observed, business_days: int) -> None:
-    """The read-only preflight, from its window's start until the pause: one Job per product, run
-    again on each business day after a failure; its verdict in PreflightPassed, its counts in
-    status.preview. It never holds anything up: the pause comes at its time whatever it says."""
+def _preflight(
+    draft: _Draft, cycle: _Cycle, observed: Observed, business_days: int, *, may_start: bool
+) -> None:
+    """The read-only preflight, from its window's start until the pause (`may_start`): one Job per
+    product, run again on each business day after a failure; its verdict in PreflightPassed, its
+    counts in status.preview. After the pause nothing starts, but a Job still running then is heard
+    out. It never holds anything up: the pause comes at its time whatever it says."""
     spec, now = cycle.spec, draft.now
     window = preflight_window(spec, cycle.schedule, business_days)
     if now < window.starts_at:
@@ -875,16 +880,23 @@ def _preflight(draft: _Draft, cycle: _Cycle, observed: Observed, business_days: 
         )
         return
     jobs = _merged_jobs(draft.status, observed, spec.school_year)
-    zone = time_zone(spec.time_zone)
-    today = now.astimezone(zone).date()
-    since = start_of_day(today, zone)
-    # A failure is run again once per business day: a fixed problem turns green on the next one.
-    again = BusinessCalendar(spec.calendar).is_business_day(today) and any(
-        j.state is JobState.FAILED and j.started_at is not None and j.started_at < since
-        for j in _latest(jobs, Step.PREFLIGHT).values()
-    )
-    state, taken = _run_step(draft, cycle, Step.PREFLIGHT, jobs, again, observed)
-    _announce_created(draft, Step.PREFLIGHT)
+    latest = _latest(jobs, Step.PREFLIGHT)
+    taken: list[str] = []
+    if may_start:
+        zone = time_zone(spec.time_zone)
+        today = now.astimezone(zone).date()
+        since = start_of_day(today, zone)
+        # A failure is run again once per business day: a fixed problem turns green on the next one.
+        again = BusinessCalendar(spec.calendar).is_business_day(today) and any(
+            j.state is JobState.FAILED and j.started_at is not None and j.started_at < since
+            for j in latest.values()
+        )
+        state, taken = _run_step(draft, cycle, Step.PREFLIGHT, jobs, again, observed)
+        _announce_created(draft, Step.PREFLIGHT)
+    elif latest:
+        state = _step_state([latest[p].state if p in latest else JobState.PENDING for p in cycle.products])
+    else:
+        return  # first seen after its window closed: this cycle has no preflight
     jobs = _stamp_completions(jobs, now)
     draft.status = draft.status.model_copy(update={"jobs": jobs, "preview": _preview(jobs, cycle.products)})
     problems = _preflight_problems(jobs, observed)
@@ -898,7 +910,7 @@ def _preflight(draft: _Draft, cycle: _Cycle, observed: Observed, business_days: 
         if previous is None or (previous.status, previous.message) != ("False", message):
             draft.event("Warning", EventReason.PREFLIGHT_FAILED, f"Preflight failed: {message}")
         draft.condition(ConditionType.PREFLIGHT_PASSED, "False", Reason.PREFLIGHT_FAILED, message)
-        if state is JobState.FAILED:
+        if state is JobState.FAILED and may_start:
             _wake_by(draft, next_business_day_start(spec, now))
     elif state is JobState.SUCCEEDED:
         message = _describe_preview(draft.status.preview)

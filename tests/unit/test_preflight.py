@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rollover.api.models import ConditionType, DistrictRolloverStatus, JobState, Step, dump
+from rollover.api.models import ConditionType, DistrictRolloverStatus, JobState, Phase, Step, dump
 from rollover.calendar import preflight_window
 from rollover.cli.status_text import View, status_detail
 from rollover.cluster.jobs import job_manifest, secret_names
@@ -25,10 +25,12 @@ from tests.unit.test_planner import (
     NAME,
     PAUSE_AT,
     PREFLIGHT_AT,
+    RESET_AT,
     YEAR,
     accepted,
     cond,
     cronjob,
+    mine,
     spec,
 )
 
@@ -179,6 +181,29 @@ def test_a_result_that_is_not_counts_is_left_out_of_the_preview(result: dict[str
     p = run(started, PREFLIGHT_AT + dt.timedelta(minutes=2), *jobs)
 
     assert [x.product for x in p.status.preview] == ["twig-science"]
+
+
+def test_a_preflight_that_finishes_after_the_pause_is_heard_out_and_none_starts() -> None:
+    started = run(accepted(), PAUSE_AT - dt.timedelta(minutes=5)).status
+    paused = cronjob("clever-sync", suspended=True, original=mine())
+
+    late = run(started, PAUSE_AT + dt.timedelta(hours=1), passed("imagine-math"), failed("twig-science"),
+               targets=(paused,))  # fmt: skip
+
+    assert not [a for a in created(late) if a.step is Step.PREFLIGHT]
+    assert late.status.phase is Phase.PAUSED
+    assert cond(late, ConditionType.PREFLIGHT_PASSED) == ("False", "PreflightFailed")
+    assert [x.product for x in late.status.preview] == ["imagine-math"]
+    assert late.wake_at == RESET_AT, "no daily re-run once paused"
+    assert {j.name: j.state for j in late.status.jobs}[passed("imagine-math").name] is JobState.SUCCEEDED
+
+
+def test_a_rollover_first_seen_after_its_window_has_no_preflight() -> None:
+    fresh = Rollover("district-il", NAME, 1, spec(), DistrictRolloverStatus())
+    first = plan(fresh, Observed(targets=TARGETS), PAUSE_AT + dt.timedelta(hours=1))
+
+    assert first.status.condition(ConditionType.PREFLIGHT_PASSED) is None
+    assert not [a for a in created(first) if a.step is Step.PREFLIGHT]
 
 
 def test_disabled_there_is_no_preflight() -> None:
