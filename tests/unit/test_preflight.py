@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rollover.api.models import ConditionType, DistrictRolloverStatus, JobState, Phase, Step, dump
 from rollover.calendar import preflight_window
-from rollover.cli.status_text import View, status_detail
+from rollover.cli.status_text import View, explain, status_detail
 from rollover.cluster.jobs import job_manifest, secret_names
 from rollover.config import JobTemplate, OperatorConfig
 from rollover.labels import JOB_SECRETS_ENV
@@ -322,9 +322,12 @@ def test_kubectl_rollover_status_shows_the_preview() -> None:
     obj = {"metadata": {"namespace": "district-il", "name": NAME}, "spec": spec(), "status": dump(p.status)}
 
     text = status_detail(View.of(obj))
+    explained = explain(View.of(obj), [])
 
     assert "Preflight: True (PreflightSucceeded)" in text.replace("  ", " ").replace("  ", " ")
     assert "Preview (from the preflight, Thu 2027-07-08 00:02 CDT)" in text
     assert any(
         line.split() == ["imagine-math", "twig.classes", "17", "17", "0"] for line in text.splitlines()
     )
+    assert "Preview (from the preflight" in explained
+    assert "PreflightPassed=True (PreflightSucceeded)" in explained
