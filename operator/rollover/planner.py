@@ -887,8 +887,9 @@ def _preflight(
         today = now.astimezone(zone).date()
         since = start_of_day(today, zone)
         # A failure is run again once per business day: a fixed problem turns green on the next one.
+        # (No start recorded: a crash came between its create and the status write; run it again.)
         again = BusinessCalendar(spec.calendar).is_business_day(today) and any(
-            j.state is JobState.FAILED and j.started_at is not None and j.started_at < since
+            j.state is JobState.FAILED and (j.started_at is None or j.started_at < since)
             for j in latest.values()
         )
         state, taken = _run_step(draft, cycle, Step.PREFLIGHT, jobs, again, observed)

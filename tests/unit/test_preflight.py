@@ -137,6 +137,16 @@ def test_a_failure_is_run_again_on_the_next_business_day_and_turns_green_when_fi
     assert [x.product for x in fixed.status.preview] == list(PRODUCTS)
 
 
+def test_a_failure_whose_start_was_never_recorded_runs_again_once() -> None:
+    # A crash between creating the Jobs and writing status: the Jobs are known only from the cluster.
+    p = run(accepted(), FRIDAY, *(failed(x) for x in PRODUCTS))
+
+    assert [(a.product, a.attempt) for a in created(p)] == [(x, 1) for x in PRODUCTS]
+    again = run(p.status, FRIDAY + dt.timedelta(hours=1), *(failed(x) for x in PRODUCTS),
+                *(failed(x, 1) for x in PRODUCTS))  # fmt: skip
+    assert not created(again), "the re-run's start is recorded: the next one is Monday's"
+
+
 def test_no_run_on_a_weekend_the_next_is_on_monday() -> None:
     friday = run(accepted(), FRIDAY).status
     p = run(friday, FRIDAY + dt.timedelta(minutes=2), *(failed(x) for x in PRODUCTS))
