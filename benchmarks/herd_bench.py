@@ -440,7 +440,8 @@ def _leading_since(log: Path, within_s: float) -> float:
 
 
 async def _check_after_failover(kubeconfig: Path, herd: Fleet) -> list[str]:
-    """Every CronJob suspended; each rollover with exactly one archive Job per product."""
+    """Every CronJob suspended; each rollover with exactly one archive Job per product (its preflight
+    Jobs, created when the herd started within the preflight window, are not counted)."""
     client = AsyncClient(KubeConfig.from_file(kubeconfig))
     violations = []
     try:
@@ -453,7 +454,8 @@ async def _check_after_failover(kubeconfig: Path, herd: Fleet) -> list[str]:
                 f"{suspended} of {herd.rollovers * herd.cronjobs_per_rollover} CronJobs suspended"
             )
         jobs: Counter[tuple[str, str]] = Counter()
-        async for job in client.list(Job, namespace="*", chunk_size=500):
+        archives = {"rostering.k12.dev/step": "archive"}
+        async for job in client.list(Job, namespace="*", chunk_size=500, labels=archives):
             meta = job.metadata
             assert meta is not None and meta.labels is not None
             jobs[(str(meta.namespace), meta.labels.get("rostering.k12.dev/rollover", ""))] += 1

@@ -104,6 +104,13 @@ class BusinessCalendar:
         """Monday to Friday, not a holiday, not a closure."""
         return day.weekday() < SATURDAY and not self.is_closure(day) and self.holiday_name(day) is None
 
+    def next_business_day(self, day: dt.date) -> dt.date:
+        """The first business day after `day`."""
+        day += dt.timedelta(days=1)
+        while not self.is_business_day(day):
+            day += dt.timedelta(days=1)
+        return day
+
     def subtract_business_days(self, day: dt.date, n: int) -> dt.date:
         """The business day `n` business days before `day` (`day` itself need not be one)."""
         if n < 0:
@@ -135,3 +142,25 @@ def compute_schedule(spec: DistrictRolloverSpec) -> Schedule:
         pause_at=start_of_day(pause_date, zone),
         reset_at=start_of_day(spec.reset_date, zone),
     )
+
+
+@dataclass(frozen=True)
+class PreflightWindow:
+    """When the preflight runs: from `starts_at` (00:00 of the business day `business_days` before
+    the pause) until the pause; after a failure, again from the start of each next business day."""
+
+    date: dt.date
+    starts_at: dt.datetime
+
+
+def preflight_window(spec: DistrictRolloverSpec, schedule: Schedule, business_days: int) -> PreflightWindow:
+    """The preflight of `spec` under `schedule`, `business_days` business days before its pause."""
+    day = BusinessCalendar(spec.calendar).subtract_business_days(schedule.pause_date, business_days)
+    return PreflightWindow(day, start_of_day(day, time_zone(spec.time_zone)))
+
+
+def next_business_day_start(spec: DistrictRolloverSpec, now: dt.datetime) -> dt.datetime:
+    """00:00 of the district's first business day after the local day of `now`."""
+    zone = time_zone(spec.time_zone)
+    day = BusinessCalendar(spec.calendar).next_business_day(now.astimezone(zone).date())
+    return start_of_day(day, zone)

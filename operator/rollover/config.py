@@ -84,6 +84,27 @@ class NotificationsConfig(_Config):
     retry_cap_seconds: float = Field(default=1800.0, gt=0)
 
 
+class PreflightConfig(_Config):
+    """The read-only preflight Job per product before the pause (docs/preflight.md)."""
+
+    enabled: bool = True
+    #: It first runs at 00:00 of the business day this many business days before the pause (district
+    #: time), and after a failure again each business day until the pause.
+    business_days_before: int = Field(default=5, ge=1, le=30)
+
+
+class ReadinessConfig(_Config):
+    """What unacknowledged readiness items do."""
+
+    #: True: the archive (and so the reset) waits, Stalled, until every item is acknowledged. The
+    #: pause never waits: a late checklist must not leave syncs running into the reset.
+    block_archive: bool = False
+
+
+#: Fields of a product's archive override the preflight does not inherit: it runs its own command.
+_NOT_INHERITED_BY_PREFLIGHT = frozenset({"command", "args", "activeDeadlineSeconds", "backoffLimit"})
+
+
 class OperatorConfig(_Config):
     """The whole operator configuration."""
 
@@ -103,10 +124,19 @@ class OperatorConfig(_Config):
     #: namespace, which no district author can write.
     claims_namespace: str = Field(default_factory=lambda: os.environ.get("POD_NAMESPACE", "default"))
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    preflight: PreflightConfig = Field(default_factory=PreflightConfig)
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
 
     def template(self, product: str, step: Step) -> JobTemplate:
-        """The Job template for one product and step."""
-        override = self.jobs.get(product, {}).get(step, {})
+        """The Job template for one product and step. The preflight checks what the archive will
+        meet, so it inherits the product's archive override (credentials, volumes, account), but
+        not what it runs, under its own override."""
+        overrides = self.jobs.get(product, {})
+        override = overrides.get(step, {})
+        if step is Step.PREFLIGHT:
+            archive = overrides.get(Step.ARCHIVE, {})
+            inherited = {k: v for k, v in archive.items() if to_camel(k) not in _NOT_INHERITED_BY_PREFLIGHT}
+            override = inherited | override
         if not override:
             return self.default_job
         merged = self.default_job.model_dump(by_alias=True) | override

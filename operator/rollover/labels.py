@@ -21,6 +21,10 @@ LABEL_PRODUCT = f"{GROUP}/product"
 LABEL_SCHOOL_YEAR = f"{GROUP}/school-year"
 LABEL_ATTEMPT = f"{GROUP}/attempt"
 
+#: Environment variable of a preflight Job: the Secrets its template reads, comma-separated, so that
+#: `rollover-job preflight` can name the one that is missing (it sees only unset variables).
+JOB_SECRETS_ENV = "JOB_SECRETS"
+
 #: Annotation on a Namespace: the district IDs its DistrictRollovers may roll over, comma-separated.
 #: Set by the platform team that creates the namespace (district authors cannot write Namespaces).
 DISTRICTS_ANNOTATION = f"{GROUP}/districts"

@@ -27,6 +27,7 @@ from rollover.api.models import (
     Step,
 )
 from rollover.calendar import BusinessCalendar, CalendarError, time_zone
+from rollover.readiness import describe, open_items
 from rollover.reasons import Reason
 
 EMAIL_CHANNEL = "email"
@@ -122,7 +123,6 @@ def due_notices(
     spec: DistrictRolloverSpec,
     status: DistrictRolloverStatus,
     now: dt.datetime,
-    open_items: Sequence[str] = (),
 ) -> list[Notice]:
     """The notices the status (as just decided) calls for at `now`, in order."""
     if status.school_year != spec.school_year or status.pause_at is None or status.reset_at is None:
@@ -147,7 +147,7 @@ def due_notices(
         )
 
     due = []
-    preflight = status.condition("PreflightPassed")
+    preflight = status.condition(ConditionType.PREFLIGHT_PASSED)
     if preflight is not None and preflight.status == "False" and status.phase is Phase.SCHEDULED:
         due.append(
             notice(
@@ -158,7 +158,7 @@ def due_notices(
         )
     ahead = status.pause_date and pause_ahead_at(spec, status.pause_date)
     if status.phase is Phase.SCHEDULED and ahead and ahead <= now < status.pause_at:
-        due.append(notice(NoticeKind.PAUSE_AHEAD, open_items=tuple(open_items)))
+        due.append(notice(NoticeKind.PAUSE_AHEAD, open_items=tuple(map(describe, open_items(spec)))))
     if status.phase in _PAUSED_PHASES:
         due.append(notice(NoticeKind.PAUSED))
     stalled = status.condition(ConditionType.STALLED)
@@ -181,6 +181,9 @@ def _next_step(reason: str) -> str:
         "then runs `kubectl rollover retry` to reset again.",
         Reason.SYNC_DRAIN_TIMEOUT: "A roster sync is still running, so archiving has not started. The CSM "
         "finds out why the sync Job runs so long and stops it; archiving then starts by itself.",
+        Reason.ARCHIVE_WAITS_FOR_READINESS: "Roster sync is paused; archiving waits for the district's "
+        "readiness checklist. The district finishes the open items and the platform team records each in "
+        "spec.readiness.acknowledged; archiving then starts by itself.",
         Reason.JOB_NAME_TAKEN: "A Job the rollover did not create holds the name of one of its Jobs. The CSM "
         "deletes or renames it; the rollover then goes on by itself.",
     }

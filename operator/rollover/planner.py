@@ -9,7 +9,8 @@ The safety rules live here, in one place:
 - nothing is reset unless every archive Job of the cycle succeeded;
 - a sync target is only ever restored to the state recorded when *we* paused it;
 - an invalid spec freezes the rollover where it is (no new actions) until it is fixed;
-- once archiving started, resetDate, schoolYear and products are locked to the accepted values.
+- once archiving started, resetDate, schoolYear and products are locked to the accepted values;
+- neither the preflight nor the readiness checklist ever holds up the pause.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from rollover.api.models import (
     ConditionStatus,
@@ -31,25 +32,46 @@ from rollover.api.models import (
     JobRecord,
     JobState,
     Phase,
+    PreviewTable,
+    ProductPreview,
     Step,
     SyncTarget,
     SyncTargetKind,
     SyncTargetState,
 )
-from rollover.calendar import Schedule, compute_schedule
+from rollover.calendar import (
+    BusinessCalendar,
+    Schedule,
+    compute_schedule,
+    next_business_day_start,
+    preflight_window,
+    start_of_day,
+    time_zone,
+)
 from rollover.claims import Holder
 from rollover.conditions import merge_conditions
 from rollover.findings import Finding
 from rollover.labels import DISTRICTS_ANNOTATION
 from rollover.notices import Delivery, deliveries, due_notices, kept_records, next_notice_at, unknown_channels
 from rollover.observed import Observed, ObservedTarget, OriginalState
+from rollover.readiness import open_items
 from rollover.reasons import EventReason, Reason
 from rollover.validation import name_findings, validate_document, validate_spec
 
 JOB_NAME_MAX = 63
 _IN_FLIGHT = (JobState.PENDING, JobState.RUNNING)
 _HOLDS_FINALIZER = frozenset({Phase.PAUSED, Phase.ARCHIVING, Phase.RESETTING, Phase.RESUMING, Phase.FAILED})
-_STARTED = {Step.ARCHIVE: EventReason.ARCHIVE_STARTED, Step.RESET: EventReason.RESET_STARTED}
+_STARTED = {
+    Step.PREFLIGHT: (EventReason.PREFLIGHT_STARTED, "They check the store and the archive; nothing changes."),
+    Step.ARCHIVE: (
+        EventReason.ARCHIVE_STARTED,
+        "Student data is reset only after every archive Job succeeds.",
+    ),
+    Step.RESET: (EventReason.RESET_STARTED, "Roster sync resumes when every reset Job succeeds."),
+}
+_PREVIEW_TABLES: TypeAdapter[list[PreviewTable]] = TypeAdapter(list[PreviewTable])  # untrusted input
+#: How much of a failed preflight's error goes into the condition, per product.
+_ERROR_SHOWN = 400
 _FAILED = {
     Step.ARCHIVE: (Reason.ARCHIVE_FAILED, EventReason.ARCHIVE_FAILED),
     Step.RESET: (Reason.RESET_FAILED, EventReason.RESET_FAILED),
@@ -79,6 +101,10 @@ class Settings:
     drain_poll: dt.timedelta = dt.timedelta(seconds=30)
     #: The webhook channels of the operator configuration; None when unknown (a local preview).
     notice_channels: frozenset[str] | None = None
+    #: The preflight starts this many business days before the pause; None: no preflight.
+    preflight_business_days: int | None = 5
+    #: Unacknowledged readiness items hold the archive (never the pause).
+    readiness_blocks_archive: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,7 +135,7 @@ class RestoreTarget:
 
 @dataclass(frozen=True)
 class CreateJob:
-    """Create (or adopt, on AlreadyExists) one archive/reset Job."""
+    """Create (or adopt, on AlreadyExists) one preflight/archive/reset Job."""
 
     name: str
     step: Step
@@ -443,7 +469,7 @@ def _cycle(
         draft.status = status.model_copy(
             update={"school_year": spec.school_year, "reset_date": spec.reset_date}
             | (
-                {"jobs": [], "sync_targets": [], "retry_token": None, "phase": Phase.PENDING}
+                {"jobs": [], "preview": [], "sync_targets": [], "retry_token": None, "phase": Phase.PENDING}
                 if new_year
                 else {}
             )
@@ -716,7 +742,8 @@ def _merged_jobs(status: DistrictRolloverStatus, observed: Observed, school_year
             message=job.message,
             result=job.result if job.result is not None else (old.result if old else None),
         )
-    return sorted(records.values(), key=lambda j: (j.step != Step.ARCHIVE, j.product, j.attempt))
+    steps = list(Step)
+    return sorted(records.values(), key=lambda j: (steps.index(j.step), j.product, j.attempt))
 
 
 def _reset_done(status: DistrictRolloverStatus, observed: Observed, cycle: _Cycle) -> bool:
@@ -802,11 +829,14 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
     draft.condition(ConditionType.SUSPENDED, "False", Reason.NOT_SUSPENDED, "")
     if status.phase is Phase.COMPLETED and status.school_year == cycle.spec.school_year:
         return _completed(draft)
+    _readiness(draft, cycle.spec)
     if not cycle.locked and now < schedule.pause_at:
-        return _scheduled(draft, cycle, observed)
+        return _scheduled(draft, cycle, observed, settings)
+    if settings.preflight_business_days is not None:
+        _preflight(draft, cycle, observed, settings.preflight_business_days, may_start=False)
     if cycle.locked and _reset_done(draft.status, observed, cycle):
         # Past the reset: targets are being restored, so pausing (or "drift repair") must stop.
-        return _jobs_phases(draft, cycle, observed)
+        return _jobs_phases(draft, cycle, observed, settings)
     all_paused = _pause_targets(draft, cycle, observed)
     paused_now = [a for a in draft.actions if isinstance(a, PauseTarget)]
     if paused_now:
@@ -837,12 +867,14 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
             return _progressing(draft, Phase.PAUSED, Reason.PAUSING, "pausing roster sync before archiving")
         if observed.active_sync_jobs:
             return _draining(draft, observed, schedule, settings)
-    return _jobs_phases(draft, cycle, observed)
+    return _jobs_phases(draft, cycle, observed, settings)
 
 
-def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
+def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Settings) -> Plan:
     draft.wake_at = cycle.schedule.pause_at
     restored = _restore_targets(draft, observed)
+    if settings.preflight_business_days is not None:
+        _preflight(draft, cycle, observed, settings.preflight_business_days, may_start=True)
     if not restored:
         draft.event(
             "Normal",
@@ -865,6 +897,135 @@ def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
     if draft.rollover.status.phase is not Phase.SCHEDULED:
         draft.event("Normal", EventReason.SCHEDULED, message)
     return _waiting(draft, Phase.SCHEDULED, True, Reason.WAITING_FOR_PAUSE_DATE, message)
+
+
+def _readiness(draft: _Draft, spec: DistrictRolloverSpec) -> None:
+    items = open_items(spec)
+    if items:
+        draft.condition(
+            ConditionType.READINESS_ACKNOWLEDGED,
+            "False",
+            Reason.READINESS_ITEMS_OPEN,
+            f"not yet acknowledged in spec.readiness.acknowledged: {', '.join(items)}",
+        )
+    else:
+        draft.condition(ConditionType.READINESS_ACKNOWLEDGED, "True", Reason.ALL_ITEMS_ACKNOWLEDGED, "")
+
+
+def _wake_by(draft: _Draft, moment: dt.datetime) -> None:
+    """Wake up at `moment` at the latest."""
+    draft.wake_at = moment if draft.wake_at is None else min(draft.wake_at, moment)
+
+
+# --- preflight ----------------------------------------------------------------------------------
+
+
+def _preflight(
+    draft: _Draft, cycle: _Cycle, observed: Observed, business_days: int, *, may_start: bool
+) -> None:
+    """The read-only preflight, from its window's start until the pause (`may_start`): one Job per
+    product, run again on each business day after a failure; its verdict in PreflightPassed, its
+    counts in status.preview. After the pause nothing starts, but a Job still running then is heard
+    out. It never holds anything up: the pause comes at its time whatever it says."""
+    spec, now = cycle.spec, draft.now
+    window = preflight_window(spec, cycle.schedule, business_days)
+    if now < window.starts_at:
+        _wake_by(draft, window.starts_at)
+        draft.condition(
+            ConditionType.PREFLIGHT_PASSED,
+            "Unknown",
+            Reason.PREFLIGHT_SCHEDULED,
+            f"the preflight runs {_local(window.starts_at)}",
+        )
+        return
+    jobs = _merged_jobs(draft.status, observed, spec.school_year)
+    latest = _latest(jobs, Step.PREFLIGHT)
+    taken: list[str] = []
+    if may_start:
+        zone = time_zone(spec.time_zone)
+        today = now.astimezone(zone).date()
+        since = start_of_day(today, zone)
+        # A failure is run again once per business day: a fixed problem turns green on the next one.
+        # (No start recorded: a crash came between its create and the status write; run it again.)
+        again = BusinessCalendar(spec.calendar).is_business_day(today) and any(
+            j.state is JobState.FAILED and (j.started_at is None or j.started_at < since)
+            for j in latest.values()
+        )
+        state, taken = _run_step(draft, cycle, Step.PREFLIGHT, jobs, again, observed)
+        _announce_created(draft, Step.PREFLIGHT)
+    elif latest:
+        state = _step_state([latest[p].state if p in latest else JobState.PENDING for p in cycle.products])
+    else:
+        return  # first seen after its window closed: this cycle has no preflight
+    jobs = _stamp_completions(jobs, now)
+    draft.status = draft.status.model_copy(update={"jobs": jobs, "preview": _preview(jobs, cycle.products)})
+    problems = _preflight_problems(jobs, observed)
+    if taken:
+        problems.append(
+            f"Job(s) {', '.join(taken)} exist but are not controlled by this rollover; delete or rename them"
+        )
+    previous = draft.rollover.status.condition(ConditionType.PREFLIGHT_PASSED)
+    if problems:
+        message = "; ".join(problems)
+        if previous is None or (previous.status, previous.message) != ("False", message):
+            draft.event("Warning", EventReason.PREFLIGHT_FAILED, f"Preflight failed: {message}")
+        draft.condition(ConditionType.PREFLIGHT_PASSED, "False", Reason.PREFLIGHT_FAILED, message)
+        if state is JobState.FAILED and may_start:
+            _wake_by(draft, next_business_day_start(spec, now))
+    elif state is JobState.SUCCEEDED:
+        message = _describe_preview(draft.status.preview)
+        if previous is None or previous.status != "True":
+            draft.event("Normal", EventReason.PREFLIGHT_PASSED, f"Preflight passed: {message}")
+        draft.condition(ConditionType.PREFLIGHT_PASSED, "True", Reason.PREFLIGHT_SUCCEEDED, message)
+    else:
+        draft.condition(
+            ConditionType.PREFLIGHT_PASSED, "Unknown", Reason.PREFLIGHT_RUNNING, "preflight Job(s) running"
+        )
+
+
+def _preflight_problems(jobs: Iterable[JobRecord], observed: Observed) -> list[str]:
+    """What the preflight found wrong: the operator's own check (the selector selects something) and
+    each failed Job's error (from its result, which names the cause, else the Job's condition)."""
+    problems = []
+    if not any(t.matches_selector for t in observed.targets):
+        problems.append(
+            "spec.syncSelector matches no CronJob or Deployment in this namespace: nothing would be paused"
+        )
+    for job in _latest(jobs, Step.PREFLIGHT).values():
+        if job.state is JobState.FAILED:
+            error = (job.result or {}).get("error")
+            said = error if isinstance(error, str) and error else job.message or "no message"
+            problems.append(f"{job.product}: Job {job.name} failed: {said[:_ERROR_SHOWN]}")
+    return problems
+
+
+def _preview(jobs: Iterable[JobRecord], products: Iterable[str]) -> list[ProductPreview]:
+    """Per product, the table counts of its latest successful preflight (results that do not read
+    as counts are left out: the planner never guesses)."""
+    succeeded: dict[str, JobRecord] = {}
+    for job in jobs:
+        newest = job.product not in succeeded or job.attempt > succeeded[job.product].attempt
+        if job.step is Step.PREFLIGHT and job.state is JobState.SUCCEEDED and newest:
+            succeeded[job.product] = job
+    preview = []
+    for product in products:
+        found = succeeded.get(product)
+        if found is None:
+            continue
+        try:
+            tables = _PREVIEW_TABLES.validate_python((found.result or {}).get("tables"))
+            preview.append(ProductPreview(product=product, checked_at=found.completed_at, tables=tables))
+        except ValidationError:
+            continue
+    return preview
+
+
+def _describe_preview(preview: Iterable[ProductPreview]) -> str:
+    tables = [t for p in preview for t in p.tables]
+    return (
+        f"{sum(t.archive for t in tables)} rows to archive, {sum(t.delete for t in tables)} to delete, "
+        f"{sum(t.keep for t in tables)} archived and kept (status.preview)"
+    )
 
 
 def _waiting(draft: _Draft, phase: Phase, settled: bool, reason: Reason, message: str) -> Plan:
@@ -918,7 +1079,7 @@ def _draining(draft: _Draft, observed: Observed, schedule: Schedule, settings: S
     )
 
 
-def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
+def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Settings) -> Plan:
     status = draft.status
     assert status.school_year is not None
     jobs = _merged_jobs(status, observed, status.school_year)
@@ -939,6 +1100,10 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
         draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
         return draft.finish(phase)
 
+    archive_started = any(j.step is Step.ARCHIVE for j in jobs)
+    if settings.readiness_blocks_archive and not archive_started and (items := open_items(cycle.spec)):
+        _wait_for_readiness(draft, items)
+        return finish_with(Phase.PAUSED)
     archive, taken = _run_step(draft, cycle, Step.ARCHIVE, jobs, retry, observed)
     if taken:
         _mark_names_taken(draft, taken)
@@ -994,16 +1159,20 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed) -> Plan:
 def _announce_created(draft: _Draft, step: Step) -> None:
     created = [a.name for a in draft.actions if isinstance(a, CreateJob) and a.step is step]
     if created:
-        after = (
-            "Student data is reset only after every archive Job succeeds."
-            if step is Step.ARCHIVE
-            else "Roster sync resumes when every reset Job succeeds."
-        )
-        draft.event(
-            "Normal",
-            _STARTED[step],
-            f"Created {step.value} Job(s) {', '.join(created)}. {after}",
-        )
+        reason, after = _STARTED[step]
+        draft.event("Normal", reason, f"Created {step.value} Job(s) {', '.join(created)}. {after}")
+
+
+def _wait_for_readiness(draft: _Draft, items: Iterable[str]) -> None:
+    """Stalled before the archive: the operator is configured to archive only a ready district."""
+    message = (
+        f"archiving waits until readiness item(s) {', '.join(items)} are acknowledged in "
+        "spec.readiness.acknowledged (the operator's readiness.blockArchive); roster sync stays paused"
+    )
+    stalled = draft.rollover.status.condition(ConditionType.STALLED)
+    if stalled is None or (stalled.status, stalled.reason) != ("True", Reason.ARCHIVE_WAITS_FOR_READINESS):
+        draft.event("Warning", EventReason.ARCHIVE_WAITS_FOR_READINESS, message)
+    _mark_stalled(draft, Reason.ARCHIVE_WAITS_FOR_READINESS, message)
 
 
 def _mark_names_taken(draft: _Draft, taken: list[str]) -> None:

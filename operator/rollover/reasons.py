@@ -48,6 +48,14 @@ class Reason(StrEnum):
     NOTIFICATIONS_DELIVERED = "NotificationsDelivered"
     NOTIFICATION_FAILED = "NotificationFailed"
     NOTIFY_CHANNEL_UNKNOWN = "NotifyChannelUnknown"
+    # The district's readiness checklist and the preflight (docs/preflight.md).
+    ALL_ITEMS_ACKNOWLEDGED = "AllItemsAcknowledged"
+    READINESS_ITEMS_OPEN = "ReadinessItemsOpen"
+    ARCHIVE_WAITS_FOR_READINESS = "ArchiveWaitsForReadiness"
+    PREFLIGHT_SCHEDULED = "PreflightScheduled"
+    PREFLIGHT_RUNNING = "PreflightRunning"
+    PREFLIGHT_SUCCEEDED = "PreflightSucceeded"
+    PREFLIGHT_FAILED = "PreflightFailed"
 
 
 class EventReason(StrEnum):
@@ -70,6 +78,10 @@ class EventReason(StrEnum):
     JOB_NAME_TAKEN = "JobNameTaken"
     ORIGINAL_STATE_IGNORED = "OriginalStateIgnored"
     EXCEPTION_APPROVED = "ExceptionApproved"
+    PREFLIGHT_STARTED = "PreflightStarted"
+    PREFLIGHT_PASSED = "PreflightPassed"
+    PREFLIGHT_FAILED = "PreflightFailed"
+    ARCHIVE_WAITS_FOR_READINESS = "ArchiveWaitsForReadiness"
     # The bare phase change, said only when nothing more telling was (one event per transition).
     PHASE_PENDING = "PhasePending"
     PHASE_SCHEDULED = "PhaseScheduled"

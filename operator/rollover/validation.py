@@ -28,6 +28,7 @@ from rollover.calendar import SATURDAY, BusinessCalendar, CalendarError, Schedul
 from rollover.catalog import load_catalog
 from rollover.findings import LABEL_CHARACTERS, Finding, format_path, show_value, type_name
 from rollover.pydantic_findings import finding_from_pydantic
+from rollover.readiness import business_days_until, open_items, required_items
 
 API_VERSION = f"{GROUP}/{VERSION}"
 WINDOW_START = (6, 1)  # June 1
@@ -53,7 +54,12 @@ def validate_spec(spec: DistrictRolloverSpec, now: dt.datetime, *, date_chosen: 
     """The rollover rules on a parsed spec (pydantic has checked types, patterns and ranges).
     `date_chosen=False` is for a rollover already under way or done: its date was checked when it was
     chosen, so "in the future" and "the pause already started" no longer apply."""
-    findings = [*_school_year_findings(spec), *_product_findings(spec), *_selector_findings(spec)]
+    findings = [
+        *_school_year_findings(spec),
+        *_product_findings(spec),
+        *_selector_findings(spec),
+        *_readiness_findings(spec),
+    ]
     calendar: BusinessCalendar | None = None
     today: dt.date | None = None
     try:
@@ -78,6 +84,47 @@ def _school_year_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
             "SchoolYearInvalid",
             f"{spec.school_year} is not two consecutive years; expected e.g. {first}-{first + 1}",
         )
+
+
+def _readiness_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
+    required, seen = set(required_items(spec)), set()
+    for i, ack in enumerate(spec.readiness.acknowledged):
+        field = f"spec.readiness.acknowledged[{i}].item"
+        if ack.item not in required:
+            known = ", ".join(required_items(spec)) or "none"
+            yield Finding.warning(
+                field,
+                "ReadinessItemUnknown",
+                f"{ack.item!r} is not a readiness item of this district; items: {known}",
+            )
+        elif ack.item in seen:
+            yield Finding.warning(
+                field, "ReadinessItemAcknowledgedTwice", f"{ack.item!r} is acknowledged twice"
+            )
+        seen.add(ack.item)
+
+
+def readiness_due_findings(spec: DistrictRolloverSpec, now: dt.datetime, business_days: int) -> list[Finding]:
+    """A warning when readiness items are still open within `business_days` business days of the
+    pause (and before the reset): `rollover lint` says it, the operator has its own condition."""
+    items = open_items(spec)
+    try:
+        calendar, zone = BusinessCalendar(spec.calendar), time_zone(spec.time_zone)
+    except CalendarError:
+        return []  # validate_spec reports that
+    schedule = compute_schedule(spec)
+    left = business_days_until(calendar, now.astimezone(zone).date(), schedule.pause_date)
+    if not items or left > business_days or now >= schedule.reset_at:
+        return []
+    when = "the pause started" if now >= schedule.pause_at else f"{left} business day(s) before the pause"
+    return [
+        Finding.warning(
+            "spec.readiness",
+            "ReadinessDue",
+            f"{when} on {schedule.pause_date}, readiness item(s) not acknowledged: {', '.join(items)}; "
+            "add {item, by, at} entries to spec.readiness.acknowledged once the district has finished them",
+        )
+    ]
 
 
 def _school_year_valid(spec: DistrictRolloverSpec) -> bool:

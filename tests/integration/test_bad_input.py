@@ -243,6 +243,7 @@ def test_valid_rollovers_are_served_alongside(operator_run: OperatorRun) -> None
             j["metadata"]["labels"]["rostering.k12.dev/product"]
             for j in operator_run.jobs
             if j["metadata"]["labels"].get(LABEL_ROLLOVER) == name
+            and j["metadata"]["labels"].get("rostering.k12.dev/step") == "archive"
         )
         assert products == ["imagine-math", "twig-science"], f"{name}: archive Jobs {products}"
 
@@ -278,7 +279,11 @@ def test_lint_accepts_the_base_document(tmp_path: Path, capsys: pytest.CaptureFi
     path = tmp_path / "good.yaml"
     write_yaml(path, rollover_doc("district-il", "good"))
 
-    assert lint(capsys, path) == (0, [])
+    status, lines = lint(capsys, path)
+
+    # The day before the pause, only the district's unacknowledged readiness checklist is worth a word.
+    assert (status, len(lines)) == (0, 1)
+    assert "readiness item(s) not acknowledged" in lines[0]
 
 
 @pytest.mark.parametrize("case", params(LINT, lint=True))

@@ -114,7 +114,7 @@ def test_forged_succeeded_jobs_with_our_labels_do_not_complete_the_rollover(
         time.sleep(1.5)  # fifteen simulated hours: the forged "archive succeeded" must not move it
         rollover = kube.rollover("springfield")
         assert rollover["status"]["phase"] == "Archiving"
-        assert [j["name"] for j in rollover["status"]["jobs"]] == [
+        assert [j["name"] for j in rollover["status"]["jobs"] if j["step"] != "preflight"] == [
             job_name("springfield", YEAR, Step.ARCHIVE, PRODUCT, 0)
         ]
         assert not our_jobs(kube, Step.RESET), "no reset before the operator's own archive succeeded"

@@ -92,7 +92,7 @@ def test_only_the_leader_acts_and_a_killed_leader_is_replaced_within_the_lease(
         kube.wait_phase("springfield", "Completed")
         assert reconciled_by(standby_log)
     names = [j["metadata"]["name"] for j in kube.items("jobs")]
-    assert len(names) == len(set(names)) == 4, names
+    assert len(names) == len(set(names)) == 6, names  # preflight, archive, reset; two products
     assert not kube.get("cronjob", "clever-sync")["spec"].get("suspend")
     assert_single_writer(logs)
 
@@ -264,5 +264,5 @@ def test_apiserver_restarted_with_two_replicas_elected_exactly_one_leads_after(
         stopped = [name for name in logs if "lost lease" in logs[name].read_text()]
         print(f"restart at {restarted_at:.0f}; stopped by it: {stopped}; leading after: {leaders}")
     names = [j["metadata"]["name"] for j in kube.items("jobs")]
-    assert len(names) == len(set(names)) == 4, names
+    assert len(names) == len(set(names)) == 6, names  # preflight, archive, reset; two products
     assert_single_writer(logs)

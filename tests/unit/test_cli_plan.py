@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "districts"
 NOW = "2026-11-24T12:00:00Z"
 KEYS = {
-    "name", "namespace", "districtId", "resetDate", "pauseDate", "pauseAt", "resetAt", "timeZone", "steps",
-    "errors", "warnings",
+    "name", "namespace", "districtId", "resetDate", "preflightDate", "preflightAt", "pauseDate", "pauseAt",
+    "resetAt", "timeZone", "steps", "errors", "warnings",
 }  # fmt: skip
 
 DISTRICT = """\
@@ -64,6 +64,8 @@ def test_json_schedule_of_one_district(capsys: pytest.CaptureFixture[str]) -> No
         "namespace": "district-ny",
         "districtId": "NY-HUDSON-HL",
         "resetDate": "2027-08-16",
+        "preflightDate": "2027-08-04",  # five business days before the pause
+        "preflightAt": "2027-08-04T00:00:00-04:00",
         "pauseDate": "2027-08-11",  # two business days before Monday, skipping Friday's closure
         "pauseAt": "2027-08-11T00:00:00-04:00",
         "resetAt": "2027-08-16T00:00:00-04:00",
@@ -153,14 +155,21 @@ def test_table_lists_each_district_and_its_findings(
     header, weekend, guam = out.splitlines()  # in reset order: Chicago's Saturday, then Guam's Thursday
     assert status == 1
     assert re.split(r"\s{2,}", header) == [
-        "NAMESPACE", "NAME", "DISTRICT", "PAUSE AT", "RESET AT", "TIME ZONE", "PRODUCTS", "ISSUES",
+        "NAMESPACE", "NAME", "DISTRICT", "PREFLIGHT", "PAUSE AT", "RESET AT", "TIME ZONE", "PRODUCTS",
+        "ISSUES",
     ]  # fmt: skip
     assert guam.split() == [
-        "district-gu", "marianas-public-schools", "GU-MARIANAS", "2027-07-20T00:00:00+10:00",
+        "district-gu", "marianas-public-schools", "GU-MARIANAS", "2027-07-13", "2027-07-20T00:00:00+10:00",
         "2027-07-22T00:00:00+10:00", "Pacific/Guam", "imagine-math,imagine-math-facts", "ok",
     ]  # fmt: skip
     assert weekend.endswith("1 error")
     assert err.startswith(f"{tmp_path / 'd.yaml'}:9:3: error: spec.resetDate: 2027-07-17 is a Saturday")
+
+
+def test_the_preflight_date_follows_the_operators_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    _, rows = plan_json(capsys, "--preflight-days", "1", str(EXAMPLES / "ny-hudson-highlands.yaml"))
+
+    assert (rows[0]["preflightDate"], rows[0]["preflightAt"]) == ("2027-08-10", "2027-08-10T00:00:00-04:00")
 
 
 def test_a_missing_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "notices",
                 "observed",
                 "pydantic_findings",
+                "readiness",
                 "reasons",
                 "roll_forward",
                 "selectors",

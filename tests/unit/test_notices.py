@@ -45,6 +45,7 @@ from rollover.notices import (
 )
 from rollover.observed import Observed
 from rollover.planner import Plan, Rollover, Settings, plan
+from rollover.readiness import describe
 
 pytestmark = pytest.mark.unit
 
@@ -55,7 +56,7 @@ AHEAD_AT = dt.datetime(2027, 7, 14, 9, tzinfo=CHICAGO)  # Wednesday 09:00: the b
 PAUSE_AT = dt.datetime(2027, 7, 15, tzinfo=CHICAGO)  # Thursday 00:00
 RESET_AT = dt.datetime(2027, 7, 16, tzinfo=CHICAGO)  # Friday 00:00
 NOTIFY = {"emails": ["it@springfield.k12.il.us", "principal@springfield.k12.il.us"], "channels": ["ops"]}
-SETTINGS = Settings(notice_channels=frozenset({"ops", "csm"}))
+SETTINGS = Settings(notice_channels=frozenset({"ops", "csm"}), preflight_business_days=None)
 
 
 def spec(**overrides: Any) -> dict[str, Any]:
@@ -237,13 +238,19 @@ def test_every_notice_reaches_each_channel_at_most_once_and_in_order(
 # --- what they say ----------------------------------------------------------------------------
 
 
+#: The open readiness item of `_delivery`'s PauseAhead, as a notice says it.
+GRADES = describe("grades-finalized")
+
+
 def _spec(**overrides: Any) -> DistrictRolloverSpec:
     return DistrictRolloverSpec.model_validate(spec(**overrides))
 
 
 def _delivery(kind: NoticeKind, status: DistrictRolloverStatus, now: dt.datetime) -> Delivery:
     notice = next(
-        n for n in due_notices(NS, NAME, _spec(), status, now, ["grades finalized"]) if n.kind is kind
+        n
+        for n in due_notices(NS, NAME, _spec(readiness={"items": ["grades-finalized"]}), status, now)
+        if n.kind is kind
     )
     return Delivery(notice, "email", tuple(NOTIFY["emails"]))
 
@@ -257,8 +264,8 @@ def test_the_email_has_text_and_html_in_district_time_and_a_stable_message_id() 
     assert parsed["Date"].endswith("-0500")  # CDT
     assert "Thu 2027-07-15 00:00 CDT" in parsed["Subject"]
     text, page = (part.get_payload(decode=True).decode() for part in parsed.walk() if not part.is_multipart())
-    assert "Fri 2027-07-16 00:00 CDT" in text and "- grades finalized" in text
-    assert "<li>grades finalized</li>" in page
+    assert "Fri 2027-07-16 00:00 CDT" in text and f"- {GRADES}" in text
+    assert f"<li>{GRADES}</li>" in page
     assert "Springfield &lt;SD&gt; &amp; Co" in page and "<SD>" not in page
 
 
@@ -271,7 +278,7 @@ def test_the_cloudevent_is_valid_and_identified_by_the_notice() -> None:
     assert event.get_subject() == "district-il/springfield"
     assert event.get_id() == delivery.notice.id
     data = event.get_data()
-    assert isinstance(data, dict) and data["openItems"] == ["grades finalized"]
+    assert isinstance(data, dict) and data["openItems"] == [GRADES]
     assert data["pauseAt"] == "2027-07-15T00:00:00-05:00"
     again = _delivery(NoticeKind.PAUSE_AHEAD, accepted(), AHEAD_AT)
     assert cloudevent(delivery.notice) == cloudevent(again.notice)

@@ -48,6 +48,9 @@ YEAR = "2026-2027"
 CREATED = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
 PAUSE_AT = dt.datetime(2027, 7, 15, tzinfo=CHICAGO)  # Thursday: one business day before
 RESET_AT = dt.datetime(2027, 7, 16, tzinfo=CHICAGO)  # Friday
+#: Five business days before the pause (Monday July 5 is Independence Day observed).
+PREFLIGHT_AT = dt.datetime(2027, 7, 8, tzinfo=CHICAGO)
+NO_PREFLIGHT = Settings(preflight_business_days=None)
 
 
 def spec(**overrides: Any) -> dict[str, Any]:
@@ -131,8 +134,10 @@ def test_waiting_for_the_pause_is_ready_and_wakes_at_pause_time() -> None:
     assert p.status.phase is Phase.SCHEDULED
     assert cond(p, ConditionType.READY) == ("True", "WaitingForPauseDate")
     assert cond(p, ConditionType.RECONCILING)[0] == "False"
-    assert p.wake_at == PAUSE_AT
-    assert p.status.next_transition_at == PAUSE_AT
+    assert p.wake_at == PREFLIGHT_AT, "the preflight comes first"
+    assert p.status.next_transition_at == PREFLIGHT_AT
+    unchecked = plan(rollover(), Observed(targets=(cronjob("clever-sync"),)), CREATED, NO_PREFLIGHT)
+    assert unchecked.wake_at == PAUSE_AT
     assert p.status.pause_at == PAUSE_AT and p.status.reset_at == RESET_AT
     assert not actions(p, PauseTarget)
 
@@ -558,7 +563,11 @@ def test_a_pass_that_died_between_two_archive_job_creates_still_archives_every_p
 ARCHIVE_MATH = job_name(NAME, YEAR, Step.ARCHIVE, "imagine-math", 0)
 RESET_MATH = job_name(NAME, YEAR, Step.RESET, "imagine-math", 0)
 ARCHIVES_DONE = tuple(job(Step.ARCHIVE, p, JobState.SUCCEEDED) for p in ("imagine-math", "twig-science"))
-ALL_DONE = tuple(job(s, p, JobState.SUCCEEDED) for s in Step for p in ("imagine-math", "twig-science"))
+ALL_DONE = tuple(
+    job(s, p, JobState.SUCCEEDED)
+    for s in (Step.ARCHIVE, Step.RESET)
+    for p in ("imagine-math", "twig-science")
+)
 
 
 def warnings(p: Plan, reason: str) -> list[str]:

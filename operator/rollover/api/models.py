@@ -158,6 +158,39 @@ class NotifySpec(_Model):
     )
 
 
+#: A readiness item's name: lower-case words joined by hyphens, like a product.
+READINESS_ITEM_PATTERN = PRODUCT_PATTERN
+
+
+class ReadinessAcknowledgement(_Model):
+    """A district team member's word that one readiness item is done (reviewed in the pull request)."""
+
+    item: Annotated[str, StringConstraints(max_length=63, pattern=READINESS_ITEM_PATTERN)] = Field(
+        description="The item acknowledged, one of readiness.items."
+    )
+    by: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NON_BLANK_PATTERN)] = Field(
+        description="Who acknowledged it, e.g. registrar@district.example.org."
+    )
+    at: SpecDate = Field(description="The day it was acknowledged.")
+
+
+class ReadinessSpec(_Model):
+    """What the district must finish before its freeze, and who said each is done."""
+
+    items: list[Annotated[str, StringConstraints(max_length=63, pattern=READINESS_ITEM_PATTERN)]] | None = (
+        Field(
+            default=None,
+            max_length=32,
+            description="The items to finish before the pause; default: grades-finalized, "
+            "reports-exported, summer-school-imported, id-plan-confirmed. An empty list requires none.",
+            json_schema_extra={"uniqueItems": True},
+        )
+    )
+    acknowledged: list[ReadinessAcknowledgement] = Field(
+        default_factory=list, max_length=64, description="One entry per finished item."
+    )
+
+
 class DistrictRolloverSpec(_Model):
     """What a platform engineer declares for one district's yearly rollover."""
 
@@ -199,6 +232,11 @@ class DistrictRolloverSpec(_Model):
     exception: ExceptionSpec | None = Field(
         default=None, description="CSM-approved exception to the reset window and school-year rule."
     )
+    readiness: ReadinessSpec = Field(
+        default_factory=ReadinessSpec,
+        description="The district's checklist before its freeze, each item acknowledged in YAML.",
+        json_schema_extra={"default": {}},
+    )
     suspend: StrictBool = Field(default=False, description="CSM kill switch: no further action while true.")
     notify: NotifySpec | None = Field(
         default=None, description="Notices to the district before, during and after the rollover."
@@ -236,6 +274,8 @@ class ConditionType(StrEnum):
     DATA_RESET = "DataReset"
     SUSPENDED = "Suspended"
     NOTIFICATIONS_DELIVERED = "NotificationsDelivered"
+    READINESS_ACKNOWLEDGED = "ReadinessAcknowledged"
+    PREFLIGHT_PASSED = "PreflightPassed"
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -282,6 +322,8 @@ class SyncTarget(_Model):
 
 
 class Step(StrEnum):
+    #: Read-only checks and the preview, business days before the pause.
+    PREFLIGHT = "preflight"
     ARCHIVE = "archive"
     RESET = "reset"
 
@@ -294,7 +336,7 @@ class JobState(StrEnum):
 
 
 class JobRecord(_Model):
-    """One archive or reset Job of this cycle."""
+    """One preflight, archive or reset Job of this cycle."""
 
     name: str
     step: Step
@@ -313,6 +355,23 @@ class NoticeRecord(_Model):
     id: str = Field(description="The notice's stable id (the email Message-ID, the CloudEvent id).")
     channel: str = Field(description="`email`, or `webhook:` and the channel's name.")
     sent_at: dt.datetime
+
+
+class PreviewTable(_Model):
+    """What the rollover will do to one table of the roster store, as counted by the preflight."""
+
+    table: Annotated[str, StringConstraints(max_length=128)]
+    archive: int = Field(ge=0, description="Rows the archive step will export.")
+    delete: int = Field(ge=0, description="Rows the reset step will delete (all of them archived first).")
+    keep: int = Field(ge=0, description="Archived rows the reset keeps.")
+
+
+class ProductPreview(_Model):
+    """One product's preview, from its last successful preflight Job."""
+
+    product: str
+    checked_at: dt.datetime | None = Field(default=None, description="When that preflight Job finished.")
+    tables: list[PreviewTable] = Field(default_factory=list, max_length=64)
 
 
 class HistoryEntry(_Model):
@@ -354,7 +413,14 @@ class DistrictRolloverStatus(_Model):
     sync_targets: list[SyncTarget] = Field(
         default_factory=list, description="Roster-sync objects paused this cycle."
     )
-    jobs: list[JobRecord] = Field(default_factory=list, description="Archive and reset Jobs of this cycle.")
+    jobs: list[JobRecord] = Field(
+        default_factory=list, description="Preflight, archive and reset Jobs of this cycle."
+    )
+    preview: list[ProductPreview] = Field(
+        default_factory=list,
+        description="Per product and table, the rows the rollover will archive, delete and keep "
+        "(from the preflight).",
+    )
     history: list[HistoryEntry] = Field(default_factory=list, description="Finished cycles.")
     notices: list[NoticeRecord] = Field(
         default_factory=list, description="Notices delivered, in order (the current and the last cycle)."

@@ -72,6 +72,19 @@ REASONS: dict[Reason, str] = {
     "itself goes on regardless. Check the mail relay or the webhook receiver named in the message.",
     Reason.NOTIFY_CHANNEL_UNKNOWN: "spec.notify names a webhook channel the operator configuration does not "
     "define; notices to the other channels still go out. Fix the name, or ask the platform team to add it.",
+    Reason.ALL_ITEMS_ACKNOWLEDGED: "The district acknowledged every readiness item in spec.readiness.",
+    Reason.READINESS_ITEMS_OPEN: "Some readiness items (in the message) are not acknowledged yet. Ask the "
+    "district to finish them and add `{item, by, at}` to spec.readiness.acknowledged in git.",
+    Reason.ARCHIVE_WAITS_FOR_READINESS: "Roster sync is paused, but archiving waits: this operator archives "
+    "only once every readiness item is acknowledged. Get the district's acknowledgements into "
+    "spec.readiness.acknowledged; archiving starts as soon as the edit is applied.",
+    Reason.PREFLIGHT_SCHEDULED: "The preflight (read-only checks and the preview) runs on the date in the "
+    "message. Nothing to do.",
+    Reason.PREFLIGHT_RUNNING: "Preflight Jobs are checking the roster store and the archive destination.",
+    Reason.PREFLIGHT_SUCCEEDED: "Every check passed; status.preview shows what will be archived, deleted "
+    "and kept.",
+    Reason.PREFLIGHT_FAILED: "A preflight check failed (see the message): the rollover would fail the same "
+    "way on reset day. Fix the cause; the preflight runs again each business day until the pause.",
 }
 #: Reasons of SpecValid=False other than the above are validation rules (ResetDateOnHoliday, ...).
 SPEC_RULE = "The spec breaks this rule, so nothing changes in the cluster. Fix the YAML in git."

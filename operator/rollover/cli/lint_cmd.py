@@ -8,6 +8,7 @@ unreadable YAML.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -20,7 +21,12 @@ from rollover.cli.reporting import (
     plural,
 )
 from rollover.config import ConfigError, load_config
-from rollover.documents import UsageError, check_documents, load_paths
+from rollover.documents import CheckedDocument, Located, UsageError, check_documents, load_paths
+from rollover.validation import readiness_due_findings
+
+#: `rollover lint` warns about open readiness items from this many business days before the pause
+#: (the operator's preflight default: the district hears it from both at the same time).
+READINESS_WARNING_DAYS = 5
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,6 +49,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the operator configuration: spec.notify.channels it does not define are warnings "
         "(without it, channel names are checked only for their syntax)",
     )
+    parser.add_argument(
+        "--readiness-days",
+        type=int,
+        default=READINESS_WARNING_DAYS,
+        metavar="N",
+        help="warn about unacknowledged readiness items from N business days before the pause "
+        f"(default {READINESS_WARNING_DAYS})",
+    )
     add_now_argument(parser)
     parser.set_defaults(func=run)
 
@@ -54,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
         channels = frozenset(load_config(args.config).notifications.channels) if args.config else None
     except (UsageError, ConfigError) as exc:
         return fail_usage("lint", exc)
-    checked = check_documents(documents, now_of(args), channels)
+    now = now_of(args)
+    checked = [
+        _with_readiness(item, now, args.readiness_days) for item in check_documents(documents, now, channels)
+    ]
     for error in load_errors:
         print(load_error_diagnostic(error).render(args.format))
     for item in checked:
@@ -66,3 +83,15 @@ def run(args: argparse.Namespace) -> int:
         counts = f"{plural(errors + len(load_errors), 'error')}, {plural(warnings, 'warning')}"
         print(f"{plural(len(checked), 'document')}: {counts}", file=sys.stderr)
     return exit_status(checked, load_errors)
+
+
+def _with_readiness(item: CheckedDocument, now: dt.datetime, business_days: int) -> CheckedDocument:
+    """The document's findings plus the open readiness items, if the pause is near."""
+    if item.spec is None:
+        return item
+    due = [
+        Located(f, *item.document.position(f.field))
+        for f in readiness_due_findings(item.spec, now, business_days)
+    ]
+    findings = tuple(sorted((*item.findings, *due), key=lambda located: (located.line, located.col)))
+    return CheckedDocument(item.document, item.spec, findings)

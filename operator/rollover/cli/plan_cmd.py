@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from rollover.calendar import CalendarError, Schedule, compute_schedule
+from rollover.calendar import CalendarError, PreflightWindow, Schedule, compute_schedule, preflight_window
 from rollover.catalog import load_catalog
 from rollover.cli.arguments import add_now_argument, now_of
 from rollover.cli.reporting import (
@@ -23,7 +23,10 @@ from rollover.cli.reporting import (
     plural,
 )
 from rollover.cli.tables import by_date, by_date_table, columns
+from rollover.config import PreflightConfig
 from rollover.documents import CheckedDocument, UsageError, check_documents, load_paths
+
+PREFLIGHT_DAYS = PreflightConfig().business_days_before
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,12 +34,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "plan",
         help="show when each district pauses and resets",
-        description="Show each district's schedule: pause and reset instants, product steps, findings.",
+        description="Show each district's schedule: preflight, pause and reset instants, product steps, "
+        "findings.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="YAML files, or directories of *.yaml/*.yml")
     parser.add_argument("-o", "--output", choices=("table", "json"), default="table", help="default: table")
     parser.add_argument(
         "--by-date", action="store_true", help="summarize by day: how many districts pause and reset"
+    )
+    parser.add_argument(
+        "--preflight-days",
+        type=int,
+        default=PREFLIGHT_DAYS,
+        metavar="N",
+        help=f"the operator's preflight.businessDaysBefore (default {PREFLIGHT_DAYS})",
     )
     add_now_argument(parser)
     parser.set_defaults(func=run)
@@ -49,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         return fail_usage("plan", exc)
     checked = check_documents(documents, now_of(args))
-    rows = sorted((plan_row(item) for item in checked), key=_row_order)
+    rows = sorted((plan_row(item, args.preflight_days) for item in checked), key=_row_order)
     if args.by_date:
         days = by_date(rows)
         print(json.dumps(days, indent=2) if args.output == "json" else by_date_table(days))
@@ -65,15 +76,20 @@ def run(args: argparse.Namespace) -> int:
     return exit_status(checked, load_errors)
 
 
-def plan_row(item: CheckedDocument) -> dict[str, Any]:
+def plan_row(item: CheckedDocument, preflight_days: int = PREFLIGHT_DAYS) -> dict[str, Any]:
     """One district's plan, JSON-ready with camelCase keys; dates are null where they cannot be planned."""
     spec = item.spec
     schedule = _schedule(item)
+    preflight: PreflightWindow | None = None
+    if spec is not None and schedule is not None:
+        preflight = preflight_window(spec, schedule, preflight_days)
     return {
         "name": item.document.name,
         "namespace": item.document.namespace,
         "districtId": spec.district_id if spec else None,
         "resetDate": spec.reset_date.isoformat() if spec else None,
+        "preflightDate": preflight.date.isoformat() if preflight else None,
+        "preflightAt": preflight.starts_at.isoformat() if preflight else None,
         "pauseDate": schedule.pause_date.isoformat() if schedule else None,
         "pauseAt": schedule.pause_at.isoformat() if schedule else None,
         "resetAt": schedule.reset_at.isoformat() if schedule else None,
@@ -120,12 +136,16 @@ def _row_order(row: dict[str, Any]) -> tuple[bool, dt.datetime, str, str]:
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    header = ("NAMESPACE", "NAME", "DISTRICT", "PAUSE AT", "RESET AT", "TIME ZONE", "PRODUCTS", "ISSUES")
+    header = (
+        "NAMESPACE", "NAME", "DISTRICT", "PREFLIGHT", "PAUSE AT", "RESET AT", "TIME ZONE", "PRODUCTS",
+        "ISSUES",
+    )  # fmt: skip
     lines = [
         (
             row["namespace"] or "-",
             row["name"] or "-",
             row["districtId"] or "-",
+            row["preflightDate"] or "-",
             row["pauseAt"] or "-",
             row["resetAt"] or "-",
             row["timeZone"] or "-",

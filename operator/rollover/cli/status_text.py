@@ -155,13 +155,16 @@ def status_detail(view: View, now: dt.datetime | None = None) -> str:
         ("Next", f"{step}, {when}"),
         ("Blocking", blocking(view)),
     ]
+    preflight = view.condition(ConditionType.PREFLIGHT_PASSED)
+    if preflight is not None:
+        lines.append(("Preflight", f"{preflight.status} ({preflight.reason})"))
     width = max(len(key) for key, _ in lines)
     text = "\n".join(f"{key + ':':<{width + 1}} {value}" for key, value in lines)
     jobs = [
         f"  {j.name}  {j.step.value} {j.product}: {j.state.value}" + (f": {j.message}" if j.message else "")
         for j in status.jobs
     ]
-    sections = [text, *(["Jobs:", *jobs] if jobs else []), *notices_lines(view)]
+    sections = [text, *(["Jobs:", *jobs] if jobs else []), *preview_lines(view), *notices_lines(view)]
     return "\n".join(sections)
 
 
@@ -174,6 +177,21 @@ def notices_lines(view: View) -> list[str]:
     delivered = view.condition(ConditionType.NOTIFICATIONS_DELIVERED)
     failing = [f"  not delivered: {delivered.message}"] if delivered and delivered.status == "False" else []
     return ["Notices:", *(sent or ["  none delivered yet"]), *failing]
+
+
+def preview_lines(view: View) -> list[str]:
+    """status.preview as a table: per product and table, the rows to archive, delete and keep."""
+    preview = view.status.preview
+    if not preview:
+        return []
+    rows: list[tuple[str, ...]] = [("PRODUCT", "TABLE", "ARCHIVE", "DELETE", "KEEP")]
+    for product in preview:
+        rows += [
+            (product.product, t.table, str(t.archive), str(t.delete), str(t.keep)) for t in product.tables
+        ]
+    checked = max((p.checked_at for p in preview if p.checked_at), default=None)
+    header = f"Preview (from the preflight, {view.local(checked)}): what the rollover will do"
+    return [header, *("  " + line for line in columns(rows).splitlines())]
 
 
 def explain(view: View, events: Sequence[dict[str, Any]]) -> str:
@@ -198,6 +216,8 @@ def explain(view: View, events: Sequence[dict[str, Any]]) -> str:
         if text and c.reason not in explained:  # several conditions often share a reason
             explained.add(c.reason)
             out.append(f"      -> {text.replace('NAME', view.name)}")
+    if preview := preview_lines(view):
+        out += ["", *preview]
     out.append("")
     recent = sorted(events, key=_event_time)[-RECENT_EVENTS:]
     out.append(f"Recent events ({len(recent)} of {len(events)}, oldest first):")

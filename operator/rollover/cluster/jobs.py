@@ -1,14 +1,23 @@
-"""The archive/reset Job manifest: the operator's template plus the rollover's identity."""
+"""The preflight/archive/reset Job manifest: the operator's template plus the rollover's identity."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any, cast
 
 from lightkube.resources.batch_v1 import Job
 
 from rollover import GROUP, KIND, VERSION
+from rollover.api.models import Step
 from rollover.config import JobTemplate
-from rollover.labels import LABEL_ATTEMPT, LABEL_PRODUCT, LABEL_ROLLOVER, LABEL_SCHOOL_YEAR, LABEL_STEP
+from rollover.labels import (
+    JOB_SECRETS_ENV,
+    LABEL_ATTEMPT,
+    LABEL_PRODUCT,
+    LABEL_ROLLOVER,
+    LABEL_SCHOOL_YEAR,
+    LABEL_STEP,
+)
 from rollover.planner import CreateJob
 
 
@@ -19,6 +28,8 @@ def job_manifest(
     labels only index it), deleted `ttl_seconds_after_finished` after it finishes."""
     meta = rollover["metadata"]
     spec = rollover.get("spec") or {}
+    if action.step is Step.PREFLIGHT:
+        template = _tolerating_missing_secrets(template)
     labels = {
         LABEL_ROLLOVER: meta["name"],
         LABEL_STEP: action.step.value,
@@ -36,6 +47,8 @@ def job_manifest(
         {"name": "STEP", "value": action.step.value},
         *template.env,
     ]
+    if action.step is Step.PREFLIGHT:
+        env.append({"name": JOB_SECRETS_ENV, "value": ",".join(secret_names(template))})
     container: dict[str, Any] = {
         "name": action.step.value,
         "image": template.image,
@@ -90,3 +103,38 @@ def job_manifest(
         },
     }
     return cast(Job, Job.from_dict(body))
+
+
+def secret_names(template: JobTemplate) -> list[str]:
+    """The names of the Secrets a template's env, envFrom and volumes refer to, sorted."""
+    names = {
+        ref["name"]
+        for ref in (
+            *((e.get("valueFrom") or {}).get("secretKeyRef") for e in template.env),
+            *(e.get("secretRef") for e in template.env_from),
+        )
+        if ref and ref.get("name")
+    }
+    volumes = (v.get("secret") or {} for v in template.volumes)
+    names |= {ref["secretName"] for ref in volumes if ref.get("secretName")}
+    return sorted(names)
+
+
+def _tolerating_missing_secrets(template: JobTemplate) -> JobTemplate:
+    """The preflight's template with every Secret reference optional. A missing Secret then leaves
+    its variables unset and its files absent, and `rollover-job preflight` reports which Secret is
+    missing; a required reference would keep the pod Pending (CreateContainerConfigError), which only
+    a pod watch could see. The operator needs no access to Secrets for this (it has none)."""
+    env, env_from, volumes = (
+        copy.deepcopy(template.env),
+        copy.deepcopy(template.env_from),
+        copy.deepcopy(template.volumes),
+    )
+    for ref in (
+        *((e.get("valueFrom") or {}).get("secretKeyRef") for e in env),
+        *(e.get("secretRef") for e in env_from),
+        *(v.get("secret") for v in volumes),
+    ):
+        if ref:
+            ref["optional"] = True
+    return template.model_copy(update={"env": env, "env_from": env_from, "volumes": volumes})

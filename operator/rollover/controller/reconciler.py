@@ -192,7 +192,13 @@ class Reconciler:
             status = DistrictRolloverStatus()
         generation = int(meta.get("generation", 0))
         settings = Settings(
-            self.config.drain_timeout, self.config.drain_poll, frozenset(self.config.notifications.channels)
+            drain_timeout=self.config.drain_timeout,
+            drain_poll=self.config.drain_poll,
+            notice_channels=frozenset(self.config.notifications.channels),
+            preflight_business_days=(
+                self.config.preflight.business_days_before if self.config.preflight.enabled else None
+            ),
+            readiness_blocks_archive=self.config.readiness.block_archive,
         )
         said: dict[tuple[str, str], EmitEvent] = {}
         decided_status = status

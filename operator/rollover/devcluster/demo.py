@@ -229,6 +229,9 @@ def _summary(result: dict[str, Any]) -> str:
         )
     if "rows" in result:
         return f"archived {sum(result['rows'].values())} rows to {result.get('manifest', '?')}"
+    if "tables" in result:  # the preflight's preview
+        archive, delete = (sum(t[k] for t in result["tables"]) for k in ("archive", "delete"))
+        return f"checks passed; preview: {archive} rows to archive, {delete} of them to delete"
     return json.dumps(result)[:200]
 
 

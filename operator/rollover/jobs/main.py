@@ -19,10 +19,11 @@ from typing import Any, NoReturn
 
 import psycopg
 
-from rollover.jobs import archive, config, grants, ledger, migrate, redaction, reset, result, seed
+from rollover.jobs import archive, config, grants, ledger, migrate, preflight, redaction, reset, result, seed
 from rollover.jobs.destination import open_destination
-from rollover.jobs.errors import EXIT_FAILED, EXIT_OK, JobError, UsageError
+from rollover.jobs.errors import EXIT_FAILED, EXIT_OK, JobError, StepFailed, UsageError
 from rollover.jobs.store import connect, one_line, require_district
+from rollover.labels import JOB_SECRETS_ENV
 
 log = logging.getLogger("rollover.jobs")
 STEP_ENV = "STEP"
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_seed)
 
     for name, func, text in (
+        ("preflight", _preflight, "check the store and the archive destination; count what would change"),
         ("archive", _archive, "archive the product's year data for the district"),
         ("reset", _reset, "delete the product's archived year data, per the catalog"),
     ):
@@ -128,6 +130,35 @@ def _seed(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
 def _current_school_year(today: dt.date) -> str:
     first = today.year if today.month >= 7 else today.year - 1
     return f"{first}-{first + 1}"
+
+
+def _preflight(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
+    target = config.target(args, env)
+    _require_secret_settings(args, env)
+    db = config.database(args, env)
+    dest = open_destination(config.value(args, "archive_uri", env))
+    return EXIT_OK, {**_identity(target), **preflight.run(target, db, dest)}
+
+
+def _require_secret_settings(args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    """StepFailed naming the Secrets of the Job when a setting they provide is absent: the preflight's
+    Secret references are optional, so a missing Secret shows here as unset variables."""
+    secrets = [name for name in env.get(JOB_SECRETS_ENV, "").split(",") if name]
+    if not secrets:
+        return
+    missing = [
+        config.ENV_NAMES[dest]
+        for dest in ("database_url", "archive_uri")
+        if getattr(args, dest, None) is None and not env.get(config.ENV_NAMES[dest], "").strip()
+    ]
+    password_file = env.get(config.PASSWORD_FILE_ENV)
+    if password_file and not Path(password_file).is_file():
+        missing.append(f"{config.PASSWORD_FILE_ENV} ({password_file})")
+    if missing:
+        raise StepFailed(
+            f"{', '.join(missing)} not set: the Job reads them from Secret(s) {', '.join(secrets)} in this "
+            "namespace; is it missing, or does it lack the key? The archive and reset Jobs would not start"
+        )
 
 
 def _archive(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
