@@ -150,23 +150,24 @@ def purge(cycle: Cycle, dest: Destination, key: Ed25519PrivateKey, now: dt.datet
     """Delete the cycle's archives, prove them gone, write the signed purge certificate; the result."""
     dest.check()
     deletion_sha256, certified_digests = _deletion_certificate(dest, cycle, key)
-    archives = []
+    archives, deleted = [], {}
     for k in cycle.archives():
         manifest = read_manifest(dest, k)
         digest = manifest.digest() if manifest is not None else certified_digests.get(k.product)
-        objects = _objects_of(dest, k)
-        for name in objects:
+        files = _files_of(dest, k)
+        for name in _entries_of(dest, k):
             dest.remove_tree(f"{cycle.directory}/{name}")
-        left = _objects_of(dest, k)
+        left = _files_of(dest, k)
         if left:
-            raise StepFailed(f"{k.product}: still present after deleting: {', '.join(left)}")
-        log.info("%s: deleted %s", k.product, ", ".join(objects) or "nothing (already gone)")
+            raise StepFailed(f"{k.product}: still present after deleting: {', '.join(left[:10])}")
+        log.info("%s: deleted %d files", k.product, len(files))
+        deleted[k.product] = len(files)
         archives.append(
             {
                 "product": k.product,
                 "location": location(dest, k),
                 "manifestDigest": digest,
-                "deleted": objects,
+                "filesDeleted": files,
                 "verifiedAbsent": True,
             }
         )
@@ -186,11 +187,11 @@ def purge(cycle: Cycle, dest: Destination, key: Ed25519PrivateKey, now: dt.datet
     return {
         "status": "purged",
         "certificate": path,
-        "deleted": {a["product"]: a["deleted"] for a in archives},
+        "deleted": deleted,
     }
 
 
-def _objects_of(dest: Destination, key: ArchiveKey) -> list[str]:
+def _entries_of(dest: Destination, key: ArchiveKey) -> list[str]:
     """The entries of the cycle's directory that belong to `key`'s archive: the archive itself, its
     superseded copies, and staging directories of interrupted runs."""
     return [
@@ -198,6 +199,12 @@ def _objects_of(dest: Destination, key: ArchiveKey) -> list[str]:
         for name in dest.list(f"{key.district_id}/{key.school_year}")
         if name == key.product or name.startswith((f"{key.product}.superseded-", f".{key.product}.partial-"))
     ]
+
+
+def _files_of(dest: Destination, key: ArchiveKey) -> list[str]:
+    """Every file of `key`'s archive entries, relative to the cycle's directory."""
+    directory = f"{key.district_id}/{key.school_year}"
+    return [f"{name}/{path}" for name in _entries_of(dest, key) for path in dest.files(f"{directory}/{name}")]
 
 
 def _deletion_certificate(

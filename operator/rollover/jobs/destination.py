@@ -36,6 +36,11 @@ class Destination(Protocol):
 
     def exists(self, path: str) -> bool: ...
 
+    def files(self, prefix: str) -> list[str]:
+        """Every file (object) under `prefix`, at any depth, as paths relative to it, read afresh: what
+        proves a deletion (an object store may list an emptied "directory" for a while; it holds nothing).
+        """
+
     def list(self, prefix: str) -> list[str]:
         """Names directly under `prefix`; empty if there is none."""
 
@@ -83,6 +88,12 @@ class LocalDestination:
 
     def exists(self, path: str) -> bool:
         return (self.root / path).exists()
+
+    def files(self, prefix: str) -> list[str]:
+        base = self.root / prefix
+        if base.is_file():
+            return [""]
+        return sorted(str(p.relative_to(base)) for p in base.rglob("*") if not p.is_dir())
 
     def list(self, prefix: str) -> list[str]:
         try:
@@ -184,6 +195,11 @@ class FsspecDestination:
 
     def exists(self, path: str) -> bool:
         return bool(self._fs.exists(self._path(path)))
+
+    def files(self, prefix: str) -> list[str]:
+        self._fs.invalidate_cache()
+        base = self._path(prefix)
+        return sorted(str(p)[len(base) :].lstrip("/") for p in self._fs.find(base))
 
     def list(self, prefix: str) -> list[str]:
         try:

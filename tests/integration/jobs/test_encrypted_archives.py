@@ -216,6 +216,8 @@ def test_the_certificate_of_deletion_verifies_any_edit_breaks_it_and_purge_leave
     signing = {"CERTIFICATE_KEY_FILE": str(keys.signing_key)}
     for product in products:
         assert run(store, archive, "archive", product=product, ARCHIVE_RECIPIENTS=keys.recipient)[0] == 0
+    stored = {p: archive.dest.files(f"{DISTRICT}/{YEAR}/{p}") for p in products}
+    assert all("manifest.json" in files for files in stored.values())
     code, result = run(
         store, archive, "certify", product=",".join(products), RETENTION_UNTIL="2027-07-19", **signing
     )
@@ -251,9 +253,16 @@ def test_the_certificate_of_deletion_verifies_any_edit_breaks_it_and_purge_leave
     code, result = run(store, archive, "purge", product=",".join(products), **signing)
 
     assert code == 0, result
-    assert archive.dest.list(f"{DISTRICT}/{YEAR}") == sorted(
-        ["certificate.html", "certificate.json", "purge-certificate.html", "purge-certificate.json"]
-    )
+    assert archive.dest.files(DISTRICT) == [
+        f"{YEAR}/{name}"
+        for name in (
+            "certificate.html",
+            "certificate.json",
+            "purge-certificate.html",
+            "purge-certificate.json",
+        )
+    ]
+    assert result["deleted"] == {product: len(files) for product, files in stored.items()}
     for product in products:
         assert not archive.dest.exists(f"{DISTRICT}/{YEAR}/{product}/manifest.json")
     purge_raw = archive.read(f"{DISTRICT}/{YEAR}/purge-certificate.json")
