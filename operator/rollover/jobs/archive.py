@@ -75,6 +75,15 @@ def run(
             log.info(
                 "complete archive found at %s; every file verified, nothing written", location(dest, target)
             )
+            wanted = sorted(fingerprint(r) for r in recipients)
+            found = sorted(existing.encryption.recipients) if existing.encryption else []
+            if wanted != found:  # a key rotation after this archive: it stays as written, say so
+                log.warning(
+                    "the archive is encrypted to %s, ARCHIVE_RECIPIENTS now names %s; "
+                    "`--supersede` re-archives to the current recipients",
+                    ", ".join(found) or "nobody (plain)",
+                    ", ".join(wanted) or "nobody",
+                )
             return _result("verified", existing, dest, target)
         if existing is not None:
             aside = f"{archive_dir(target)}.superseded-{existing.snapshot_time:%Y%m%dT%H%M%SZ}"
