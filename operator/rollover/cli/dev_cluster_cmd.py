@@ -60,7 +60,7 @@ def _up(args: argparse.Namespace) -> int:
         print(f"dev-cluster: up at {plane.server} (logs in {plane.log_dir})", file=sys.stderr)
     if not args.no_s3:
         try:
-            endpoint = _s3_up(args.dir / "s3")
+            endpoint = s3_up(args.dir / "s3")
         except S3Unavailable as exc:
             print(f"dev-cluster: error: S3: {exc}", file=sys.stderr)
             return 1
@@ -71,7 +71,8 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _s3_up(directory: Path) -> S3Endpoint:
+def s3_up(directory: Path) -> S3Endpoint:
+    """The S3 store running in `directory`, started (and left running) if it is not."""
     running = S3Server.running_in(directory)
     if running is not None and running.endpoint is not None:
         print(f"dev-cluster: S3 already up at {running.endpoint.endpoint}", file=sys.stderr)
