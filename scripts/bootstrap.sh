@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine: a venv with the pinned Python dependencies,
-# PostgreSQL's server binaries (for rollover-job and its tests), and the cached control plane.
+# PostgreSQL's server binaries (for rollover-job and its tests), the cached control plane, and the
+# cached S3 object store (SeaweedFS) that archive tests and the dev cluster write to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +31,6 @@ command -v kubectl >/dev/null || { echo "bootstrap: error: kubectl is not instal
 
 # The control plane: built from Go modules on first use, then reused from the cache.
 bash tools/build-controlplane.sh >/dev/null
+
+# The S3 object store: SeaweedFS's `weed`, built from its Go module (Go >= 1.26.6) on first use.
+bash tools/build-seaweedfs.sh >/dev/null

@@ -3,6 +3,10 @@
 Contract relied on by the demo, benchmarks and others' scripts: `up` starts it in the background
 (state in a reused directory) and prints `export KUBECONFIG=PATH` as its last line; `down` stops
 exactly what `up` started; `status` exits 0 when it is up, 1 when not.
+
+Beside it, `up` starts the S3 object store archives go to (SeaweedFS on loopback, `<dir>/s3`) and
+prints, before the KUBECONFIG line, the `export` of ARCHIVE_URI and the AWS_* variables a Job needs
+to reach it (local, random credentials). `--no-s3` leaves it out.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 from rollover.devcluster import default_crd_dir, default_state_dir
 from rollover.devcluster.binaries import BinariesUnavailable
 from rollover.devcluster.controlplane import COMPONENTS, ControlPlane, ControlPlaneError
+from rollover.devcluster.s3 import S3Endpoint, S3Server, S3Unavailable
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         sub.add_argument(
             "--dir", type=Path, default=default_state_dir(), help="state directory (default: %(default)s)"
         )
+        if verb == "up":
+            sub.add_argument("--no-s3", action="store_true", help="do not start the S3 object store")
         sub.set_defaults(func=func)
 
 
@@ -51,13 +58,37 @@ def _up(args: argparse.Namespace) -> int:
             print(f"dev-cluster: error: {exc}", file=sys.stderr)
             return 1
         print(f"dev-cluster: up at {plane.server} (logs in {plane.log_dir})", file=sys.stderr)
+    if not args.no_s3:
+        try:
+            endpoint = s3_up(args.dir / "s3")
+        except S3Unavailable as exc:
+            print(f"dev-cluster: error: S3: {exc}", file=sys.stderr)
+            return 1
+        print(f"export ARCHIVE_URI={endpoint.uri}")
+        for name, value in endpoint.env().items():
+            print(f"export {name}={value}")
     print(f"export KUBECONFIG={plane.kubeconfig}")
     return 0
+
+
+def s3_up(directory: Path) -> S3Endpoint:
+    """The S3 store running in `directory`, started (and left running) if it is not."""
+    running = S3Server.running_in(directory)
+    if running is not None and running.endpoint is not None:
+        print(f"dev-cluster: S3 already up at {running.endpoint.endpoint}", file=sys.stderr)
+        return running.endpoint
+    directory.mkdir(parents=True, exist_ok=True)
+    endpoint = S3Server(directory).start()
+    print(f"dev-cluster: S3 up at {endpoint.endpoint} (log in {directory / 'server.log'})", file=sys.stderr)
+    return endpoint
 
 
 def _down(args: argparse.Namespace) -> int:
     plane = ControlPlane(args.dir)
     plane.stop()
+    s3 = S3Server.running_in(args.dir / "s3")
+    if s3 is not None:
+        s3.stop()
     print(f"dev-cluster: down ({args.dir})", file=sys.stderr)
     return 0
 
@@ -71,6 +102,9 @@ def _status(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"dev-cluster: processes up but apiserver not ready: {exc}")
             return 1
+        s3 = S3Server.running_in(args.dir / "s3")
+        if s3 is not None and s3.endpoint is not None:
+            print(f"dev-cluster: S3 up at {s3.endpoint.endpoint} ({s3.endpoint.uri})")
         print(f"dev-cluster: up at {plane.server}; export KUBECONFIG={plane.kubeconfig}")
         return 0
     print(f"dev-cluster: down (running: {', '.join(running) or 'nothing'})")

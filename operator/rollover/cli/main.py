@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rollover.cli.schema_cmd",
     "rollover.cli.operator_cmd",
     "rollover.cli.dev_cluster_cmd",
+    "rollover.cli.verify_certificate_cmd",
 )
 
 

@@ -6,6 +6,9 @@ only when complete, manifest last; a run killed part-way leaves no manifest, and
 holds the step lock, so no live run can own a staging directory) removes the leftovers. A run that
 finds a complete archive verifies its files instead of writing again; `--supersede` moves it aside to
 `<product>.superseded-<snapshot time>` (never deleting it) and archives afresh, for after a late sync.
+
+With recipients (ARCHIVE_RECIPIENTS), every file but the manifest is age-encrypted to them as it
+streams, and named `<file>.age`; the Job holds only those public keys.
 """
 
 from __future__ import annotations
@@ -21,14 +24,17 @@ from typing import Any
 
 import psycopg
 from psycopg import IsolationLevel, sql
+from pyrage import x25519
 
 from rollover.jobs import export
 from rollover.jobs.config import Database, Target
 from rollover.jobs.destination import MANIFEST, Destination
+from rollover.jobs.encryption import SUFFIX, fingerprint
 from rollover.jobs.filesink import FileSink, WrittenFile
 from rollover.jobs.manifest import (
     ArchivedFile,
     ArchivedTable,
+    Encryption,
     Manifest,
     StudentDataExport,
     archive_dir,
@@ -48,8 +54,16 @@ APPLICATION = "rollover-job archive"
 PARALLEL_COPIES = 2
 
 
-def run(target: Target, db: Database, dest: Destination, *, supersede: bool = False) -> dict[str, Any]:
-    """Archive the target (or verify its existing archive); the step's result for the operator."""
+def run(
+    target: Target,
+    db: Database,
+    dest: Destination,
+    *,
+    supersede: bool = False,
+    recipients: tuple[x25519.Recipient, ...] = (),
+) -> dict[str, Any]:
+    """Archive the target (or verify its existing archive), encrypted to `recipients` if any; the step's
+    result for the operator."""
     dest.check()
     with connect(db, APPLICATION) as conn:
         schema_version = require_current(conn)
@@ -61,13 +75,22 @@ def run(target: Target, db: Database, dest: Destination, *, supersede: bool = Fa
             log.info(
                 "complete archive found at %s; every file verified, nothing written", location(dest, target)
             )
+            wanted = sorted(fingerprint(r) for r in recipients)
+            found = sorted(existing.encryption.recipients) if existing.encryption else []
+            if wanted != found:  # a key rotation after this archive: it stays as written, say so
+                log.warning(
+                    "the archive is encrypted to %s, ARCHIVE_RECIPIENTS now names %s; "
+                    "`--supersede` re-archives to the current recipients",
+                    ", ".join(found) or "nobody (plain)",
+                    ", ".join(wanted) or "nobody",
+                )
             return _result("verified", existing, dest, target)
         if existing is not None:
             aside = f"{archive_dir(target)}.superseded-{existing.snapshot_time:%Y%m%dT%H%M%SZ}"
             dest.move_tree(archive_dir(target), aside)
             log.info("moved the previous archive aside to %s/%s", dest.uri, aside)
         _remove_partials(dest, target)
-        manifest = _write(conn, db, dest, target, schema_version)
+        manifest = _write(conn, db, dest, target, schema_version, recipients)
     return _result("archived", manifest, dest, target)
 
 
@@ -80,8 +103,14 @@ def _remove_partials(dest: Destination, target: Target) -> None:
 
 
 def _write(
-    conn: psycopg.Connection[Any], db: Database, dest: Destination, target: Target, schema_version: int
+    conn: psycopg.Connection[Any],
+    db: Database,
+    dest: Destination,
+    target: Target,
+    schema_version: int,
+    recipients: tuple[x25519.Recipient, ...],
 ) -> Manifest:
+    suffix = SUFFIX if recipients else ""
     staging = f"{target.district_id}/{target.school_year}/.{target.product}.partial-{uuid.uuid4().hex}"
     deleted_kinds = set(target.policy.delete)
     tables = tables_for(target.product, target.policy.archive)
@@ -101,9 +130,10 @@ def _write(
                 _copy_to_file,
                 copier,
                 dest,
-                f"{staging}/{export.FILE_NAME}",
+                f"{staging}/{export.FILE_NAME}{suffix}",
                 query,
                 "student data export",
+                recipients,
                 export.SETTINGS,
             )
         sizes = _table_sizes(conn, tables)
@@ -112,9 +142,10 @@ def _write(
                 _copy_to_file,
                 copier,
                 dest,
-                f"{staging}/{table.file_name}",
+                f"{staging}/{table.file_name}{suffix}",
                 sql.SQL("SELECT * FROM {} WHERE {}").format(table.identifier, scope(target)).as_string(conn),
                 table.name,
+                recipients,
             )
             for table in sorted(tables, key=lambda t: sizes[t.name], reverse=True)
         }
@@ -123,12 +154,13 @@ def _write(
             files: list[ArchivedFile] = []
             for table in tables:  # the manifest lists tables in catalog order, whatever order they ran in
                 stats, written = pending_tables[table].result()
-                files.append(ArchivedFile(name=table.file_name, size=written.size, sha256=written.sha256))
+                name = table.file_name + suffix
+                files.append(ArchivedFile(name=name, size=written.size, sha256=written.sha256))
                 archived_tables.append(
                     ArchivedTable(
                         table=table.name,
                         kind=table.kind,
-                        file=table.file_name,
+                        file=name,
                         rows=stats.rows,
                         digest=stats.digest,
                         deleted_by_reset=table.kind in deleted_kinds,
@@ -137,8 +169,9 @@ def _write(
             student_export = None
             if pending_export is not None:
                 stats, written = pending_export.result()
-                files.append(ArchivedFile(name=export.FILE_NAME, size=written.size, sha256=written.sha256))
-                student_export = StudentDataExport(file=export.FILE_NAME, rows=stats.rows)
+                name = export.FILE_NAME + suffix
+                files.append(ArchivedFile(name=name, size=written.size, sha256=written.sha256))
+                student_export = StudentDataExport(file=name, rows=stats.rows)
         except BaseException:  # a failed stream fails the archive: don't start the queued ones
             for future in (*pending_tables.values(), pending_export):
                 if future is not None:
@@ -152,10 +185,11 @@ def _write(
         schema_version=schema_version,
         snapshot_time=snapshot_time,
         created_at=dt.datetime.now(dt.UTC),
-        created_by=f"rollover-job {_version()}",
+        created_by=f"rollover-job {version()}",
         tables=tuple(archived_tables),
         student_data_export=student_export,
         files=tuple(files),
+        encryption=Encryption(recipients=tuple(fingerprint(r) for r in recipients)) if recipients else None,
     )
     with dest.open_write(f"{staging}/{MANIFEST}") as fh:
         fh.write(manifest.to_json())
@@ -178,12 +212,13 @@ def _copy_to_file(
     path: str,
     query: str,
     label: str,
+    recipients: tuple[x25519.Recipient, ...],
     settings: Mapping[str, str] | None = None,
 ) -> tuple[CopyStats, WrittenFile]:
     started = time.monotonic()
-    gzip = path.endswith(".gz")
+    gzip = path.removesuffix(SUFFIX).endswith(".gz")
     with dest.open_write(path) as fh:
-        sink = FileSink(fh, gzip=gzip)
+        sink = FileSink(fh, gzip=gzip, recipients=recipients)
         try:
             stats = copier.copy(query, label, sink.write, settings)
         finally:
@@ -194,7 +229,7 @@ def _copy_to_file(
         label,
         stats.rows,
         stats.size / 1e6,
-        f" -> {written.size / 1e6:.1f} MB gzip" if gzip else "",
+        f" -> {written.size / 1e6:.1f} MB {'encrypted ' if recipients else ''}{'gzip' if gzip else 'file'}",
         seconds,
         stats.rows / seconds,
     )
@@ -211,10 +246,13 @@ def _result(status: str, manifest: Manifest, dest: Destination, target: Target) 
     }
     if manifest.student_data_export is not None:
         result["studentDataExportRows"] = manifest.student_data_export.rows
+    if manifest.encryption is not None:
+        result["encryptedTo"] = list(manifest.encryption.recipients)
     return result
 
 
-def _version() -> str:
+def version() -> str:
+    """This package's version, as manifests and certificates name it."""
     try:
         return importlib.metadata.version("district-rollover")
     except importlib.metadata.PackageNotFoundError:  # run from a source tree that is not installed

@@ -26,16 +26,23 @@ from rollover.jobs.errors import UsageError
 from rollover.jobs.limits import DEFAULT_LIMITS, SessionLimits, session_limits
 
 PASSWORD_FILE_ENV = "DATABASE_PASSWORD_FILE"  # noqa: S105 - the variable's name, not a password
+S3_SECRET_ENV = "AWS_SECRET_ACCESS_KEY"  # noqa: S105 - likewise
 DATABASE_SCHEMES = ("postgresql", "postgres")
 
 
 @dataclass(frozen=True)
-class Target:
-    """What an archive or reset acts on: one product's data for one district and school year."""
+class ArchiveKey:
+    """Which archive: one product's, for one district and school year (restore, export, purge)."""
 
     district_id: str
     school_year: str
     product: str
+
+
+@dataclass(frozen=True)
+class Target(ArchiveKey):
+    """What an archive or reset acts on: one product's data for one district and school year."""
+
     reset_date: dt.date
     policy: ProductPolicy
 
@@ -133,6 +140,15 @@ def target(args: argparse.Namespace, env: Mapping[str, str]) -> Target:
     return Target(district_id, school_year, product, reset_date, parse_product(product))
 
 
+def archive_key(args: argparse.Namespace, env: Mapping[str, str]) -> ArchiveKey:
+    """The validated district, school year and product of an existing archive."""
+    district_id = parse_district(value(args, "district", env))
+    school_year = parse_school_year(value(args, "school_year", env))
+    product = value(args, "product", env)
+    parse_product(product)
+    return ArchiveKey(district_id, school_year, product)
+
+
 def database(args: argparse.Namespace, env: Mapping[str, str]) -> Database:
     """The validated DATABASE_URL (a postgresql:// URL or libpq key=value string), with the password from
     DATABASE_PASSWORD_FILE when set, and the session limits of the environment."""
@@ -164,8 +180,11 @@ def read_password(path: str, source: str = PASSWORD_FILE_ENV) -> str:
 
 def known_secrets(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
     """Every secret a step was given: connection strings with passwords (in the environment or on the
-    command line), their passwords, and the password file's content. For scrubbing error texts."""
+    command line), their passwords, the password file's content, and the S3 secret key. For scrubbing
+    error texts."""
     found = redaction.secrets_in([env.get(ENV_NAMES["database_url"]), *argv])
+    if env.get(S3_SECRET_ENV):
+        found.append(env[S3_SECRET_ENV])
     password_file = env.get(PASSWORD_FILE_ENV)
     if password_file:
         with contextlib.suppress(UsageError):  # unreadable: nothing of it can be in a message

@@ -3,6 +3,8 @@
 Paths are '/'-separated and relative to the ARCHIVE_URI. `move_tree` is how an archive is published:
 on a local volume one atomic directory rename; on object stores, which cannot rename, copies with the
 manifest last in and, at the source, first out, so the manifest's presence always means "complete".
+On a volume, what the Jobs create is private to their user: files 0600, directories 0700 (an archive
+holds student data; the umask of the image is no policy).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol
@@ -19,6 +22,8 @@ from urllib.parse import unquote, urlsplit
 from rollover.jobs.errors import StepFailed, UsageError
 
 MANIFEST = "manifest.json"
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
 #: fsspec protocols accepted besides file://; memory:// exercises the object-store path in tests.
 FSSPEC_SCHEMES = ("s3", "memory")
 
@@ -31,6 +36,11 @@ class Destination(Protocol):
 
     def exists(self, path: str) -> bool: ...
 
+    def files(self, prefix: str) -> list[str]:
+        """Every file (object) under `prefix`, at any depth, as paths relative to it, read afresh: what
+        proves a deletion (an object store may list an emptied "directory" for a while; it holds nothing).
+        """
+
     def list(self, prefix: str) -> list[str]:
         """Names directly under `prefix`; empty if there is none."""
 
@@ -39,21 +49,26 @@ class Destination(Protocol):
     def open_write(self, path: str) -> AbstractContextManager[BinaryIO]:
         """A new file, durable once the context exits without error."""
 
+    def put(self, path: str, data: bytes) -> None:
+        """Write a small file whole, replacing any file of that name atomically."""
+
     def move_tree(self, source: str, target: str) -> None:
         """Move every file under `source` to `target` (which must not hold an archive)."""
 
     def remove_tree(self, prefix: str) -> None: ...
 
 
-def open_destination(uri: str) -> Destination:
-    """The destination of an ARCHIVE_URI; UsageError for a scheme we do not write to."""
+def open_destination(uri: str, env: Mapping[str, str] | None = None) -> Destination:
+    """The destination of an ARCHIVE_URI; UsageError for a scheme we do not write to. An s3:// store
+    takes its endpoint and credentials from the Job's AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY when set (else from botocore's usual places: a profile, the pod's role)."""
     parts = urlsplit(uri)
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise UsageError(f"ARCHIVE_URI {uri!r}: a file URI names an absolute path, e.g. file:///archive")
         return LocalDestination(uri, Path(unquote(parts.path)))
     if parts.scheme in FSSPEC_SCHEMES:
-        return FsspecDestination(uri)
+        return FsspecDestination(uri, s3_options(env or {}) if parts.scheme == "s3" else {})
     raise UsageError(f"ARCHIVE_URI {uri!r}: use file:///path/on/a/volume or s3://bucket/prefix")
 
 
@@ -74,6 +89,12 @@ class LocalDestination:
     def exists(self, path: str) -> bool:
         return (self.root / path).exists()
 
+    def files(self, prefix: str) -> list[str]:
+        base = self.root / prefix
+        if base.is_file():
+            return [""]
+        return sorted(str(p.relative_to(base)) for p in base.rglob("*") if not p.is_dir())
+
     def list(self, prefix: str) -> list[str]:
         try:
             return sorted(p.name for p in (self.root / prefix).iterdir())
@@ -83,19 +104,37 @@ class LocalDestination:
     def open_read(self, path: str) -> AbstractContextManager[BinaryIO]:
         return (self.root / path).open("rb")
 
+    def _make_dirs(self, directory: Path) -> None:
+        """Create `directory` and its missing parents below the root, each 0700."""
+        missing = []
+        while directory != self.root and not directory.exists():
+            missing.append(directory)
+            directory = directory.parent
+        for path in reversed(missing):
+            path.mkdir(mode=DIRECTORY_MODE, exist_ok=True)
+
     @contextmanager
     def open_write(self, path: str) -> Iterator[BinaryIO]:
         target = self.root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("xb") as fh:
+        self._make_dirs(target.parent)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
 
+    def put(self, path: str, data: bytes) -> None:
+        target = self.root / path
+        partial = target.with_name(f".{target.name}.partial-{uuid.uuid4().hex}")
+        with self.open_write(str(partial.relative_to(self.root))) as fh:
+            fh.write(data)
+        os.replace(partial, target)
+        _fsync_dir(target.parent)
+
     def move_tree(self, source: str, target: str) -> None:
         src, dst = self.root / source, self.root / target
         _fsync_dir(src)
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        self._make_dirs(dst.parent)
         os.rename(src, dst)  # atomic; fails if target exists and is not empty
         _fsync_dir(dst.parent)
 
@@ -111,11 +150,24 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+#: s3fs option -> the Job's environment variable that sets it.
+S3_OPTION_ENV = {
+    "endpoint_url": "AWS_ENDPOINT_URL",
+    "key": "AWS_ACCESS_KEY_ID",
+    "secret": "AWS_SECRET_ACCESS_KEY",
+}
+
+
+def s3_options(env: Mapping[str, str]) -> dict[str, str]:
+    """s3fs options from the Job's environment (explicit, so a step run in-process uses its own)."""
+    return {option: env[name] for option, name in S3_OPTION_ENV.items() if env.get(name)}
+
+
 class FsspecDestination:
     """An fsspec filesystem (s3:// with the `s3` extra installed). Credentials come from the usual
     places of each filesystem (for S3: AWS_* variables, a mounted profile, or the pod's role)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, options: Mapping[str, str]) -> None:
         try:
             fsspec_core = importlib.import_module("fsspec.core")
         except ImportError:
@@ -125,7 +177,7 @@ class FsspecDestination:
         self.uri = uri
         try:
             self._fs: Any
-            self._fs, root = fsspec_core.url_to_fs(uri)
+            self._fs, root = fsspec_core.url_to_fs(uri, **options)
         except (ImportError, ValueError) as exc:
             raise UsageError(f"ARCHIVE_URI {uri}: {exc}") from None
         self._root = str(root).rstrip("/")
@@ -144,6 +196,11 @@ class FsspecDestination:
     def exists(self, path: str) -> bool:
         return bool(self._fs.exists(self._path(path)))
 
+    def files(self, prefix: str) -> list[str]:
+        self._fs.invalidate_cache()
+        base = self._path(prefix)
+        return sorted(str(p)[len(base) :].lstrip("/") for p in self._fs.find(base))
+
     def list(self, prefix: str) -> list[str]:
         try:
             return sorted(PurePosixPath(p).name for p in self._fs.ls(self._path(prefix), detail=False))
@@ -155,6 +212,9 @@ class FsspecDestination:
 
     def open_write(self, path: str) -> AbstractContextManager[BinaryIO]:
         return self._fs.open(self._path(path), "wb")  # type: ignore[no-any-return]
+
+    def put(self, path: str, data: bytes) -> None:
+        self._fs.pipe_file(self._path(path), data)  # one PUT: readers see the old object or the new
 
     def move_tree(self, source: str, target: str) -> None:
         names = self.list(source)

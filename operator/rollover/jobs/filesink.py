@@ -1,7 +1,10 @@
-"""Writing a stream of chunks to a file, optionally gzip-compressed, on a thread of its own.
+"""Writing a stream of chunks to a file, optionally gzip-compressed and age-encrypted, on a thread of
+its own.
 
 zlib and hashlib release the GIL on large buffers, so compressing chunk n overlaps reading chunk n+1
-from psql. The queue is bounded: memory stays at a few megabytes whatever the table's size.
+from psql. The queue is bounded: memory stays at a few megabytes whatever the table's size. Encryption
+comes after compression (ciphertext does not compress) and streams too: what is hashed and sized is
+the file as stored.
 """
 
 from __future__ import annotations
@@ -11,9 +14,14 @@ import importlib
 import queue
 import threading
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import BinaryIO
+
+from pyrage import x25519
+
+from rollover.jobs.encryption import encrypt_stream
 
 #: Level 1: ~5x smaller CSV at twice level 6's speed; archive throughput is what the Job waits for.
 GZIP_LEVEL = 1
@@ -42,14 +50,19 @@ class WrittenFile:
 
 
 class FileSink:
-    """Accepts chunks with `write`, and `close` returns what was written; errors surface in either."""
+    """Accepts chunks with `write`, and `close` returns what was written; errors surface in either.
 
-    def __init__(self, stream: BinaryIO, *, gzip: bool) -> None:
+    With `recipients`, the file is the age encryption (to all of them) of the possibly gzipped stream.
+    """
+
+    def __init__(self, stream: BinaryIO, *, gzip: bool, recipients: Sequence[x25519.Recipient] = ()) -> None:
         self._stream = stream
         self._compressor = DEFLATE.compressobj(GZIP_LEVEL, DEFLATE.DEFLATED, GZIP_WBITS) if gzip else None
+        self._recipients = tuple(recipients)
         self._sha256 = hashlib.sha256()
         self._size = 0
         self._queue: queue.Queue[bytes | None] = queue.Queue(QUEUE_CHUNKS)
+        self._ended = False
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="file-sink", daemon=True)
         self._thread.start()
@@ -67,17 +80,28 @@ class FileSink:
         return WrittenFile(self._size, self._sha256.hexdigest())
 
     def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._emit(self._compressor.compress(chunk) if self._compressor else chunk)
-                except BaseException as exc:  # handed to the producer; keep draining so it never blocks
-                    self._error = exc
-        if self._error is None and self._compressor is not None:
-            try:
-                self._emit(self._compressor.flush())
-            except BaseException as exc:
-                self._error = exc
+        try:
+            if self._recipients:
+                encrypt_stream(self._next_plain, self._emit, self._recipients)
+            else:
+                while data := self._next_plain():
+                    self._emit(data)
+        except BaseException as exc:  # handed to the producer
+            self._error = exc
+        while not self._ended:  # keep draining so the producer never blocks
+            self._ended = self._queue.get() is None
+
+    def _next_plain(self) -> bytes:
+        """The next bytes of the (compressed) file content; b"" once the producer has closed."""
+        while not self._ended:
+            chunk = self._queue.get()
+            if chunk is None:
+                self._ended = True
+                return self._compressor.flush() if self._compressor is not None else b""
+            data = self._compressor.compress(chunk) if self._compressor is not None else chunk
+            if data:
+                return data
+        return b""
 
     def _emit(self, data: bytes) -> None:
         if data:

@@ -1,4 +1,5 @@
-"""`rollover-job`: the archive and reset Jobs, and the migrate, seed and check-ids tools.
+"""`rollover-job`: the archive, reset, certify and purge Jobs, and the migrate, seed, restore, export and
+check-ids tools.
 
 A Job runs `rollover-job` with STEP (and the other inputs) in its environment, or names the step on
 the command line. Exit codes: 0 success, 1 the step failed or refused (nothing deleted), 2 bad input.
@@ -18,8 +19,25 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pyrage import x25519
 
-from rollover.jobs import archive, config, grants, ledger, migrate, preflight, redaction, reset, result, seed
+from rollover.jobs import (
+    archive,
+    certificate,
+    certify,
+    config,
+    encryption,
+    grants,
+    ledger,
+    migrate,
+    preflight,
+    redaction,
+    reset,
+    restore,
+    result,
+    seed,
+)
 from rollover.jobs.destination import open_destination
 from rollover.jobs.errors import EXIT_FAILED, EXIT_OK, JobError, StepFailed, UsageError
 from rollover.jobs.store import connect, one_line, require_district
@@ -27,6 +45,7 @@ from rollover.labels import JOB_SECRETS_ENV
 
 log = logging.getLogger("rollover.jobs")
 STEP_ENV = "STEP"
+RETENTION_ENV = "RETENTION_UNTIL"
 Outcome = tuple[int, dict[str, Any]]
 Handler = Callable[[argparse.Namespace, Mapping[str, str]], Outcome]
 
@@ -87,6 +106,44 @@ def build_parser() -> argparse.ArgumentParser:
             )
 
     p = steps.add_parser(
+        "restore", parents=[common], help="decrypt, verify and load an archive into a new scratch schema"
+    )
+    config.add_options(p, "district", "school_year", "product", "database_url", "archive_uri")
+    _add_identity_option(p)
+    p.add_argument("--into-schema", required=True, metavar="NAME", help="the new schema to load into")
+    p.set_defaults(func=_restore)
+
+    p = steps.add_parser(
+        "export", parents=[common], help="write an archive's Student Data Export, decrypted, to a directory"
+    )
+    config.add_options(p, "district", "school_year", "product", "archive_uri")
+    _add_identity_option(p)
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write it to")
+    p.set_defaults(func=_export)
+
+    for name, func, text in (
+        ("certify", _certify, "write the cycle's signed certificate of deletion, once every reset succeeded"),
+        ("purge", _purge, "delete the cycle's archives, prove them gone, write the signed purge certificate"),
+    ):
+        p = steps.add_parser(name, parents=[common], help=text)
+        # PRODUCT: the cycle's products, comma-separated.
+        config.add_options(p, "district", "school_year", "product", "archive_uri")
+        if name == "certify":
+            config.add_options(p, "database_url")
+            p.add_argument(
+                "--retention-until",
+                metavar="DATE",
+                help=f"when the archive is due for purge (default: ${RETENTION_ENV})",
+            )
+        p.add_argument(
+            "--key-file",
+            type=Path,
+            metavar="PEM",
+            help=f"Ed25519 private key that signs the certificate (default: ${certificate.KEY_FILE_ENV})",
+        )
+        p.set_defaults(func=func)
+
+    p = steps.add_parser(
         "check-ids", parents=[common], help="report sourcedIds of a users.csv that are retired"
     )
     p.add_argument("users_csv", type=Path, metavar="USERS_CSV", help="a OneRoster 1.1 users.csv")
@@ -136,7 +193,7 @@ def _preflight(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
     target = config.target(args, env)
     _require_secret_settings(args, env)
     db = config.database(args, env)
-    dest = open_destination(config.value(args, "archive_uri", env))
+    dest = open_destination(config.value(args, "archive_uri", env), env)
     return EXIT_OK, {**_identity(target), **preflight.run(target, db, dest)}
 
 
@@ -163,17 +220,88 @@ def _require_secret_settings(args: argparse.Namespace, env: Mapping[str, str]) -
 
 def _archive(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
     target, db = config.target(args, env), config.database(args, env)
-    dest = open_destination(config.value(args, "archive_uri", env))
-    return EXIT_OK, {**_identity(target), **archive.run(target, db, dest, supersede=args.supersede)}
+    dest = open_destination(config.value(args, "archive_uri", env), env)
+    recipients = encryption.recipients_from(env)
+    outcome = archive.run(target, db, dest, supersede=args.supersede, recipients=recipients)
+    return EXIT_OK, {**_identity(target), **outcome}
 
 
 def _reset(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
     target, db = config.target(args, env), config.database(args, env)
-    dest = open_destination(config.value(args, "archive_uri", env))
+    dest = open_destination(config.value(args, "archive_uri", env), env)
     return EXIT_OK, {**_identity(target), **reset.run(target, db, dest)}
 
 
-def _identity(target: config.Target) -> dict[str, str]:
+def _add_identity_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--identity-file",
+        type=Path,
+        metavar="FILE",
+        help="age identity file (the private key, AGE-SECRET-KEY-1…) of an encrypted archive",
+    )
+
+
+def _identities(args: argparse.Namespace) -> list[x25519.Identity]:
+    return [] if args.identity_file is None else encryption.read_identities(args.identity_file)
+
+
+def _restore(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
+    key, db = config.archive_key(args, env), config.database(args, env)
+    schema = restore.parse_schema(args.into_schema)
+    dest = open_destination(config.value(args, "archive_uri", env), env)
+    return EXIT_OK, {**_identity(key), **restore.restore(key, db, dest, _identities(args), schema)}
+
+
+def _export(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
+    key = config.archive_key(args, env)
+    dest = open_destination(config.value(args, "archive_uri", env), env)
+    return EXIT_OK, {**_identity(key), **restore.export(key, dest, _identities(args), args.out)}
+
+
+def _cycle(args: argparse.Namespace, env: Mapping[str, str]) -> certify.Cycle:
+    district = config.parse_district(config.value(args, "district", env))
+    year = config.parse_school_year(config.value(args, "school_year", env))
+    products = tuple(dict.fromkeys(p.strip() for p in config.value(args, "product", env).split(",")))
+    for product in products:
+        config.parse_product(product)
+    return certify.Cycle(district, year, products)
+
+
+def _signing_key(args: argparse.Namespace, env: Mapping[str, str]) -> Ed25519PrivateKey:
+    path = args.key_file or (
+        Path(env[certificate.KEY_FILE_ENV]) if env.get(certificate.KEY_FILE_ENV) else None
+    )
+    if path is None:
+        raise UsageError(f"{certificate.KEY_FILE_ENV} is not set (or pass --key-file)")
+    try:
+        return certificate.load_private_key(Path(path))
+    except certificate.KeyUnusable as exc:
+        raise UsageError(f"{certificate.KEY_FILE_ENV}: {exc}") from None
+
+
+def _certify(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
+    cycle, db = _cycle(args, env), config.database(args, env)
+    raw = args.retention_until or env.get(RETENTION_ENV, "")
+    if not raw.strip():
+        raise UsageError(f"{RETENTION_ENV} is not set (or pass --retention-until)")
+    try:
+        retention_until = dt.date.fromisoformat(raw.strip())
+    except ValueError:
+        raise UsageError(f"{RETENTION_ENV} {raw!r} is not a date (YYYY-MM-DD)") from None
+    key = _signing_key(args, env)
+    dest = open_destination(config.value(args, "archive_uri", env), env)
+    outcome = certify.certify(cycle, db, dest, key, retention_until, dt.datetime.now(dt.UTC))
+    return EXIT_OK, {"district": cycle.district_id, "schoolYear": cycle.school_year, **outcome}
+
+
+def _purge(args: argparse.Namespace, env: Mapping[str, str]) -> Outcome:
+    cycle, key = _cycle(args, env), _signing_key(args, env)
+    dest = open_destination(config.value(args, "archive_uri", env), env)
+    outcome = certify.purge(cycle, dest, key, dt.datetime.now(dt.UTC))
+    return EXIT_OK, {"district": cycle.district_id, "schoolYear": cycle.school_year, **outcome}
+
+
+def _identity(target: config.ArchiveKey) -> dict[str, str]:
     return {"district": target.district_id, "schoolYear": target.school_year, "product": target.product}
 
 

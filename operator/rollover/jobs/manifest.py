@@ -7,6 +7,12 @@ as stored. Checking an archive checks both: a file's sha256 only proves the file
 manifest lists, and whoever can rewrite a file can rewrite its sha256 beside it; the digest re-derived
 from the file's decompressed content proves the file holds the rows the manifest describes, which the
 reset in turn compares with the rows it is about to delete.
+
+An encrypted archive (`encryption` set: age, to the recipients whose fingerprints it lists) stores
+each file as `<name>.age`; its `sha256` is of the ciphertext. Without the private key the content
+digest cannot be re-derived, so checking such an archive proves the files are the ones written (age
+authenticates every chunk: altered ciphertext also fails to decrypt), and the reset's comparison of the
+database with each table's `digest` proves the rows; restore, which has the key, checks both.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
-from rollover.jobs.config import Target
+from rollover.jobs.config import ArchiveKey
 from rollover.jobs.destination import MANIFEST, Destination
 from rollover.jobs.errors import StepFailed
 from rollover.jobs.filesink import DEFLATE, GZIP_WBITS
@@ -47,6 +53,11 @@ class ArchivedTable(_Model):
     deleted_by_reset: bool
 
 
+class Encryption(_Model):
+    format: Literal["age"] = "age"
+    recipients: tuple[str, ...]  # fingerprints (rollover.jobs.encryption.fingerprint), not the keys
+
+
 class StudentDataExport(_Model):
     file: str
     rows: int
@@ -65,6 +76,7 @@ class Manifest(_Model):
     tables: tuple[ArchivedTable, ...]
     student_data_export: StudentDataExport | None
     files: tuple[ArchivedFile, ...]
+    encryption: Encryption | None = None
 
     def digest(self) -> str:
         """One digest for the whole archive: over every table's name, row count and digest."""
@@ -77,17 +89,17 @@ class Manifest(_Model):
         return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2).encode() + b"\n"
 
 
-def archive_dir(target: Target) -> str:
+def archive_dir(target: ArchiveKey) -> str:
     """Where the target's archive lives, relative to ARCHIVE_URI."""
     return f"{target.district_id}/{target.school_year}/{target.product}"
 
 
-def location(dest: Destination, target: Target) -> str:
+def location(dest: Destination, target: ArchiveKey) -> str:
     """The archive's full URI, for messages and results."""
     return f"{dest.uri.rstrip('/')}/{archive_dir(target)}"
 
 
-def read_manifest(dest: Destination, target: Target) -> Manifest | None:
+def read_manifest(dest: Destination, target: ArchiveKey) -> Manifest | None:
     """The manifest of the target's complete archive, None if there is none; StepFailed if it is
     unreadable or describes another district, year or product."""
     path = f"{archive_dir(target)}/{MANIFEST}"
@@ -105,7 +117,7 @@ def read_manifest(dest: Destination, target: Target) -> Manifest | None:
     return manifest
 
 
-def check_files(dest: Destination, target: Target, manifest: Manifest, consequence: str = "") -> None:
+def check_files(dest: Destination, target: ArchiveKey, manifest: Manifest, consequence: str = "") -> None:
     """Re-read every file of the manifest; StepFailed naming each missing or changed one."""
     problems = _file_problems(dest, archive_dir(target), manifest)
     if problems:
@@ -116,7 +128,8 @@ def check_files(dest: Destination, target: Target, manifest: Manifest, consequen
 
 
 def _file_problems(dest: Destination, directory: str, manifest: Manifest) -> list[str]:
-    table_digests = {t.file: t.digest for t in manifest.tables}
+    # Plain archives re-derive each table's digest; encrypted ones cannot without the key.
+    table_digests = {} if manifest.encryption else {t.file: t.digest for t in manifest.tables}
     problems = []
     for entry in manifest.files:
         path = f"{directory}/{entry.name}"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rollover.jobs import config
+from rollover.jobs.destination import s3_options
 from rollover.jobs.errors import UsageError
 
 pytestmark = pytest.mark.unit
@@ -116,3 +117,16 @@ def test_known_secrets_are_the_url_its_password_and_the_password_file(tmp_path: 
     assert sorted(found) == sorted(
         [ENV["DATABASE_URL"], "pw", "postgresql://x:other@h/db", "other", "from-the-secret"]
     )
+
+
+def test_the_s3_secret_key_is_a_known_secret_and_reaches_s3fs_from_the_jobs_environment() -> None:
+    env = {
+        **ENV,
+        "AWS_SECRET_ACCESS_KEY": "s3-secret",
+        "AWS_ACCESS_KEY_ID": "id",
+        "AWS_ENDPOINT_URL": "http://s",
+    }
+
+    assert "s3-secret" in config.known_secrets([], env)
+    assert s3_options(env) == {"endpoint_url": "http://s", "key": "id", "secret": "s3-secret"}
+    assert s3_options(ENV) == {}

@@ -1,0 +1,243 @@
+"""`rollover-job certify` and `rollover-job purge`: the signed proofs of a cycle's disposal.
+
+A cycle is one district's school year, over the products it rolled over. certify runs after every
+reset of the cycle succeeded: from each product's manifest (rows archived, which tables the reset
+deletes) and its row in rollover.resets (rows deleted, IDs retired, when; the archive digest it proved)
+it writes `<district>/<school-year>/certificate.json` (signed) and `certificate.html`, next to the
+products' archive directories. It refuses while any product lacks its archive or its completed reset,
+or when they disagree. Re-running it signs the same facts again.
+
+purge runs when the archive's retention has expired: it deletes every object of the cycle's archives
+(the archive, superseded copies, leftovers of interrupted runs), lists again to prove nothing is left,
+and writes `purge-certificate.json` and `.html` beside the deletion certificate, which it keeps (it
+holds counts, no student data). A purge interrupted after deleting re-runs to the same certificate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from rollover.jobs import certificate
+from rollover.jobs.archive import version
+from rollover.jobs.config import ArchiveKey, Database
+from rollover.jobs.destination import MANIFEST, Destination
+from rollover.jobs.errors import StepFailed
+from rollover.jobs.manifest import Manifest, archive_dir, location, read_manifest
+from rollover.jobs.migrate import require_current
+from rollover.jobs.store import connect, require_district
+
+log = logging.getLogger(__name__)
+APPLICATION = "rollover-job certify"
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """One district's school year, and the products whose archives and resets it covers."""
+
+    district_id: str
+    school_year: str
+    products: tuple[str, ...]
+
+    @property
+    def directory(self) -> str:
+        return f"{self.district_id}/{self.school_year}"
+
+    def archives(self) -> tuple[ArchiveKey, ...]:
+        return tuple(ArchiveKey(self.district_id, self.school_year, p) for p in self.products)
+
+
+def certify(
+    cycle: Cycle,
+    db: Database,
+    dest: Destination,
+    key: Ed25519PrivateKey,
+    retention_until: dt.date,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Write the cycle's signed certificate of deletion; the step's result."""
+    dest.check()
+    manifests = {k.product: _manifest(dest, k) for k in cycle.archives()}
+    with connect(db, APPLICATION) as conn:
+        require_current(conn)
+        require_district(conn, cycle.district_id)
+        rows = conn.execute(
+            "SELECT product, archive_digest, deleted, retired_ids, completed_at FROM rollover.resets"
+            " WHERE district_id = %s AND school_year = %s AND product = ANY(%s)",
+            (cycle.district_id, cycle.school_year, list(cycle.products)),
+        ).fetchall()
+    resets: dict[str, tuple[Any, ...]] = {str(row[0]): tuple(row[1:]) for row in rows}
+    archives = []
+    for k in cycle.archives():
+        manifest = manifests[k.product]
+        if k.product not in resets:
+            raise StepFailed(f"{k.product} has not been reset for {cycle.district_id} {cycle.school_year}")
+        digest, deleted, retired, completed_at = resets[k.product]
+        if digest != manifest.digest():
+            raise StepFailed(
+                f"{k.product}: the reset proved archive {digest[:12]}…, the archive at "
+                f"{location(dest, k)} is {manifest.digest()[:12]}… (superseded after the reset?)"
+            )
+        archives.append(_archive_facts(dest, k, manifest, deleted, retired, completed_at))
+    body = {
+        "format": certificate.FORMAT,
+        "kind": "deletion",
+        "districtId": cycle.district_id,
+        "schoolYear": cycle.school_year,
+        "products": list(cycle.products),
+        "archives": archives,
+        "totals": {
+            measure: sum(t[measure] for a in archives for t in a["tables"])
+            for measure in ("archived", "deleted", "kept")
+        }
+        | {"retiredIds": sum(a["retiredIds"] for a in archives)},
+        "retentionUntil": retention_until.isoformat(),
+        "issuedAt": _timestamp(now),
+        "issuedBy": f"rollover-job {version()}",
+    }
+    path = _write(dest, cycle, body, key, certificate.DELETION_JSON, certificate.DELETION_HTML)
+    log.info("certificate of deletion written to %s", path)
+    return {"status": "certified", "certificate": path, "retentionUntil": retention_until.isoformat()}
+
+
+def _manifest(dest: Destination, key: ArchiveKey) -> Manifest:
+    manifest = read_manifest(dest, key)
+    if manifest is None:
+        raise StepFailed(f"no complete archive at {location(dest, key)} (no {MANIFEST})")
+    return manifest
+
+
+def _archive_facts(
+    dest: Destination,
+    key: ArchiveKey,
+    manifest: Manifest,
+    deleted: dict[str, int],
+    retired: int,
+    completed_at: dt.datetime,
+) -> dict[str, Any]:
+    with dest.open_read(f"{archive_dir(key)}/{MANIFEST}") as fh:
+        manifest_sha256 = hashlib.sha256(fh.read()).hexdigest()
+    return {
+        "product": key.product,
+        "location": location(dest, key),
+        "manifestDigest": manifest.digest(),
+        "manifestSha256": manifest_sha256,
+        "encryptedTo": list(manifest.encryption.recipients) if manifest.encryption else [],
+        "snapshotTime": _timestamp(manifest.snapshot_time),
+        "archivedAt": _timestamp(manifest.created_at),
+        "archivedBy": manifest.created_by,
+        "resetDate": manifest.reset_date.isoformat(),
+        "resetAt": _timestamp(completed_at),
+        "retiredIds": retired,
+        "tables": [
+            {
+                "table": t.table,
+                "archived": t.rows,
+                "deleted": deleted.get(t.table, 0),
+                "kept": t.rows - deleted.get(t.table, 0),
+            }
+            for t in manifest.tables
+        ],
+    }
+
+
+def purge(cycle: Cycle, dest: Destination, key: Ed25519PrivateKey, now: dt.datetime) -> dict[str, Any]:
+    """Delete the cycle's archives, prove them gone, write the signed purge certificate; the result."""
+    dest.check()
+    deletion_sha256, certified_digests = _deletion_certificate(dest, cycle, key)
+    archives, deleted = [], {}
+    for k in cycle.archives():
+        manifest = read_manifest(dest, k)
+        digest = manifest.digest() if manifest is not None else certified_digests.get(k.product)
+        files = _files_of(dest, k)
+        for name in _entries_of(dest, k):
+            dest.remove_tree(f"{cycle.directory}/{name}")
+        left = _files_of(dest, k)
+        if left:
+            raise StepFailed(f"{k.product}: still present after deleting: {', '.join(left[:10])}")
+        log.info("%s: deleted %d files", k.product, len(files))
+        deleted[k.product] = len(files)
+        archives.append(
+            {
+                "product": k.product,
+                "location": location(dest, k),
+                "manifestDigest": digest,
+                "filesDeleted": files,
+                "verifiedAbsent": True,
+            }
+        )
+    body = {
+        "format": certificate.FORMAT,
+        "kind": "purge",
+        "districtId": cycle.district_id,
+        "schoolYear": cycle.school_year,
+        "products": list(cycle.products),
+        "archives": archives,
+        "deletionCertificateSha256": deletion_sha256,
+        "purgedAt": _timestamp(now),
+        "issuedBy": f"rollover-job {version()}",
+    }
+    path = _write(dest, cycle, body, key, certificate.PURGE_JSON, certificate.PURGE_HTML)
+    log.info("purge certificate written to %s", path)
+    return {
+        "status": "purged",
+        "certificate": path,
+        "deleted": deleted,
+    }
+
+
+def _entries_of(dest: Destination, key: ArchiveKey) -> list[str]:
+    """The entries of the cycle's directory that belong to `key`'s archive: the archive itself, its
+    superseded copies, and staging directories of interrupted runs."""
+    return [
+        name
+        for name in dest.list(f"{key.district_id}/{key.school_year}")
+        if name == key.product or name.startswith((f"{key.product}.superseded-", f".{key.product}.partial-"))
+    ]
+
+
+def _files_of(dest: Destination, key: ArchiveKey) -> list[str]:
+    """Every file of `key`'s archive entries, relative to the cycle's directory."""
+    directory = f"{key.district_id}/{key.school_year}"
+    return [f"{name}/{path}" for name in _entries_of(dest, key) for path in dest.files(f"{directory}/{name}")]
+
+
+def _deletion_certificate(
+    dest: Destination, cycle: Cycle, key: Ed25519PrivateKey
+) -> tuple[str | None, dict[str, str]]:
+    """From the cycle's deletion certificate, if any: its SHA-256 and each product's manifest digest
+    (what a re-run after the manifests are gone still certifies). StepFailed if it does not verify."""
+    path = f"{cycle.directory}/{certificate.DELETION_JSON}"
+    if not dest.exists(path):
+        return None, {}
+    with dest.open_read(path) as fh:
+        raw = fh.read()
+    try:
+        body = certificate.verify(raw, key.public_key())
+    except certificate.CertificateInvalid as exc:
+        raise StepFailed(f"{dest.uri}/{path} does not verify with the certificate key: {exc}") from None
+    digests = {str(a["product"]): str(a["manifestDigest"]) for a in body.get("archives", [])}
+    return hashlib.sha256(raw).hexdigest(), digests
+
+
+def _write(
+    dest: Destination,
+    cycle: Cycle,
+    body: dict[str, Any],
+    key: Ed25519PrivateKey,
+    json_name: str,
+    html_name: str,
+) -> str:
+    signed = certificate.sign(body, key)
+    dest.put(f"{cycle.directory}/{html_name}", certificate.render_html(signed))
+    dest.put(f"{cycle.directory}/{json_name}", signed)  # last: its presence means both are written
+    return f"{dest.uri.rstrip('/')}/{cycle.directory}/{json_name}"
+
+
+def _timestamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
