@@ -12,7 +12,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -101,6 +109,30 @@ class ReadinessConfig(_Config):
     block_archive: bool = False
 
 
+class CertificatesConfig(_Config):
+    """The Ed25519 signing key of certificates of deletion and purge (docs/retention.md). The Secret is
+    mounted into the certify and purge Jobs only, never into preflight, archive or reset."""
+
+    secret_name: Annotated[str, StringConstraints(min_length=1, max_length=253)]
+    #: The key of the Secret that holds the PEM private key.
+    key_file: Annotated[str, StringConstraints(min_length=1, max_length=253)] = "certificate-key.pem"
+
+
+class ArchivesConfig(_Config):
+    """How long archives are kept after the reset before the purge Job deletes them."""
+
+    retention_days: int = Field(default=365, ge=1)
+    #: A DistrictRollover's spec.retentionDays must lie within these bounds (a finding otherwise).
+    min_retention_days: int = Field(default=30, ge=1)
+    max_retention_days: int = Field(default=7 * 365, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ArchivesConfig:
+        if not self.min_retention_days <= self.retention_days <= self.max_retention_days:
+            raise ValueError("minRetentionDays <= retentionDays <= maxRetentionDays must hold")
+        return self
+
+
 #: Fields of a product's archive override the preflight does not inherit: it runs its own command.
 _NOT_INHERITED_BY_PREFLIGHT = frozenset({"command", "args", "activeDeadlineSeconds", "backoffLimit"})
 
@@ -126,6 +158,9 @@ class OperatorConfig(_Config):
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     preflight: PreflightConfig = Field(default_factory=PreflightConfig)
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
+    #: None: no certify step and no purge (archives are kept until removed by hand).
+    certificates: CertificatesConfig | None = None
+    archives: ArchivesConfig = Field(default_factory=ArchivesConfig)
 
     def template(self, product: str, step: Step) -> JobTemplate:
         """The Job template for one product and step. The preflight checks what the archive will
@@ -137,10 +172,14 @@ class OperatorConfig(_Config):
             archive = overrides.get(Step.ARCHIVE, {})
             inherited = {k: v for k, v in archive.items() if to_camel(k) not in _NOT_INHERITED_BY_PREFLIGHT}
             override = inherited | override
-        if not override:
-            return self.default_job
-        merged = self.default_job.model_dump(by_alias=True) | override
-        return JobTemplate.model_validate(merged)
+        template = (
+            JobTemplate.model_validate(self.default_job.model_dump(by_alias=True) | override)
+            if override
+            else self.default_job
+        )
+        if step in (Step.CERTIFY, Step.PURGE) and self.certificates is not None:
+            return _with_signing_key(template, self.certificates)
+        return template
 
     @property
     def drain_timeout(self) -> dt.timedelta:
@@ -149,6 +188,34 @@ class OperatorConfig(_Config):
     @property
     def drain_poll(self) -> dt.timedelta:
         return dt.timedelta(seconds=self.drain_poll_seconds)
+
+
+#: The variable `rollover-job certify|purge` reads the key's path from (a unit test ties the two).
+CERTIFICATE_KEY_FILE_ENV = "CERTIFICATE_KEY_FILE"
+#: Where the certify and purge Jobs find the signing key (a read-only Secret volume).
+SIGNING_KEY_DIR = "/var/run/secrets/rollover/certificate-key"
+SIGNING_KEY_VOLUME = "certificate-key"
+
+
+def _with_signing_key(template: JobTemplate, certificates: CertificatesConfig) -> JobTemplate:
+    """The template plus the signing-key Secret, mounted read-only, and CERTIFICATE_KEY_FILE naming it."""
+    volume = {
+        "name": SIGNING_KEY_VOLUME,
+        "secret": {
+            "secretName": certificates.secret_name,
+            "items": [{"key": certificates.key_file, "path": "key.pem"}],
+            "defaultMode": 0o400,
+        },
+    }
+    mount = {"name": SIGNING_KEY_VOLUME, "mountPath": SIGNING_KEY_DIR, "readOnly": True}
+    env = {"name": CERTIFICATE_KEY_FILE_ENV, "value": f"{SIGNING_KEY_DIR}/key.pem"}
+    return template.model_copy(
+        update={
+            "volumes": [*template.volumes, volume],
+            "volume_mounts": [*template.volume_mounts, mount],
+            "env": [*template.env, env],
+        }
+    )
 
 
 class ConfigError(ValueError):

@@ -10,7 +10,11 @@ The safety rules live here, in one place:
 - a sync target is only ever restored to the state recorded when *we* paused it;
 - an invalid spec freezes the rollover where it is (no new actions) until it is fixed;
 - once archiving started, resetDate, schoolYear and products are locked to the accepted values;
-- neither the preflight nor the readiness checklist ever holds up the pause.
+- neither the preflight nor the readiness checklist ever holds up the pause;
+- the certificate of deletion is written only after every reset Job of the cycle succeeded;
+- a legal hold blocks every deletion: a reset not yet started when it comes is skipped for good (roster
+  sync resumes, so a later reset could delete the new year's data), and no purge runs while it is set;
+- an archive is purged only once its retention date, fixed when the cycle completed, has passed.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from rollover.api.models import (
+    CertificateLink,
     ConditionStatus,
     ConditionType,
     DistrictRolloverSpec,
@@ -68,14 +73,25 @@ _STARTED = {
         "Student data is reset only after every archive Job succeeds.",
     ),
     Step.RESET: (EventReason.RESET_STARTED, "Roster sync resumes when every reset Job succeeds."),
+    Step.CERTIFY: (EventReason.CERTIFY_STARTED, "It signs the certificate of deletion; nothing changes."),
+    Step.PURGE: (EventReason.PURGE_STARTED, "It deletes the archive and signs the purge certificate."),
 }
 _PREVIEW_TABLES: TypeAdapter[list[PreviewTable]] = TypeAdapter(list[PreviewTable])  # untrusted input
 #: How much of a failed preflight's error goes into the condition, per product.
 _ERROR_SHOWN = 400
+#: The longest certificate location taken from a Job's result into status.
+_LOCATION_MAX = 2048
 _FAILED = {
     Step.ARCHIVE: (Reason.ARCHIVE_FAILED, EventReason.ARCHIVE_FAILED),
     Step.RESET: (Reason.RESET_FAILED, EventReason.RESET_FAILED),
+    Step.CERTIFY: (Reason.CERTIFY_FAILED, EventReason.CERTIFY_FAILED),
 }
+#: The steps that run for the whole cycle (one Job, all products), not per product.
+_CYCLE_STEPS = (Step.CERTIFY, Step.PURGE)
+#: A failed purge Job is run again this long after it failed.
+PURGE_RETRY = dt.timedelta(days=1)
+#: Finished cycles kept in status.history (plus any whose archive is not yet purged).
+HISTORY_KEPT = 10
 
 
 # --- inputs and outputs -----------------------------------------------------------------------
@@ -105,6 +121,12 @@ class Settings:
     preflight_business_days: int | None = 5
     #: Unacknowledged readiness items hold the archive (never the pause).
     readiness_blocks_archive: bool = False
+    #: A signing key is configured: each cycle ends with a certify Job, and expired archives are purged.
+    certify: bool = False
+    #: Days after the reset date archives are kept, and the bounds of spec.retentionDays.
+    retention_days: int = 365
+    min_retention_days: int = 30
+    max_retention_days: int = 7 * 365
 
 
 @dataclass(frozen=True)
@@ -135,14 +157,16 @@ class RestoreTarget:
 
 @dataclass(frozen=True)
 class CreateJob:
-    """Create (or adopt, on AlreadyExists) one preflight/archive/reset Job."""
+    """Create (or adopt, on AlreadyExists) one Job of a step."""
 
     name: str
     step: Step
-    product: str
+    product: str  # "" for the certify and purge Jobs, which cover `products`
     attempt: int
     school_year: str
     reset_date: dt.date
+    products: tuple[str, ...] = ()
+    retention_until: dt.date | None = None  # certify: the date the certificate promises
 
 
 @dataclass(frozen=True)
@@ -189,7 +213,8 @@ class Plan:
 
 def job_name(rollover: str, school_year: str, step: Step, product: str, attempt: int) -> str:
     """Deterministic Job name, at most 63 characters (a hash keeps truncated names unique)."""
-    full = f"{rollover}-{school_year}-{step.value}-{product}" + (f"-r{attempt}" if attempt else "")
+    full = f"{rollover}-{school_year}-{step.value}" + (f"-{product}" if product else "")
+    full += f"-r{attempt}" if attempt else ""
     if len(full) <= JOB_NAME_MAX:
         return full
     digest = hashlib.sha256(full.encode()).hexdigest()[:10]
@@ -265,12 +290,13 @@ def _decide(rollover: Rollover, observed: Observed, now: dt.datetime, settings: 
     if spec.suspend:
         return _suspended(draft)
 
+    findings = [*findings, *_retention_findings(spec, settings)]
     cycle = _cycle(draft, spec, observed, findings)
     if cycle is None:
         return _frozen(draft, findings)
     if claiming := _claim(draft, cycle, observed):
-        return claiming
-    return _advance(draft, cycle, observed, settings)
+        return _with_retention(claiming, rollover.name, spec, observed, now)
+    return _with_retention(_advance(draft, cycle, observed, settings), rollover.name, spec, observed, now)
 
 
 def _with_notices(
@@ -728,7 +754,7 @@ def _merged_jobs(status: DistrictRolloverStatus, observed: Observed, school_year
     (a finished one's result is in it, so a TTL may delete the Job)."""
     records = {j.name: j for j in status.jobs}
     for job in observed.jobs:
-        if job.school_year != school_year:
+        if job.school_year != school_year or job.step is Step.PURGE:  # a purge belongs to history
             continue
         old = records.get(job.name)
         records[job.name] = JobRecord(
@@ -760,28 +786,37 @@ def _latest(jobs: Iterable[JobRecord], step: Step) -> dict[str, JobRecord]:
 
 
 def _run_step(
-    draft: _Draft, cycle: _Cycle, step: Step, jobs: list[JobRecord], retry: bool, observed: Observed
+    draft: _Draft,
+    cycle: _Cycle,
+    step: Step,
+    jobs: list[JobRecord],
+    retry: bool,
+    observed: Observed,
+    *,
+    for_cycle: bool = False,
+    retention_until: dt.date | None = None,
 ) -> tuple[JobState, list[str]]:
-    """Create the step's missing Jobs; the step's overall state (Succeeded only if all did), and the
-    names it needs that Jobs not ours hold (then it creates nothing: the step cannot go on)."""
+    """Create the step's missing Jobs, one per product (`for_cycle`: one for all, product ""); the
+    step's overall state (Succeeded only if all did), and the names it needs that Jobs not ours hold
+    (then it creates nothing: the step cannot go on)."""
     latest = _latest(jobs, step)
     ours = {j.name for j in observed.jobs}
     states, creates = [], []
-    for product in cycle.products:
+    year, reset_date = cycle.spec.school_year, cycle.spec.reset_date
+    covers = cycle.products if for_cycle else ()
+    for product in ("",) if for_cycle else cycle.products:
         job = latest.get(product)
         if job is not None and job.state in _IN_FLIGHT and job.name not in ours:
             # Recorded, but no Job of ours has the name: its create met a Job not ours, or it
             # vanished unfinished. Creating it again is safe (same name: AlreadyExists adopts ours).
             creates.append(
-                CreateJob(job.name, step, product, job.attempt, cycle.spec.school_year, cycle.spec.reset_date)
+                CreateJob(job.name, step, product, job.attempt, year, reset_date, covers, retention_until)
             )
             states.append(job.state)
         elif job is None or (retry and job.state is JobState.FAILED):
             attempt = 0 if job is None else job.attempt + 1
-            name = job_name(draft.rollover.name, cycle.spec.school_year, step, product, attempt)
-            creates.append(
-                CreateJob(name, step, product, attempt, cycle.spec.school_year, cycle.spec.reset_date)
-            )
+            name = job_name(draft.rollover.name, year, step, product, attempt)
+            creates.append(CreateJob(name, step, product, attempt, year, reset_date, covers, retention_until))
             states.append(JobState.PENDING)
         else:
             states.append(job.state)
@@ -834,8 +869,11 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
         return _scheduled(draft, cycle, observed, settings)
     if settings.preflight_business_days is not None:
         _preflight(draft, cycle, observed, settings.preflight_business_days, may_start=False)
-    if cycle.locked and _reset_done(draft.status, observed, cycle):
-        # Past the reset: targets are being restored, so pausing (or "drift repair") must stop.
+    if cycle.locked and (
+        _reset_done(draft.status, observed, cycle) or _reset_skipped(draft, observed, cycle)
+    ):
+        # Past the reset (or skipped for a legal hold): targets are being restored, so pausing (or
+        # "drift repair") must stop.
         return _jobs_phases(draft, cycle, observed, settings)
     all_paused = _pause_targets(draft, cycle, observed)
     paused_now = [a for a in draft.actions if isinstance(a, PauseTarget)]
@@ -993,9 +1031,7 @@ def _preflight_problems(jobs: Iterable[JobRecord], observed: Observed) -> list[s
         )
     for job in _latest(jobs, Step.PREFLIGHT).values():
         if job.state is JobState.FAILED:
-            error = (job.result or {}).get("error")
-            said = error if isinstance(error, str) and error else job.message or "no message"
-            problems.append(f"{job.product}: Job {job.name} failed: {said[:_ERROR_SHOWN]}")
+            problems.append(f"{job.product}: Job {job.name} failed: {_job_error(job)}")
     return problems
 
 
@@ -1121,8 +1157,12 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Set
         ConditionType.ARCHIVED, "True", Reason.ARCHIVE_SUCCEEDED, "every product's archive Job succeeded"
     )
 
-    # Only here, after every archive Job succeeded, may a reset Job be created.
-    reset, taken = _run_step(draft, cycle, Step.RESET, jobs, retry, observed)
+    hold = cycle.spec.legal_hold
+    if _reset_skipped(draft, observed, cycle):
+        return _held(draft, cycle, observed, jobs, settings)
+    # Only here, after every archive Job succeeded, may a reset Job be created (a failed one is not
+    # retried under a legal hold: roster sync stays paused, so the reset may still run once released).
+    reset, taken = _run_step(draft, cycle, Step.RESET, jobs, retry and hold is None, observed)
     if taken:
         _mark_names_taken(draft, taken)
         return finish_with(Phase.RESETTING)
@@ -1146,14 +1186,85 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Set
     draft.condition(
         ConditionType.SYNC_PAUSED, "False", Reason.RESUMED, "roster sync restored for the new year"
     )
-    draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
-    draft.status = _with_history(draft.status, cycle, draft.now, "Completed")
+    certificate = None
+    if settings.certify:
+        # Only here, after every reset Job succeeded (and roster sync resumed), the certificate.
+        retention_until = _retention_until(cycle.spec, settings)
+        certify, taken = _run_step(
+            draft, cycle, Step.CERTIFY, jobs, retry, observed, for_cycle=True, retention_until=retention_until
+        )
+        if taken:
+            _mark_names_taken(draft, taken)
+            return finish_with(Phase.RESUMING)
+        _announce_created(draft, Step.CERTIFY)
+        if certify is JobState.FAILED:
+            draft.condition(
+                ConditionType.CERTIFIED, "False", Reason.CERTIFY_FAILED, _failures(jobs, Step.CERTIFY)
+            )
+            _mark_failed(draft, Step.CERTIFY, _failures(jobs, Step.CERTIFY))
+            return finish_with(Phase.FAILED)
+        if certify is not JobState.SUCCEEDED:
+            draft.condition(ConditionType.CERTIFIED, "False", Reason.CERTIFYING, "certify Job running")
+            _mark_progressing(draft, Reason.CERTIFYING, "roster sync resumed; certify Job running")
+            return finish_with(Phase.RESUMING)
+        certificate = _certificate_link(_latest(jobs, Step.CERTIFY).get(""))
+        draft.condition(
+            ConditionType.CERTIFIED,
+            "True",
+            Reason.CERTIFIED,
+            f"certificate of deletion {certificate.location if certificate else '(location not reported)'}; "
+            f"archive kept until {retention_until}",
+        )
+    draft.status = draft.status.model_copy(
+        update={"jobs": _stamp_completions(jobs, draft.now), "certificate": certificate}
+    )
+    draft.status = _with_history(draft.status, cycle, draft.now, "Completed", settings)
     draft.event(
         "Normal",
         EventReason.ROLLOVER_COMPLETED,
-        f"School year {cycle.spec.school_year} archived and reset; roster sync resumed",
+        f"School year {cycle.spec.school_year} archived and reset; roster sync resumed"
+        + (f"; certificate of deletion {certificate.location}" if certificate else ""),
     )
     return _completed(draft)
+
+
+def _reset_skipped(draft: _Draft, observed: Observed, cycle: _Cycle) -> bool:
+    """Whether this cycle's reset is skipped for a legal hold: one is set and no reset Job was created,
+    or the skip was already decided (recorded in DataReset; final even if the hold is released since,
+    as roster sync may already have brought in the new year's data)."""
+    if any(j.step is Step.RESET for j in _merged_jobs(draft.status, observed, cycle.spec.school_year)):
+        return False
+    decided = _condition_reason(draft.rollover.status, ConditionType.DATA_RESET)
+    return cycle.spec.legal_hold is not None or decided == Reason.RESET_SKIPPED_FOR_LEGAL_HOLD
+
+
+def _held(
+    draft: _Draft, cycle: _Cycle, observed: Observed, jobs: list[JobRecord], settings: Settings
+) -> Plan:
+    """A legal hold came before the reset: the reset is skipped for good and roster sync resumes.
+    Released later, it never runs: by then the tables hold the new year's data. The archive is kept
+    (and its purge waits for the release)."""
+    hold = cycle.spec.legal_hold
+    held_by = f"legal hold by {hold.by} ({hold.reason})" if hold else "a legal hold, since released,"
+    message = f"reset skipped for {held_by}; the archive is kept"
+    draft.condition(ConditionType.DATA_RESET, "False", Reason.RESET_SKIPPED_FOR_LEGAL_HOLD, message)
+    if not _restore_targets(draft, observed):
+        draft.condition(ConditionType.SYNC_PAUSED, "True", Reason.RESUMING, "restoring roster-sync targets")
+        _mark_progressing(draft, Reason.RESUMING, "legal hold: restoring roster-sync targets, no reset")
+        draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
+        return draft.finish(Phase.RESUMING)
+    draft.condition(ConditionType.SYNC_PAUSED, "False", Reason.RESUMED, "roster sync restored; no reset")
+    draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
+    draft.status = _with_history(draft.status, cycle, draft.now, "Held", settings)
+    draft.event(
+        "Warning",
+        EventReason.RESET_SKIPPED_FOR_LEGAL_HOLD,
+        f"School year {cycle.spec.school_year} archived, not reset: {message}; roster sync resumed",
+    )
+    draft.condition(ConditionType.READY, "True", Reason.RESET_SKIPPED_FOR_LEGAL_HOLD, message)
+    draft.condition(ConditionType.RECONCILING, "False", Reason.RESET_SKIPPED_FOR_LEGAL_HOLD, "")
+    draft.condition(ConditionType.STALLED, "False", Reason.RESET_SKIPPED_FOR_LEGAL_HOLD, "")
+    return draft.finish(Phase.COMPLETED)
 
 
 def _announce_created(draft: _Draft, step: Step) -> None:
@@ -1197,10 +1308,11 @@ def _mark_failed(draft: _Draft, step: Step, message: str) -> None:
     """Stalled with the step's failure; a Warning event the first time (syncs stay paused)."""
     reason, event_reason = _FAILED[step]
     if draft.rollover.status.phase is not Phase.FAILED:
+        sync = "Roster sync has resumed" if step is Step.CERTIFY else "Roster sync stays paused"
         draft.event(
             "Warning",
             event_reason,
-            f"{message}. Roster sync stays paused. Fix the cause, then set annotation "
+            f"{message}. {sync}. Fix the cause, then set annotation "
             f"rostering.k12.dev/retry to a new value to retry the failed step.",
         )
     _mark_stalled(draft, reason, message)
@@ -1219,8 +1331,15 @@ def _completed(draft: _Draft) -> Plan:
 
 
 def _with_history(
-    status: DistrictRolloverStatus, cycle: _Cycle, now: dt.datetime, outcome: Literal["Completed", "Failed"]
+    status: DistrictRolloverStatus,
+    cycle: _Cycle,
+    now: dt.datetime,
+    outcome: Literal["Completed", "Held"],
+    settings: Settings,
 ) -> DistrictRolloverStatus:
+    """The cycle's history entry; with a signing key configured, its retention date and purge time,
+    fixed now (a later edit of spec.retentionDays does not move them)."""
+    retention_until = _retention_until(cycle.spec, settings) if settings.certify else None
     entry = HistoryEntry(
         school_year=cycle.spec.school_year,
         reset_date=cycle.spec.reset_date,
@@ -1229,8 +1348,17 @@ def _with_history(
         completed_at=now,
         outcome=outcome,
         jobs=[j.model_copy(update={"result": None}) for j in status.jobs],
+        certificate=status.certificate,
+        retention_until=retention_until,
+        purge_at=(
+            start_of_day(retention_until + dt.timedelta(days=1), time_zone(cycle.spec.time_zone))
+            if retention_until
+            else None
+        ),
     )
-    return status.model_copy(update={"history": [*status.history, entry][-10:]})
+    history = [*status.history, entry]
+    kept = [e for i, e in enumerate(history) if i >= len(history) - HISTORY_KEPT or _purge_pending(e)]
+    return status.model_copy(update={"history": kept})
 
 
 # --- deletion -----------------------------------------------------------------------------------
@@ -1256,3 +1384,170 @@ def _plan_deletion(draft: _Draft, observed: Observed) -> Plan:
             draft, draft.status.phase, Reason.RESTORING_ON_DELETE, "restoring roster-sync targets"
         )
     return replace(draft.finish(draft.status.phase), release_finalizer=True)
+
+
+# --- retention, purge and legal hold ------------------------------------------------------------
+
+
+def _retention_findings(spec: DistrictRolloverSpec, settings: Settings) -> list[Finding]:
+    days = spec.retention_days
+    if days is None or settings.min_retention_days <= days <= settings.max_retention_days:
+        return []
+    return [
+        Finding.error(
+            "spec.retentionDays",
+            Reason.RETENTION_OUT_OF_BOUNDS,
+            f"{days} days is outside the operator's bounds {settings.min_retention_days}.."
+            f"{settings.max_retention_days} (archives.minRetentionDays, archives.maxRetentionDays)",
+        )
+    ]
+
+
+def _retention_until(spec: DistrictRolloverSpec, settings: Settings) -> dt.date:
+    """The last day the cycle's archive is kept: the reset date plus its retention (an override
+    outside the bounds, only possible in a cycle locked before it was set, is not used)."""
+    days = spec.retention_days
+    if days is None or _retention_findings(spec, settings):
+        days = settings.retention_days
+    return spec.reset_date + dt.timedelta(days=days)
+
+
+def _certificate_link(job: JobRecord | None) -> CertificateLink | None:
+    """The certificate a certify or purge Job reported (its result is untrusted text: only a string
+    location is taken, and a hex SHA-256)."""
+    result = (job.result if job else None) or {}
+    location, digest = result.get("certificate"), result.get("sha256")
+    if not isinstance(location, str) or not location or len(location) > _LOCATION_MAX:
+        return None
+    valid_digest = (
+        isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+    )
+    return CertificateLink(location=location, sha256=digest if valid_digest else None)
+
+
+def _purge_pending(entry: HistoryEntry) -> bool:
+    return entry.purge_at is not None and (entry.purge is None or entry.purge.state is not JobState.SUCCEEDED)
+
+
+def _with_retention(
+    decided: Plan, rollover: str, spec: DistrictRolloverSpec, observed: Observed, now: dt.datetime
+) -> Plan:
+    """Purge each finished cycle's archive once its retention passed, unless a legal hold is set;
+    report the hold. Decided after the current cycle's plan, whatever its phase: a purge concerns
+    a cycle of status.history only. Wakes up at the next purge due (one timer per rollover)."""
+    status, hold = decided.status, spec.legal_hold
+    updates: list[tuple[ConditionType, ConditionStatus, str, str]] = []
+    actions: list[Action] = []
+    if hold is not None:
+        message = f"held by {hold.by}: {hold.reason}; no reset and no purge runs while spec.legalHold is set"
+        updates.append((ConditionType.LEGAL_HOLD, "True", Reason.LEGAL_HOLD_SET, message))
+        if _condition_reason(decided.status, ConditionType.LEGAL_HOLD) != Reason.LEGAL_HOLD_SET:
+            actions.append(EmitEvent("Normal", EventReason.LEGAL_HOLD_SET, f"Legal hold {message}"))
+    elif status.condition(ConditionType.LEGAL_HOLD) is not None:
+        updates.append(
+            (ConditionType.LEGAL_HOLD, "False", Reason.LEGAL_HOLD_RELEASED, "spec.legalHold removed")
+        )
+        if _condition_reason(decided.status, ConditionType.LEGAL_HOLD) != Reason.LEGAL_HOLD_RELEASED:
+            actions.append(EmitEvent("Normal", EventReason.LEGAL_HOLD_RELEASED, "Legal hold released"))
+    wake_at = decided.wake_at
+    history = []
+    for entry in status.history:
+        if _purge_pending(entry) and hold is None:
+            entry, due = _purge(rollover, entry, observed, now, actions)
+            wake_at = min((t for t in (wake_at, due) if t is not None), default=None)
+        history.append(entry)
+    if not updates and history == status.history and not actions:
+        return replace(decided, wake_at=wake_at)
+    conditions = merge_conditions(status.conditions, updates, now=now, generation=status.observed_generation)
+    status = status.model_copy(update={"history": history, "conditions": conditions})
+    return replace(decided, status=status, actions=(*decided.actions, *actions), wake_at=wake_at)
+
+
+def _purge(
+    rollover: str, entry: HistoryEntry, observed: Observed, now: dt.datetime, actions: list[Action]
+) -> tuple[HistoryEntry, dt.datetime | None]:
+    """One finished cycle's purge: its entry as it stands now, and when to look again (None: when
+    its running Job finishes, which the Job watch reports)."""
+    assert entry.purge_at is not None
+    if now < entry.purge_at:
+        return entry, entry.purge_at
+    job = _observed_purge(entry, observed, now)
+    ours = {j.name for j in observed.jobs}
+    retry_at = (
+        job.completed_at + PURGE_RETRY if job and job.state is JobState.FAILED and job.completed_at else None
+    )
+    vanished = job is not None and job.state in _IN_FLIGHT and job.name not in ours
+    if job is None or vanished or (retry_at is not None and now >= retry_at):
+        # Vanished unfinished (or its create met a foreign Job): the same name again, adopted if ours.
+        attempt = 0 if job is None else job.attempt if vanished else job.attempt + 1
+        name = job_name(rollover, entry.school_year, Step.PURGE, "", attempt)
+        if name in observed.foreign_job_names:
+            return entry, None  # stays due; the name is free again once that Job is deleted
+        products = tuple(sorted({j.product for j in entry.jobs if j.step is Step.ARCHIVE}))
+        actions.append(
+            CreateJob(name, Step.PURGE, "", attempt, entry.school_year, entry.reset_date, products)
+        )
+        if not vanished:
+            event, after = _STARTED[Step.PURGE]
+            actions.append(
+                EmitEvent(
+                    "Normal", event, f"Created purge Job {name} for school year {entry.school_year}. {after}"
+                )
+            )
+        job, retry_at = (
+            JobRecord(name=name, step=Step.PURGE, product="", attempt=attempt, started_at=now),
+            None,
+        )
+    updated = entry.model_copy(update={"purge": job.model_copy(update={"result": None})})
+    if job.state is JobState.SUCCEEDED:
+        link = _certificate_link(job)
+        updated = updated.model_copy(update={"purge_certificate": link})
+        said = f"; purge certificate {link.location}" if link else ""
+        actions.append(
+            EmitEvent(
+                "Normal",
+                EventReason.ARCHIVE_PURGED,
+                f"Archive of school year {entry.school_year} purged{said}",
+            )
+        )
+    elif job.state is JobState.FAILED and entry.purge != job:
+        actions.append(
+            EmitEvent(
+                "Warning",
+                EventReason.PURGE_FAILED,
+                f"purge Job {job.name} for school year {entry.school_year} failed: {_job_error(job)}; "
+                f"it runs again {PURGE_RETRY} later",
+            )
+        )
+    return updated, retry_at
+
+
+def _observed_purge(entry: HistoryEntry, observed: Observed, now: dt.datetime) -> JobRecord | None:
+    """The entry's purge Job record, with what is observed of its newest Job (observed state wins;
+    a finished Job deleted by its TTL keeps its record)."""
+    job = entry.purge
+    seen = [j for j in observed.jobs if j.step is Step.PURGE and j.school_year == entry.school_year]
+    newest = max(seen, key=lambda j: j.attempt, default=None)
+    if newest is not None and (job is None or newest.attempt >= job.attempt):
+        same = job is not None and job.name == newest.name
+        job = JobRecord(
+            name=newest.name,
+            step=Step.PURGE,
+            product="",
+            attempt=newest.attempt,
+            state=newest.state,
+            started_at=job.started_at if job and same else now,
+            completed_at=job.completed_at if job and same else None,
+            message=newest.message,
+            result=newest.result if newest.result is not None else (job.result if job and same else None),
+        )
+    if job is not None and job.state in (JobState.SUCCEEDED, JobState.FAILED) and job.completed_at is None:
+        job = job.model_copy(update={"completed_at": now})
+    return job
+
+
+def _job_error(job: JobRecord) -> str:
+    """What a failed Job said: its result's error (which names the cause), else its condition."""
+    error = (job.result or {}).get("error")
+    said = error if isinstance(error, str) and error else job.message or "no message"
+    return said[:_ERROR_SHOWN]

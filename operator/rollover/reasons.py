@@ -56,6 +56,14 @@ class Reason(StrEnum):
     PREFLIGHT_RUNNING = "PreflightRunning"
     PREFLIGHT_SUCCEEDED = "PreflightSucceeded"
     PREFLIGHT_FAILED = "PreflightFailed"
+    # Certificates, retention and legal hold (docs/retention.md).
+    CERTIFYING = "Certifying"
+    CERTIFIED = "Certified"
+    CERTIFY_FAILED = "CertifyFailed"
+    RETENTION_OUT_OF_BOUNDS = "RetentionOutOfBounds"
+    LEGAL_HOLD_SET = "LegalHoldSet"
+    LEGAL_HOLD_RELEASED = "LegalHoldReleased"
+    RESET_SKIPPED_FOR_LEGAL_HOLD = "ResetSkippedForLegalHold"
 
 
 class EventReason(StrEnum):
@@ -82,6 +90,14 @@ class EventReason(StrEnum):
     PREFLIGHT_PASSED = "PreflightPassed"
     PREFLIGHT_FAILED = "PreflightFailed"
     ARCHIVE_WAITS_FOR_READINESS = "ArchiveWaitsForReadiness"
+    CERTIFY_STARTED = "CertifyStarted"
+    CERTIFY_FAILED = "CertifyFailed"
+    PURGE_STARTED = "PurgeStarted"
+    ARCHIVE_PURGED = "ArchivePurged"
+    PURGE_FAILED = "PurgeFailed"
+    LEGAL_HOLD_SET = "LegalHoldSet"
+    LEGAL_HOLD_RELEASED = "LegalHoldReleased"
+    RESET_SKIPPED_FOR_LEGAL_HOLD = "ResetSkippedForLegalHold"
     # The bare phase change, said only when nothing more telling was (one event per transition).
     PHASE_PENDING = "PhasePending"
     PHASE_SCHEDULED = "PhaseScheduled"

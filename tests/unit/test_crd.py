@@ -104,7 +104,7 @@ def test_only_job_results_keep_unknown_fields() -> None:
         path for path, node in nodes(schema_of("status")) if node.get("x-kubernetes-preserve-unknown-fields")
     ]
 
-    assert preserved == [".jobs[].result", ".history[].jobs[].result"]
+    assert preserved == [".jobs[].result", ".history[].jobs[].result", ".history[].purge.result"]
     assert not [
         path for path, node in nodes(schema_of("spec")) if "x-kubernetes-preserve-unknown-fields" in node
     ]

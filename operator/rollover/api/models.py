@@ -191,6 +191,17 @@ class ReadinessSpec(_Model):
     )
 
 
+class LegalHoldSpec(_Model):
+    """A legal hold: while set, nothing of the district's data is deleted (no reset, no purge)."""
+
+    by: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NON_BLANK_PATTERN)] = Field(
+        description="Who placed the hold, e.g. counsel:jane.doe."
+    )
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=NON_BLANK_PATTERN)] = (
+        Field(description="Why, e.g. the litigation or records request it preserves data for.")
+    )
+
+
 class DistrictRolloverSpec(_Model):
     """What a platform engineer declares for one district's yearly rollover."""
 
@@ -241,6 +252,18 @@ class DistrictRolloverSpec(_Model):
     notify: NotifySpec | None = Field(
         default=None, description="Notices to the district before, during and after the rollover."
     )
+    legal_hold: LegalHoldSpec | None = Field(
+        default=None,
+        description="While set, no reset and no purge runs (docs/retention.md). A cycle whose reset had not "
+        "started when the hold came resumes roster sync and never resets later.",
+    )
+    retention_days: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=36500,
+        description="Days after resetDate the archive is kept before it is purged; default and bounds "
+        "from the operator configuration (archives.retentionDays, min/maxRetentionDays).",
+    )
 
     def school_year_bounds(self) -> tuple[int, int]:
         """The two calendar years of `schoolYear`."""
@@ -276,6 +299,8 @@ class ConditionType(StrEnum):
     NOTIFICATIONS_DELIVERED = "NotificationsDelivered"
     READINESS_ACKNOWLEDGED = "ReadinessAcknowledged"
     PREFLIGHT_PASSED = "PreflightPassed"
+    CERTIFIED = "Certified"
+    LEGAL_HOLD = "LegalHold"
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -326,6 +351,10 @@ class Step(StrEnum):
     PREFLIGHT = "preflight"
     ARCHIVE = "archive"
     RESET = "reset"
+    #: One per cycle (all products): the signed certificate of deletion, after every reset.
+    CERTIFY = "certify"
+    #: One per cycle, when its retention expired: deletes the archives, signs the purge certificate.
+    PURGE = "purge"
 
 
 class JobState(StrEnum):
@@ -374,16 +403,35 @@ class ProductPreview(_Model):
     tables: list[PreviewTable] = Field(default_factory=list, max_length=64)
 
 
+class CertificateLink(_Model):
+    """Where a signed certificate is, as its Job reported it (`rollover verify-certificate` checks it)."""
+
+    location: Annotated[str, StringConstraints(max_length=2048)]
+    sha256: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="SHA-256 of the certificate file, as the Job wrote it."
+    )
+
+
 class HistoryEntry(_Model):
-    """One finished cycle."""
+    """One finished cycle, and its archive's retention until it is purged."""
 
     school_year: str
     reset_date: dt.date
     pause_at: dt.datetime
     reset_at: dt.datetime
     completed_at: dt.datetime
-    outcome: Literal["Completed", "Failed"]
+    #: Held: a legal hold came before the reset, which was skipped for good (syncs resumed).
+    outcome: Literal["Completed", "Failed", "Held"]
     jobs: list[JobRecord] = Field(default_factory=list)
+    certificate: CertificateLink | None = Field(default=None, description="The certificate of deletion.")
+    retention_until: dt.date | None = Field(
+        default=None, description="The archive is kept through this day, then purged (unless on hold)."
+    )
+    purge_at: dt.datetime | None = Field(default=None, description="When the purge Job is due.")
+    purge: JobRecord | None = Field(default=None, description="The latest purge Job of the cycle.")
+    purge_certificate: CertificateLink | None = Field(
+        default=None, description="The purge certificate: the archive destroyed."
+    )
 
 
 class DistrictRolloverStatus(_Model):
@@ -420,6 +468,9 @@ class DistrictRolloverStatus(_Model):
         default_factory=list,
         description="Per product and table, the rows the rollover will archive, delete and keep "
         "(from the preflight).",
+    )
+    certificate: CertificateLink | None = Field(
+        default=None, description="This cycle's certificate of deletion (once Completed)."
     )
     history: list[HistoryEntry] = Field(default_factory=list, description="Finished cycles.")
     notices: list[NoticeRecord] = Field(

@@ -85,6 +85,20 @@ REASONS: dict[Reason, str] = {
     "and kept.",
     Reason.PREFLIGHT_FAILED: "A preflight check failed (see the message): the rollover would fail the same "
     "way on reset day. Fix the cause; the preflight runs again each business day until the pause.",
+    Reason.CERTIFYING: "Roster sync has resumed; the certify Job is signing the certificate of deletion.",
+    Reason.CERTIFIED: "The certificate of deletion is written and linked in status.certificate; the "
+    "message says until when the archive is kept.",
+    Reason.CERTIFY_FAILED: "The certify Job failed (see the message; often the signing-key Secret). "
+    "Roster sync has resumed and the data is already reset. Fix the cause, then run "
+    "`kubectl rollover retry NAME`.",
+    Reason.RETENTION_OUT_OF_BOUNDS: "spec.retentionDays is outside the operator's bounds (in the message). "
+    "Fix the YAML in git.",
+    Reason.LEGAL_HOLD_SET: "spec.legalHold is set: no reset and no purge runs. Roster sync still resumes. "
+    "Remove it in git once counsel releases the hold.",
+    Reason.LEGAL_HOLD_RELEASED: "The legal hold was removed; purges due run again.",
+    Reason.RESET_SKIPPED_FOR_LEGAL_HOLD: "A legal hold came before the reset: the data was archived, not "
+    "deleted, and roster sync resumed. This cycle is never reset later (the new year's data is in the "
+    "tables by then).",
 }
 #: Reasons of SpecValid=False other than the above are validation rules (ResetDateOnHoliday, ...).
 SPEC_RULE = "The spec breaks this rule, so nothing changes in the cluster. Fix the YAML in git."

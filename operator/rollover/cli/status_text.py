@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 
 from rollover.api.models import (
+    CertificateLink,
     Condition,
     ConditionType,
     DistrictRolloverStatus,
@@ -164,8 +165,42 @@ def status_detail(view: View, now: dt.datetime | None = None) -> str:
         f"  {j.name}  {j.step.value} {j.product}: {j.state.value}" + (f": {j.message}" if j.message else "")
         for j in status.jobs
     ]
-    sections = [text, *(["Jobs:", *jobs] if jobs else []), *preview_lines(view), *notices_lines(view)]
+    sections = [
+        text,
+        *(["Jobs:", *jobs] if jobs else []),
+        *preview_lines(view),
+        *retention_lines(view),
+        *notices_lines(view),
+    ]
     return "\n".join(sections)
+
+
+def retention_lines(view: View) -> list[str]:
+    """`Archives:`: the legal hold, this cycle's certificate, and per finished cycle its retention and
+    purge (none while nothing was certified, held or retained)."""
+    hold = view.condition(ConditionType.LEGAL_HOLD)
+    lines = []
+    if hold is not None and hold.status == "True":
+        lines.append(f"  LEGAL HOLD: {hold.message}")
+    if view.status.certificate is not None:
+        lines.append(f"  {view.status.school_year} certificate of deletion: {_link(view.status.certificate)}")
+    for entry in view.status.history:
+        if entry.retention_until is None and entry.outcome != "Held":
+            continue
+        kept = f"kept until {entry.retention_until}" if entry.retention_until else "kept"
+        said = f"  {entry.school_year} ({entry.outcome}): {kept}"
+        if entry.purge is not None and entry.purge.state is JobState.SUCCEEDED:
+            said += ", purged" + (f": {_link(entry.purge_certificate)}" if entry.purge_certificate else "")
+        elif entry.purge is not None:
+            said += f", purge Job {entry.purge.name} {entry.purge.state.value}"
+        elif entry.purge_at is not None:
+            said += f", purge due {view.local(entry.purge_at)}"
+        lines.append(said)
+    return ["Archives:", *lines] if lines else []
+
+
+def _link(link: CertificateLink) -> str:
+    return link.location + (f" (sha256 {link.sha256[:12]}…)" if link.sha256 else "")
 
 
 def notices_lines(view: View) -> list[str]:
@@ -218,6 +253,8 @@ def explain(view: View, events: Sequence[dict[str, Any]]) -> str:
             out.append(f"      -> {text.replace('NAME', view.name)}")
     if preview := preview_lines(view):
         out += ["", *preview]
+    if archives := retention_lines(view):
+        out += ["", *archives]
     out.append("")
     recent = sorted(events, key=_event_time)[-RECENT_EVENTS:]
     out.append(f"Recent events ({len(recent)} of {len(events)}, oldest first):")

@@ -1,4 +1,4 @@
-"""The preflight/archive/reset Job manifest: the operator's template plus the rollover's identity."""
+"""A Job manifest of any step: the operator's template plus the rollover's identity."""
 
 from __future__ import annotations
 
@@ -43,10 +43,13 @@ def job_manifest(
         {"name": "DISTRICT_ID", "value": str(spec.get("districtId", ""))},
         {"name": "SCHOOL_YEAR", "value": action.school_year},
         {"name": "RESET_DATE", "value": action.reset_date.isoformat()},
-        {"name": "PRODUCT", "value": action.product},
+        # certify and purge cover the whole cycle: PRODUCT lists its products, comma-separated.
+        {"name": "PRODUCT", "value": ",".join(action.products) if action.products else action.product},
         {"name": "STEP", "value": action.step.value},
         *template.env,
     ]
+    if action.retention_until is not None:
+        env.append({"name": "RETENTION_UNTIL", "value": action.retention_until.isoformat()})
     if action.step is Step.PREFLIGHT:
         env.append({"name": JOB_SECRETS_ENV, "value": ",".join(secret_names(template))})
     container: dict[str, Any] = {

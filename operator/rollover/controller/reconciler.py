@@ -199,6 +199,10 @@ class Reconciler:
                 self.config.preflight.business_days_before if self.config.preflight.enabled else None
             ),
             readiness_blocks_archive=self.config.readiness.block_archive,
+            certify=self.config.certificates is not None,
+            retention_days=self.config.archives.retention_days,
+            min_retention_days=self.config.archives.min_retention_days,
+            max_retention_days=self.config.archives.max_retention_days,
         )
         said: dict[tuple[str, str], EmitEvent] = {}
         decided_status = status

@@ -100,9 +100,14 @@ def certify(
         "issuedAt": _timestamp(now),
         "issuedBy": f"rollover-job {version()}",
     }
-    path = _write(dest, cycle, body, key, certificate.DELETION_JSON, certificate.DELETION_HTML)
+    path, sha256 = _write(dest, cycle, body, key, certificate.DELETION_JSON, certificate.DELETION_HTML)
     log.info("certificate of deletion written to %s", path)
-    return {"status": "certified", "certificate": path, "retentionUntil": retention_until.isoformat()}
+    return {
+        "status": "certified",
+        "certificate": path,
+        "sha256": sha256,
+        "retentionUntil": retention_until.isoformat(),
+    }
 
 
 def _manifest(dest: Destination, key: ArchiveKey) -> Manifest:
@@ -182,11 +187,12 @@ def purge(cycle: Cycle, dest: Destination, key: Ed25519PrivateKey, now: dt.datet
         "purgedAt": _timestamp(now),
         "issuedBy": f"rollover-job {version()}",
     }
-    path = _write(dest, cycle, body, key, certificate.PURGE_JSON, certificate.PURGE_HTML)
+    path, sha256 = _write(dest, cycle, body, key, certificate.PURGE_JSON, certificate.PURGE_HTML)
     log.info("purge certificate written to %s", path)
     return {
         "status": "purged",
         "certificate": path,
+        "sha256": sha256,
         "deleted": deleted,
     }
 
@@ -232,11 +238,12 @@ def _write(
     key: Ed25519PrivateKey,
     json_name: str,
     html_name: str,
-) -> str:
+) -> tuple[str, str]:
+    """Write the signed certificate and its rendering; its location and SHA-256 (status links both)."""
     signed = certificate.sign(body, key)
     dest.put(f"{cycle.directory}/{html_name}", certificate.render_html(signed))
     dest.put(f"{cycle.directory}/{json_name}", signed)  # last: its presence means both are written
-    return f"{dest.uri.rstrip('/')}/{cycle.directory}/{json_name}"
+    return f"{dest.uri.rstrip('/')}/{cycle.directory}/{json_name}", hashlib.sha256(signed).hexdigest()
 
 
 def _timestamp(moment: dt.datetime) -> str:
