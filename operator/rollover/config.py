@@ -116,6 +116,9 @@ class CertificatesConfig(_Config):
     secret_name: Annotated[str, StringConstraints(min_length=1, max_length=253)]
     #: The key of the Secret that holds the PEM private key.
     key_file: Annotated[str, StringConstraints(min_length=1, max_length=253)] = "certificate-key.pem"
+    #: Where the Jobs find it (read-only; the demo's pod runner, which mounts no volume, points this
+    #: at a local directory holding `key.pem`).
+    mount_path: Annotated[str, StringConstraints(pattern=r"^/")] = "/var/run/secrets/rollover/certificate-key"
 
 
 class ArchivesConfig(_Config):
@@ -192,8 +195,6 @@ class OperatorConfig(_Config):
 
 #: The variable `rollover-job certify|purge` reads the key's path from (a unit test ties the two).
 CERTIFICATE_KEY_FILE_ENV = "CERTIFICATE_KEY_FILE"
-#: Where the certify and purge Jobs find the signing key (a read-only Secret volume).
-SIGNING_KEY_DIR = "/var/run/secrets/rollover/certificate-key"
 SIGNING_KEY_VOLUME = "certificate-key"
 
 
@@ -207,8 +208,8 @@ def _with_signing_key(template: JobTemplate, certificates: CertificatesConfig) -
             "defaultMode": 0o400,
         },
     }
-    mount = {"name": SIGNING_KEY_VOLUME, "mountPath": SIGNING_KEY_DIR, "readOnly": True}
-    env = {"name": CERTIFICATE_KEY_FILE_ENV, "value": f"{SIGNING_KEY_DIR}/key.pem"}
+    mount = {"name": SIGNING_KEY_VOLUME, "mountPath": certificates.mount_path, "readOnly": True}
+    env = {"name": CERTIFICATE_KEY_FILE_ENV, "value": f"{certificates.mount_path.rstrip('/')}/key.pem"}
     return template.model_copy(
         update={
             "volumes": [*template.volumes, volume],
