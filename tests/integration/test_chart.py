@@ -664,3 +664,26 @@ def test_notifications_reach_the_config_and_their_secret_is_mounted(helm: Path, 
     bad = ("--set", "notifications.channels.Bad_Name.url=https://x.example.org")
     done = run_helm(helm, "template", "r", str(CHART), "--kube-version", KUBE_VERSION, *bad, check=False)
     assert done.returncode != 0 and "Bad_Name" in done.stderr, done.stderr
+
+
+def test_certificates_and_retention_reach_the_config_and_the_key_only_the_certify_and_purge_jobs(
+    helm: Path, tmp_path: Path
+) -> None:
+    default = load_config(operator_config(render(helm, "r", "ops"), tmp_path / "default.yaml"))
+    assert default.certificates is None and default.archives.retention_days == 365
+    docs = render(
+        helm,
+        "r",
+        "ops",
+        "--set",
+        "operator.certificates.secretName=rollover-certificate-key",
+        "--set",
+        "operator.archives.retentionDays=400",
+    )
+    config = load_config(operator_config(docs, tmp_path / "config.yaml"))
+    assert config.archives.retention_days == 400
+    for step in (Step.CERTIFY, Step.PURGE):
+        secrets = {v["secret"]["secretName"] for v in config.template("", step).volumes if "secret" in v}
+        assert secrets == {"rollover-certificate-key"}
+    for step in (Step.PREFLIGHT, Step.ARCHIVE, Step.RESET):
+        assert not [v for v in config.template("imagine-math", step).volumes if "secret" in v]
