@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rollover.api.models import ConditionType, JobState, Phase, Step, dump, parse_status
+from rollover.cli.status_text import View, explain, status_detail
 from rollover.cluster.jobs import job_manifest
 from rollover.config import CERTIFICATE_KEY_FILE_ENV, OperatorConfig
 from rollover.jobs.certificate import KEY_FILE_ENV
@@ -355,3 +356,29 @@ def test_the_status_with_certificates_round_trips_through_its_wire_form() -> Non
         completed(), restored(cycle_job(Step.PURGE, JobState.SUCCEEDED, result=PURGED_RESULT)), PURGE_AT
     )
     assert parse_status(dump(purged.status)) == purged.status
+
+
+# --- kubectl rollover status / explain ------------------------------------------------------------
+
+
+def _view(p: Plan, **spec: Any) -> View:
+    return View.of(
+        {
+            "metadata": {"name": NAME, "namespace": "district-il"},
+            "spec": rollover(p.status, **spec).spec,
+            "status": dump(p.status),
+        }
+    )
+
+
+def test_explain_shows_the_legal_hold_the_certificate_and_the_purge_to_come() -> None:
+    held = again(completed(), restored(), LATER, **HOLD)
+    text = explain(_view(held, **HOLD), [])
+    assert "LegalHold=True (LegalHoldSet)" in text and "counsel:kim" in text
+    assert "LEGAL HOLD: held by counsel:kim" in text
+    assert f"certificate of deletion: {CERTIFIED_RESULT['certificate']} (sha256 abababababab…)" in text
+    assert "kept until 2028-07-15, purge due Sun 2028-07-16 00:00 CDT" in text
+    purged = again(
+        completed(), restored(cycle_job(Step.PURGE, JobState.SUCCEEDED, result=PURGED_RESULT)), PURGE_AT
+    )
+    assert f"purged: {PURGED_RESULT['certificate']}" in status_detail(_view(purged))
