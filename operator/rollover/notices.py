@@ -167,7 +167,11 @@ def due_notices(
         due.append(notice(NoticeKind.FAILED, problem=problem, next_step=_next_step(stalled.reason)))
     elif stalled is not None and stalled.status == "True" and status.phase in _PAUSED_PHASES:
         due.append(notice(NoticeKind.STALLED, problem=stalled.message, next_step=_next_step(stalled.reason)))
-    if status.phase is Phase.COMPLETED:
+    reset = status.condition(ConditionType.DATA_RESET)
+    if status.phase is Phase.COMPLETED and (
+        reset is None or reset.reason != Reason.RESET_SKIPPED_FOR_LEGAL_HOLD
+    ):
+        # A cycle whose reset a legal hold skipped was not "archived and reset": no such notice.
         due.append(notice(NoticeKind.COMPLETED, outcomes=outcomes(status.jobs)))
     return due
 

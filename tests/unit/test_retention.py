@@ -14,6 +14,7 @@ from rollover.cli.status_text import View, explain, status_detail
 from rollover.cluster.jobs import job_manifest
 from rollover.config import CERTIFICATE_KEY_FILE_ENV, OperatorConfig
 from rollover.jobs.certificate import KEY_FILE_ENV
+from rollover.notices import NoticeKind
 from rollover.observed import Observed, ObservedJob
 from rollover.planner import CreateJob, EmitEvent, Plan, RestoreTarget, Settings, job_name, plan
 from tests.unit.test_planner import (
@@ -382,3 +383,14 @@ def test_explain_shows_the_legal_hold_the_certificate_and_the_purge_to_come() ->
         completed(), restored(cycle_job(Step.PURGE, JobState.SUCCEEDED, result=PURGED_RESULT)), PURGE_AT
     )
     assert f"purged: {PURGED_RESULT['certificate']}" in status_detail(_view(purged))
+
+
+def test_a_cycle_whose_reset_a_hold_skipped_is_never_announced_as_archived_and_reset() -> None:
+    notify = {"notify": {"emails": ["it@springfield.k12.il.us"]}}
+    archived = paused_observed(*(job(Step.ARCHIVE, p, JobState.SUCCEEDED) for p in PRODUCTS))
+    p = plan(rollover(paused_status(), **HOLD, **notify), archived, RESET_AT, CERTIFY)
+    done = plan(rollover(p.status, **HOLD, **notify), restored(*archived.jobs), RESET_AT, CERTIFY)
+    assert done.status.phase is Phase.COMPLETED
+    assert NoticeKind.COMPLETED not in {d.notice.kind for d in done.deliveries}
+    reset = plan(rollover(**notify), restored(*done_jobs()), LATER, Settings(preflight_business_days=None))
+    assert NoticeKind.COMPLETED in {d.notice.kind for d in reset.deliveries}
