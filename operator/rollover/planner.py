@@ -1510,7 +1510,7 @@ def _purge(
                 f"Archive of school year {entry.school_year} purged{said}",
             )
         )
-    elif job.state is JobState.FAILED and entry.purge != job:
+    elif job.state is JobState.FAILED and (entry.purge is None or entry.purge.state is not JobState.FAILED):
         actions.append(
             EmitEvent(
                 "Warning",

@@ -216,9 +216,10 @@ def test_a_purge_that_a_crash_lost_is_created_again_under_its_name() -> None:
 
 def test_a_failed_purge_says_so_once_and_runs_again_a_day_later() -> None:
     due = again(completed(), restored(), PURGE_AT)
-    failed = restored(cycle_job(Step.PURGE, JobState.FAILED))
+    failed = restored(cycle_job(Step.PURGE, JobState.FAILED, result={"error": "bucket unreachable"}))
     p = again(due, failed, PURGE_AT + dt.timedelta(hours=1))
     assert [e.reason for e in actions(p, EmitEvent)] == ["PurgeFailed"] and not actions(p, CreateJob)
+    assert "bucket unreachable" in actions(p, EmitEvent)[0].message
     assert p.wake_at == PURGE_AT + dt.timedelta(hours=1, days=1)
     quiet = again(p, failed, PURGE_AT + dt.timedelta(hours=2))
     assert not quiet.actions and quiet.status == p.status
