@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rollover.api.models import ConditionType, JobState, Phase, Step, dump, parse_status
-from rollover.cli.status_text import View, explain, status_detail
+from rollover.cli.status_text import View, explain, next_step, status_detail
 from rollover.cluster.jobs import job_manifest
 from rollover.config import CERTIFICATE_KEY_FILE_ENV, OperatorConfig
 from rollover.jobs.certificate import KEY_FILE_ENV
@@ -384,6 +384,8 @@ def test_explain_shows_the_legal_hold_the_certificate_and_the_purge_to_come() ->
         completed(), restored(cycle_job(Step.PURGE, JobState.SUCCEEDED, result=PURGED_RESULT)), PURGE_AT
     )
     assert f"purged: {PURGED_RESULT['certificate']}" in status_detail(_view(purged))
+    assert next_step(_view(completed()))[0] == "purge the 2026-2027 archive"
+    assert next_step(_view(held, **HOLD))[0] == "next school year", "nothing is purged under a hold"
 
 
 def test_a_cycle_whose_reset_a_hold_skipped_is_never_announced_as_archived_and_reset() -> None:

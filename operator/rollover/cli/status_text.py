@@ -104,6 +104,9 @@ def next_step(view: View, now: dt.datetime | None = None) -> tuple[str, str]:
     if phase is Phase.FAILED:
         return "retry the failed step", f"after `kubectl rollover retry {view.name}`"
     if phase is Phase.COMPLETED:
+        due = [e for e in status.history if e.purge_at is not None and e.purge is None]
+        if due and not view.is_true(ConditionType.LEGAL_HOLD):
+            return f"purge the {due[0].school_year} archive", view.local(due[0].purge_at, now)
         return "next school year", "when schoolYear and resetDate move on in git"
     return "plan the rollover", "when the spec is valid"
 
