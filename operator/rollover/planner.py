@@ -495,7 +495,15 @@ def _cycle(
         draft.status = status.model_copy(
             update={"school_year": spec.school_year, "reset_date": spec.reset_date}
             | (
-                {"jobs": [], "preview": [], "sync_targets": [], "retry_token": None, "phase": Phase.PENDING}
+                {
+                    "jobs": [],
+                    "preview": [],
+                    "sync_targets": [],
+                    "retry_token": None,
+                    "phase": Phase.PENDING,
+                    "certificate": None,
+                    "reset_skipped_by": None,
+                }
                 if new_year
                 else {}
             )
@@ -1229,13 +1237,13 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Set
 
 
 def _reset_skipped(draft: _Draft, observed: Observed, cycle: _Cycle) -> bool:
-    """Whether this cycle's reset is skipped for a legal hold: one is set and no reset Job was created,
-    or the skip was already decided (recorded in DataReset; final even if the hold is released since,
-    as roster sync may already have brought in the new year's data)."""
-    if any(j.step is Step.RESET for j in _merged_jobs(draft.status, observed, cycle.spec.school_year)):
-        return False
-    decided = _condition_reason(draft.rollover.status, ConditionType.DATA_RESET)
-    return cycle.spec.legal_hold is not None or decided == Reason.RESET_SKIPPED_FOR_LEGAL_HOLD
+    """Whether this cycle's reset is skipped for a legal hold: the skip is recorded (final even once the
+    hold is released: roster sync may have brought in the new year's data since), or a hold is set and
+    no reset Job was created."""
+    if draft.status.reset_skipped_by is not None:
+        return True
+    jobs = _merged_jobs(draft.status, observed, cycle.spec.school_year)
+    return cycle.spec.legal_hold is not None and not any(j.step is Step.RESET for j in jobs)
 
 
 def _held(
@@ -1245,16 +1253,24 @@ def _held(
     Released later, it never runs: by then the tables hold the new year's data. The archive is kept
     (and its purge waits for the release)."""
     hold = cycle.spec.legal_hold
-    held_by = f"legal hold by {hold.by} ({hold.reason})" if hold else "a legal hold, since released,"
-    message = f"reset skipped for {held_by}; the archive is kept"
+    draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
+    if draft.status.reset_skipped_by is None:
+        # Recorded (in status, written by us alone) before any target resumes: once syncs run, no
+        # later pass may reset, whatever becomes of the hold. Restoring waits for the next pass.
+        assert hold is not None
+        draft.status = draft.status.model_copy(update={"reset_skipped_by": f"{hold.by} ({hold.reason})"})
+        message = f"reset skipped for the legal hold by {draft.status.reset_skipped_by}; the archive is kept"
+        draft.condition(ConditionType.DATA_RESET, "False", Reason.RESET_SKIPPED_FOR_LEGAL_HOLD, message)
+        _mark_progressing(draft, Reason.RESUMING, "legal hold: no reset; roster sync resumes next")
+        draft.wake_at = draft.now
+        return draft.finish(Phase.RESUMING)
+    message = f"reset skipped for the legal hold by {draft.status.reset_skipped_by}; the archive is kept"
     draft.condition(ConditionType.DATA_RESET, "False", Reason.RESET_SKIPPED_FOR_LEGAL_HOLD, message)
     if not _restore_targets(draft, observed):
         draft.condition(ConditionType.SYNC_PAUSED, "True", Reason.RESUMING, "restoring roster-sync targets")
         _mark_progressing(draft, Reason.RESUMING, "legal hold: restoring roster-sync targets, no reset")
-        draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
         return draft.finish(Phase.RESUMING)
     draft.condition(ConditionType.SYNC_PAUSED, "False", Reason.RESUMED, "roster sync restored; no reset")
-    draft.status = draft.status.model_copy(update={"jobs": _stamp_completions(jobs, draft.now)})
     draft.status = _with_history(draft.status, cycle, draft.now, "Held", settings)
     draft.event(
         "Warning",

@@ -15,7 +15,7 @@ from rollover.cluster.jobs import job_manifest
 from rollover.config import CERTIFICATE_KEY_FILE_ENV, OperatorConfig
 from rollover.jobs.certificate import KEY_FILE_ENV
 from rollover.notices import NoticeKind
-from rollover.observed import Observed, ObservedJob
+from rollover.observed import Observed, ObservedJob, OriginalState
 from rollover.planner import CreateJob, EmitEvent, Plan, RestoreTarget, Settings, job_name, plan
 from tests.unit.test_planner import (
     CHICAGO,
@@ -262,20 +262,60 @@ HOLD = {"legalHold": {"by": "counsel:kim", "reason": "litigation hold 2027-114"}
 
 def test_a_legal_hold_before_the_reset_skips_it_for_good_and_resumes_sync() -> None:
     archived = paused_observed(*(job(Step.ARCHIVE, p, JobState.SUCCEEDED) for p in PRODUCTS))
-    p = plan(rollover(paused_status(), **HOLD), archived, RESET_AT, CERTIFY)
-    assert not actions(p, CreateJob), "no reset Job, no certify Job"
-    assert [a.name for a in actions(p, RestoreTarget)] == ["c"]
-    assert cond(p, ConditionType.DATA_RESET) == ("False", "ResetSkippedForLegalHold")
-    assert cond(p, ConditionType.LEGAL_HOLD) == ("True", "LegalHoldSet")
+    decided = plan(rollover(paused_status(), **HOLD), archived, RESET_AT, CERTIFY)
+    assert not actions(decided, CreateJob), "no reset Job, no certify Job"
+    assert not actions(decided, RestoreTarget), "the skip is written down before any sync resumes"
+    assert decided.status.reset_skipped_by == "counsel:kim (litigation hold 2027-114)"
+    assert decided.wake_at == RESET_AT
+    assert cond(decided, ConditionType.DATA_RESET) == ("False", "ResetSkippedForLegalHold")
+    assert cond(decided, ConditionType.LEGAL_HOLD) == ("True", "LegalHoldSet")
+    p = plan(rollover(decided.status, **HOLD), archived, RESET_AT, CERTIFY)
+    assert [a.name for a in actions(p, RestoreTarget)] == ["c"] and not actions(p, CreateJob)
     released = Observed(targets=(cronjob("c"),), jobs=archived.jobs)
     done = plan(rollover(p.status, **HOLD), released, RESET_AT, CERTIFY)
     assert done.status.phase is Phase.COMPLETED and done.status.history[-1].outcome == "Held"
     # Released later (or released before the cycle ended): the reset never comes back.
-    for status in (p.status, done.status):
+    for status in (decided.status, p.status, done.status):
         for observed in (released, archived):
             late = plan(rollover(status), observed, RESET_AT + dt.timedelta(days=3), CERTIFY)
             assert not [a for a in actions(late, CreateJob) if a.step is Step.RESET]
             assert cond(late, ConditionType.LEGAL_HOLD) == ("False", "LegalHoldReleased")
+
+
+def test_the_next_school_year_resets_as_usual_after_a_cycle_a_hold_skipped() -> None:
+    archived = paused_observed(*(job(Step.ARCHIVE, p, JobState.SUCCEEDED) for p in PRODUCTS))
+    status = plan(rollover(paused_status(), **HOLD), archived, RESET_AT, CERTIFY).status
+    for _ in range(2):
+        status = plan(
+            rollover(status, **HOLD), Observed(targets=(cronjob("c"),), jobs=archived.jobs), RESET_AT, CERTIFY
+        ).status
+    assert status.phase is Phase.COMPLETED
+    nxt = {"schoolYear": "2027-2028", "resetDate": "2028-07-14"}
+    scheduled = plan(
+        rollover(status, generation=2, **nxt), restored(), RESET_AT + dt.timedelta(days=30), CERTIFY
+    )
+    assert scheduled.status.reset_skipped_by is None
+    reset_at = dt.datetime(2028, 7, 14, tzinfo=CHICAGO)
+    paused = plan(
+        rollover(scheduled.status, generation=2, **nxt), restored(), reset_at - dt.timedelta(hours=2), CERTIFY
+    )
+    next_jobs = tuple(
+        ObservedJob(
+            job_name(NAME, "2027-2028", Step.ARCHIVE, p, 0),
+            Step.ARCHIVE,
+            p,
+            "2027-2028",
+            0,
+            JobState.SUCCEEDED,
+        )
+        for p in PRODUCTS
+    )
+    observed = Observed(
+        targets=(cronjob("c", suspended=True, original=OriginalState(NAME, "2027-2028", suspend=False)),),
+        jobs=next_jobs,
+    )
+    resets = plan(rollover(paused.status, generation=2, **nxt), observed, reset_at, CERTIFY)
+    assert sorted(a.product for a in actions(resets, CreateJob) if a.step is Step.RESET) == list(PRODUCTS)
 
 
 def test_a_legal_hold_keeps_a_failed_reset_from_being_retried_with_sync_still_paused() -> None:

@@ -472,6 +472,11 @@ class DistrictRolloverStatus(_Model):
     certificate: CertificateLink | None = Field(
         default=None, description="This cycle's certificate of deletion (once Completed)."
     )
+    reset_skipped_by: str | None = Field(
+        default=None,
+        description="The legal hold this cycle's reset was skipped for (recorded before roster sync "
+        "resumes; the cycle is never reset later).",
+    )
     history: list[HistoryEntry] = Field(default_factory=list, description="Finished cycles.")
     notices: list[NoticeRecord] = Field(
         default_factory=list, description="Notices delivered, in order (the current and the last cycle)."
