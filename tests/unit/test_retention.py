@@ -437,3 +437,25 @@ def test_a_cycle_whose_reset_a_hold_skipped_is_never_announced_as_archived_and_r
     assert NoticeKind.COMPLETED not in {d.notice.kind for d in done.deliveries}
     reset = plan(rollover(**notify), restored(*done_jobs()), LATER, Settings(preflight_business_days=None))
     assert NoticeKind.COMPLETED in {d.notice.kind for d in reset.deliveries}
+
+
+@given(
+    st.sampled_from([JobState.PENDING, JobState.RUNNING, JobState.FAILED, None]),
+    st.integers(min_value=0, max_value=3 * 24),
+    st.booleans(),
+)
+def test_a_pass_repeated_after_a_lost_status_write_asks_for_the_same_jobs(
+    purge: JobState | None, hours: int, certify_seen: bool
+) -> None:
+    """A crash between applying a pass and writing its status replays the pass from the older status:
+    it may only ask for the same Jobs again (same names: AlreadyExists adopts them), never others."""
+    cert = (cycle_job(Step.CERTIFY, JobState.RUNNING),) if certify_seen else ()
+    first = plan(rollover(), restored(*done_jobs(), *cert), LATER, CERTIFY)
+    replay = plan(rollover(), restored(*done_jobs(), *cert), LATER, CERTIFY)
+    assert actions(first, CreateJob) == actions(replay, CreateJob)
+    due = again(completed(), restored(), PURGE_AT)
+    seen = (cycle_job(Step.PURGE, purge),) if purge is not None else ()
+    now = PURGE_AT + dt.timedelta(hours=hours)
+    names = {a.name for a in actions(again(due, restored(*seen), now), CreateJob)}
+    assert names == {a.name for a in actions(again(due, restored(*seen), now), CreateJob)}
+    assert names <= {job_name(NAME, YEAR, Step.PURGE, "", attempt) for attempt in (0, 1)}
