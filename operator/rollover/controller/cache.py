@@ -290,19 +290,20 @@ class Cache:
                     )
                 )
         target_cronjobs = {t.name for t in targets if t.kind is SyncTargetKind.CRON_JOB}
-        active_sync = sorted(
-            j.name
-            for j in _in(self.jobs, namespace).values()
-            if j.owner_cronjob in target_cronjobs and not j.finished
-        )
         uid = meta.get("uid")
+        ours, foreign, active_sync = [], set(), []
+        for job in _in(self.jobs, namespace).values():  # one walk: a namespace may hold many Jobs
+            if not _controls(uid, job):
+                foreign.add(job.name)
+            elif (observed := self._observed_job(namespace, name, job)) is not None:
+                ours.append(observed)
+            if job.owner_cronjob in target_cronjobs and not job.finished:
+                active_sync.append(job.name)
         return Observed(
             targets=tuple(sorted(targets, key=lambda t: (t.kind.value, t.name))),
-            jobs=tuple(self._our_jobs(namespace, name, uid)),
-            foreign_job_names=frozenset(
-                j.name for j in _in(self.jobs, namespace).values() if not _controls(uid, j)
-            ),
-            active_sync_jobs=tuple(active_sync),
+            jobs=tuple(ours),
+            foreign_job_names=frozenset(foreign),
+            active_sync_jobs=tuple(sorted(active_sync)),
             retry_token=(meta.get("annotations") or {}).get(RETRY_ANNOTATION),
             deleting=bool(meta.get("deletionTimestamp")),
             namespace_districts=self.namespace_districts.get(namespace, frozenset()),
@@ -318,38 +319,29 @@ class Cache:
         gone = frozenset(h for h in claim.holders.values() if h in self.gone_holders)
         return ClaimView(claim, version, gone)
 
-    def _our_jobs(self, namespace: str, rollover: str, uid: str | None) -> list[ObservedJob]:
-        """The Jobs this rollover controls, as their labels describe them, if those labels still spell
-        the Job's name: the name cannot change, a label can (e.g. to make a succeeded archive Job pass
+    def _observed_job(self, namespace: str, rollover: str, job: JobEntry) -> ObservedJob | None:
+        """A Job the rollover controls, as its labels describe it, if those labels still spell the
+        Job's name: the name cannot change, a label can (e.g. to make a succeeded archive Job pass
         for another product's)."""
-        out = []
-        for job in _in(self.jobs, namespace).values():
-            labels = job.labels
-            if not _controls(uid, job):
-                continue
-            try:
-                step, attempt = Step(labels[LABEL_STEP]), int(labels.get(LABEL_ATTEMPT, "0"))
-                product, school_year = labels[LABEL_PRODUCT], labels[LABEL_SCHOOL_YEAR]
-            except (KeyError, ValueError):
-                continue  # a damaged label: never act on a guess
-            if job.name != job_name(rollover, school_year, step, product, attempt):
-                continue
-            state = (
-                JobState.FAILED if job.failed else JobState.SUCCEEDED if job.finished else JobState.RUNNING
-            )
-            out.append(
-                ObservedJob(
-                    name=job.name,
-                    step=step,
-                    product=product,
-                    school_year=school_year,
-                    attempt=attempt,
-                    state=state,
-                    message=job.message,
-                    result=self.results.get((namespace, job.name)),
-                )
-            )
-        return out
+        labels = job.labels
+        try:
+            step, attempt = Step(labels[LABEL_STEP]), int(labels.get(LABEL_ATTEMPT, "0"))
+            product, school_year = labels[LABEL_PRODUCT], labels[LABEL_SCHOOL_YEAR]
+        except (KeyError, ValueError):
+            return None  # a damaged label: never act on a guess
+        if job.name != job_name(rollover, school_year, step, product, attempt):
+            return None
+        state = JobState.FAILED if job.failed else JobState.SUCCEEDED if job.finished else JobState.RUNNING
+        return ObservedJob(
+            name=job.name,
+            step=step,
+            product=product,
+            school_year=school_year,
+            attempt=attempt,
+            state=state,
+            message=job.message,
+            result=self.results.get((namespace, job.name)),
+        )
 
     def jobs_needing_results(self, rollover: dict[str, Any]) -> list[JobEntry]:
         """Finished Jobs the rollover controls whose termination message has not been read yet."""
