@@ -94,9 +94,7 @@ async def create_fleet(kubeconfig: Path, fleet: Fleet, concurrency: int = 64) ->
         districts[fleet.namespace(i)].append(
             rollover_body(fleet.namespace(i), i, fleet)["spec"]["districtId"]
         )
-    await asyncio.gather(
-        *(client.create(from_dict(district_namespace(n, ids))) for n, ids in districts.items())
-    )
+    await asyncio.gather(*(create(district_namespace(n, ids)) for n, ids in districts.items()))
     bodies: list[dict[str, Any]] = []
     for i in range(fleet.rollovers):
         ns = fleet.namespace(i)
