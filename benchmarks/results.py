@@ -77,6 +77,15 @@ def from_namespace_list(herd: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def from_memory(memory: dict[str, Any]) -> dict[str, Any]:
+    """What the caches and metrics hold, in-process: `python -m benchmarks.memory_bench`."""
+    return {
+        "held_rollovers": memory["rollovers"],
+        "held_mib": memory["total_mib"],
+        "held_per_rollover_kib": memory["per_rollover_kib"],
+    }
+
+
 def from_failover(failover: dict[str, Any]) -> dict[str, Any]:
     """The failover mid-herd: `python -m benchmarks.herd_bench --failover`."""
     return {
@@ -90,7 +99,7 @@ def from_failover(failover: dict[str, Any]) -> dict[str, Any]:
 def collect(out: Path = OUT, existing: Path = RESULTS) -> dict[str, Any]:
     """The results document: the existing one, updated from each run found in `out`."""
     results: dict[str, Any] = json.loads(existing.read_text()) if existing.exists() else {}
-    runs = {name: out / f"{name}.json" for name in ("idle", "herd", "herd-ns", "failover")}
+    runs = {name: out / f"{name}.json" for name in ("idle", "herd", "herd-ns", "memory", "failover")}
     loaded = {name: json.loads(path.read_text()) for name, path in runs.items() if path.exists()}
     sources = {
         "idle": from_idle,
