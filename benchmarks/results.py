@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,19 +97,23 @@ def from_failover(failover: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: Each run's file in out/ (without .json) and the figures it gives.
+SOURCES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "idle": from_idle,
+    "herd": from_herd,
+    "herd-ns": from_namespace_list,
+    "memory": from_memory,
+    "failover": from_failover,
+}
+
+
 def collect(out: Path = OUT, existing: Path = RESULTS) -> dict[str, Any]:
     """The results document: the existing one, updated from each run found in `out`."""
     results: dict[str, Any] = json.loads(existing.read_text()) if existing.exists() else {}
-    runs = {name: out / f"{name}.json" for name in ("idle", "herd", "herd-ns", "memory", "failover")}
+    runs = {name: out / f"{name}.json" for name in SOURCES}
     loaded = {name: json.loads(path.read_text()) for name, path in runs.items() if path.exists()}
-    sources = {
-        "idle": from_idle,
-        "herd": from_herd,
-        "herd-ns": from_namespace_list,
-        "failover": from_failover,
-    }
     for name, run in loaded.items():
-        results |= sources[name](run)
+        results |= SOURCES[name](run)
     per_rollover = dict(results.get("requests_per_rollover", {}))
     if "idle" in loaded:
         per_rollover["cold_start_writes"] = cold_start_writes(loaded["idle"])
