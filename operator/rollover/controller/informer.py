@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -38,7 +39,10 @@ GONE = 410
 BACKOFF = Backoff(first=0.5, cap=10.0)
 #: Between opening one scope's watch stream and the next (with a namespace list): 50 a second per kind.
 OPEN_STAGGER_S = 0.02
-#: Server-side watch timeout: the stream is re-opened from the last version it delivered.
+#: Server-side watch timeout, at least: the stream is re-opened from the last version it delivered.
+#: Each stream draws its own, up to twice this (as client-go does): with a thousand listed namespaces
+#: the streams opened together all ended together, and those whose namespace had been quiet asked for
+#: a version the apiserver no longer had (410), so that every scope was listed again at once.
 WATCH_TIMEOUT_S = 600
 
 #: (event type, object): ADDED, MODIFIED or DELETED, and the object as the apiserver sent it.
@@ -148,7 +152,7 @@ class Informer:
             namespace=scope or None,
             labels=cast(Any, self.labels),
             resource_version=self._versions[scope],
-            server_timeout=WATCH_TIMEOUT_S,
+            server_timeout=int(WATCH_TIMEOUT_S * (1 + random.random())),  # noqa: S311 - spread, not secrets
         )
         async for kind, obj in stream:
             raw: dict[str, Any] = dict(cast(Any, obj))
