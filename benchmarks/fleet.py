@@ -4,11 +4,13 @@ operator as a measured subprocess, and the apiserver's own request counters."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +18,22 @@ from typing import Any
 
 from lightkube import AsyncClient, KubeConfig
 from lightkube.codecs import from_dict
+from ruamel.yaml import YAML
 
 from rollover.cluster.resources import DistrictRollover
 from rollover.devcluster import default_crd_dir
+from rollover.devcluster.apf import token_kubeconfig
+from rollover.devcluster.binaries import ensure_binaries, repo_root
 from rollover.devcluster.controlplane import ControlPlane
 from rollover.devcluster.metrics import samples
 from rollover.devcluster.objects import district_namespace, district_rollover, sync_cronjob
 
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE"})
-# What the operator reads or writes; the apiserver's own bookkeeping (leases, …) is not ours.
-OUR_RESOURCES = frozenset({"districtrollovers", "cronjobs", "deployments", "jobs", "pods", "events"})
+# What the operator reads or writes (configmaps: its district claims); the apiserver's own
+# bookkeeping (leases, …) is not ours.
+OUR_RESOURCES = frozenset(
+    {"districtrollovers", "cronjobs", "deployments", "jobs", "pods", "events", "configmaps"}
+)
 
 
 @contextmanager
@@ -86,9 +94,7 @@ async def create_fleet(kubeconfig: Path, fleet: Fleet, concurrency: int = 64) ->
         districts[fleet.namespace(i)].append(
             rollover_body(fleet.namespace(i), i, fleet)["spec"]["districtId"]
         )
-    await asyncio.gather(
-        *(client.create(from_dict(district_namespace(n, ids))) for n, ids in districts.items())
-    )
+    await asyncio.gather(*(create(district_namespace(n, ids)) for n, ids in districts.items()))
     bodies: list[dict[str, Any]] = []
     for i in range(fleet.rollovers):
         ns = fleet.namespace(i)
@@ -130,6 +136,37 @@ def ours(delta: Counter[tuple[str, str]], *, writes_only: bool = False) -> Count
     )
 
 
+async def watch_phase(
+    kubeconfig: Path,
+    fleet: Fleet,
+    phase: str,
+    within_s: float,
+    on_progress: Callable[[int], None] | None = None,
+) -> float:
+    """Wall time (time.time) of the watch event by which every rollover of the fleet had
+    status.phase == phase; `on_progress` hears how many have so far."""
+    client = AsyncClient(KubeConfig.from_file(kubeconfig))
+    done: set[tuple[str, str]] = set()
+    deadline = time.monotonic() + within_s
+    try:
+        async with asyncio.timeout(within_s):
+            while time.monotonic() < deadline:
+                async for _, dro in client.watch(DistrictRollover, namespace="*"):
+                    meta = dro.metadata
+                    assert meta is not None and meta.namespace is not None and meta.name is not None
+                    if not meta.namespace.startswith(f"{fleet.prefix}-"):
+                        continue
+                    if (dro.get("status") or {}).get("phase") == phase:
+                        done.add((meta.namespace, meta.name))
+                        if on_progress is not None:
+                            on_progress(len(done))
+                        if len(done) == fleet.rollovers:
+                            return time.time()
+    finally:
+        await client.close()
+    raise TimeoutError(f"{len(done)} of {fleet.rollovers} rollovers reached {phase} within {within_s}s")
+
+
 def cpu_seconds(pid: int) -> float:
     """User+system CPU seconds of a running process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -152,3 +189,82 @@ def wait_all_observed(kubeconfig: Path, total: int, timeout: float) -> float:
             return time.monotonic() - start
         time.sleep(2)  # each poll lists every rollover: poll gently, it shares the cores it measures
     raise TimeoutError(f"not all {total} rollovers observed within {timeout}s")
+
+
+#: The release namespace of the chart in namespace-list mode: the operator's ServiceAccount, its
+#: claims and its Lease live there.
+RELEASE_NAMESPACE = "rollover-system"
+_RBAC_KINDS = frozenset({"ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"})
+
+
+def chart_rbac_kubeconfig(plane: ControlPlane, namespaces: list[str], path: Path) -> Path:
+    """Install the chart's RBAC for namespace-list mode (a Role and RoleBinding per namespace, the
+    cluster-wide read of CRDs and namespace names, the claims Role) as `helm template` renders it,
+    and write a kubeconfig for its ServiceAccount to `path`: the operator then runs with exactly
+    the permissions a namespaced installation grants."""
+    root = repo_root()
+    assert root is not None, "the chart is read from the source tree"
+    values = path.with_suffix(".values.json")
+    values.write_text(
+        json.dumps(
+            {"scope": {"mode": "namespaces", "namespaces": namespaces}, "leaderElection": {"enabled": False}}
+        )
+    )
+    rendered = subprocess.run(
+        [
+            str(ensure_binaries() / "helm"),
+            "template",
+            "bench",
+            str(root / "charts" / "district-rollover"),
+            "--namespace",
+            RELEASE_NAMESPACE,
+            "--values",
+            str(values),
+            "--kube-version",
+            "1.33.0",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    docs = [d for d in YAML(typ="safe").load_all(rendered) if d and d.get("kind") in _RBAC_KINDS]
+    kubectl = ["kubectl", "--kubeconfig", str(plane.kubeconfig)]
+    subprocess.run([*kubectl, "create", "namespace", RELEASE_NAMESPACE], check=True, capture_output=True)
+    subprocess.run(
+        [*kubectl, "apply", "--server-side", "-f", "-"],
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    account = next(d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount")
+    token = subprocess.run(
+        [*kubectl, "-n", RELEASE_NAMESPACE, "create", "token", account, "--duration=4h"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    cluster = {"server": plane.server, "certificate-authority": str(plane.pki.ca_cert)}
+    return token_kubeconfig(path, cluster, token)
+
+
+def open_connections(pid: int, server: str) -> int:
+    """Established TCP connections from process `pid` to the apiserver at `server` (https://host:port)."""
+    port = int(server.rsplit(":", 1)[1].rstrip("/"))
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            remote_port, state, inode = int(fields[2].rsplit(":", 1)[1], 16), fields[3], fields[9]
+            count += remote_port == port and state == "01" and inode in inodes
+    return count

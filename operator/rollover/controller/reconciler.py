@@ -26,7 +26,7 @@ from rollover.controller import metrics
 from rollover.controller.cache import Cache, Key, parse_termination_message
 from rollover.controller.clock import SystemClock
 from rollover.controller.notifier import Notifier
-from rollover.controller.retry import RETRIABLE, Backoff, describe, retry_after
+from rollover.controller.retry import RETRIABLE, Backoff, describe, jittered, retry_after
 from rollover.planner import (
     Action,
     ClaimDistrict,
@@ -158,9 +158,9 @@ class Reconciler:
     def _retry(self, key: Key, why: str, exc: BaseException | None = None) -> None:
         metrics.RECONCILE_ERRORS.inc()
         # Throttling says when to come back; it is no sign that this rollover is failing.
-        throttled = exc is not None and retry_after(exc) is not None
-        failures = self._failures[key] = self._failures.get(key, 0) + (0 if throttled else 1)
-        delay = BACKOFF.after(exc, failures) if exc is not None else BACKOFF.delay(failures)
+        throttled_for = retry_after(exc) if exc is not None else None
+        failures = self._failures[key] = self._failures.get(key, 0) + (0 if throttled_for is not None else 1)
+        delay = jittered(throttled_for) if throttled_for is not None else BACKOFF.delay(failures)
         log.warning(
             "reconcile of %s/%s failed (%s); retrying in %.1fs", *key, why, delay, extra=logs.fields(*key)
         )

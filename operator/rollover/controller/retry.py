@@ -78,9 +78,12 @@ class Backoff:
         turned away does not return at once, and without growing the backoff: throttling is no sign
         that this caller is failing), else the backoff for `failures`."""
         throttled_for = retry_after(exc)
-        if throttled_for is not None:
-            return throttled_for * (1 + random.random())  # noqa: S311 - jitter, not secrets
-        return self.delay(failures)
+        return jittered(throttled_for) if throttled_for is not None else self.delay(failures)
+
+
+def jittered(seconds: float) -> float:
+    """Between `seconds` and twice that, at random: a throttled herd does not return at once."""
+    return seconds * (1 + random.random())  # noqa: S311 - jitter, not secrets
 
 
 async def until_done(attempt: Callable[[], Awaitable[None]], what: str, backoff: Backoff) -> None:
