@@ -320,7 +320,11 @@ def test_an_operator_stopped_before_its_start_up_completed_exits(tmp_path: Path)
     unreachable = apf.token_kubeconfig(tmp_path / "unreachable.kubeconfig", cluster, "t")
     log = tmp_path / "operator.log"
     with running_operator(unreachable, log, "--namespace", "nowhere") as proc:
-        wait_for(lambda: "listing sync targets and Jobs failed" in log.read_text(), timeout=30, what="a LIST")
+        wait_for(
+            lambda: "listing rollovers, sync targets and Jobs failed" in log.read_text(),
+            timeout=30,
+            what="a LIST",
+        )
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=2)
