@@ -1,0 +1,84 @@
+"""The opt-in local node (docs/local-node.md): a pod really runs, and stopping leaves nothing behind.
+
+Skipped, with the reason, where containerd and the other Debian packages are not installed; the
+rest of the suite never needs the node.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from rollover.devcluster.controlplane import ControlPlane
+from rollover.devcluster.node import BASE_IMAGE, NODE_NAME, Node, missing_host_tools
+
+_MISSING = missing_host_tools()
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(bool(_MISSING), reason=f"local node: not installed: {', '.join(_MISSING)}"),
+]
+# Succeeds, with a termination message, only as uid 1000 on a read-only root filesystem.
+_SCRIPT = (
+    "test $(id -u) = 1000 && ! touch /probe 2>/dev/null && echo 'finished: 42 rows' >/dev/termination-log"
+)
+
+_POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "hello", "namespace": "default"},
+    "spec": {
+        "restartPolicy": "Never",
+        "containers": [
+            {
+                "name": "hello",
+                "image": BASE_IMAGE,
+                "imagePullPolicy": "Never",
+                "command": ["sh", "-c", _SCRIPT],
+                "securityContext": {"runAsUser": 1000, "runAsNonRoot": True, "readOnlyRootFilesystem": True},
+            }
+        ],
+    },
+}
+
+
+def _kubectl(plane: ControlPlane, *args: str, input: str | None = None) -> str:
+    return subprocess.run(
+        ["kubectl", f"--kubeconfig={plane.kubeconfig}", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+
+
+def test_a_pod_runs_on_the_node_and_stopping_leaves_nothing_behind(tmp_path: Path) -> None:
+    plane = ControlPlane(tmp_path / "plane")
+    plane.start()
+    node = Node(plane)
+    try:
+        node.start()
+        _kubectl(plane, "apply", "-f", "-", input=json.dumps(_POD))
+        deadline = time.monotonic() + 120
+        pod: dict = {}
+        while time.monotonic() < deadline:
+            pod = json.loads(_kubectl(plane, "get", "pod", "hello", "-n", "default", "-o", "json"))
+            if pod["status"].get("phase") in ("Succeeded", "Failed"):
+                break
+            time.sleep(0.5)
+        assert pod["status"].get("phase") == "Succeeded", pod["status"]
+        assert pod["spec"]["nodeName"] == NODE_NAME
+        terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+        assert terminated["message"] == "finished: 42 rows\n"  # written by the kubelet, not by a test
+    finally:
+        node.stop()
+        plane.stop()
+    assert node.running_components() == []
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert str(tmp_path.resolve()) not in mounts
+    assert not Path(f"/sys/class/net/{node.layout.bridge}").exists()
+    assert not list(Path("/sys/fs/cgroup").glob(f"*/{node.layout.cgroup_root.lstrip('/')}"))
