@@ -12,10 +12,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,11 +104,11 @@ class NodeLayout:
     @property
     def runtime_dirs(self) -> tuple[Path, ...]:
         """What only a running node uses: wiped on each start and stop."""
-        return (self.root / "run", self.kubelet_dir)
+        return (self.run, self.kubelet_dir)
 
     @property
     def run(self) -> Path:
-        return self.root / "run"
+        return self.root / "run"  # containerd's state, runc's root, CNI config and IP leases
 
     @property
     def kubelet_dir(self) -> Path:
@@ -398,14 +401,18 @@ class Node:
         state = self._load_state()
         if state is None:
             return
-        if "containerd" in self.running_components():
-            self._remove_pods()
+        running = self.running_components()
+        if "containerd" in running:
+            self._remove_pods(through_kubelet="kubelet" in running)
         for name in reversed(COMPONENTS):
             proc = state.processes.get(name)
             if proc is not None:
                 _terminate(proc)
         state.processes.clear()
         self._save_state(state)
+        # After a crash (containerd or the kubelet killed) containers outlive them: kill what is
+        # still in the node's cgroups and the shims that served this node's containerd.
+        self._kill_orphans()
         self._clear_leftovers()
 
     # --- start ----------------------------------------------------------------------------------
@@ -470,7 +477,7 @@ class Node:
         state.processes[name] = spawn(command, self.layout.logs / f"{name}.log", self.layout.root)
         self._save_state(state)
 
-    def _wait_for(self, check: Any, timeout: float, what: str) -> None:
+    def _wait_for(self, check: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         state = self._load_state()
         while time.monotonic() < deadline:
@@ -512,10 +519,10 @@ class Node:
 
     # --- stop -----------------------------------------------------------------------------------
 
-    def _remove_pods(self, timeout: float = 60.0) -> None:
+    def _remove_pods(self, *, through_kubelet: bool, timeout: float = 60.0) -> None:
         """Delete the node's pods through the API so the kubelet tears down their sandboxes (network
         included); whatever is left after `timeout` is killed through containerd."""
-        if self.plane.running_components():
+        if through_kubelet and self.plane.running_components():
             self._kubectl(
                 "delete", "pods", "--all-namespaces", f"--field-selector=spec.nodeName={NODE_NAME}",
                 "--grace-period=0", "--force", "--wait=false",
@@ -529,6 +536,19 @@ class Node:
                 if self._ctr("tasks", "delete", task) is not None:
                     break
                 time.sleep(0.25)
+
+    def _kill_orphans(self) -> None:
+        cgroups = [h / self.layout.cgroup_root.lstrip("/") for h in _cgroup_hierarchies(with_unified=True)]
+        pids = {pid for cgroup in cgroups for pid in _pids_in(cgroup)}
+        shim_address = f"-address\0{self.layout.containerd_socket}\0"
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if shim_address in (proc / "cmdline").read_text():
+                        pids.add(int(proc.name))
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def _clear_leftovers(self) -> None:
         """Unmount what a crashed node left under its directory, drop its bridge and cgroups, and
@@ -567,6 +587,17 @@ def _mounts_under(root: Path) -> list[str]:
     prefix = f"{root.resolve()}/"
     targets = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
     return [t for t in targets if t.startswith(prefix)]
+
+
+def _pids_in(cgroup: Path) -> set[int]:
+    """Every process in `cgroup` and below it."""
+    if not cgroup.is_dir():
+        return set()
+    found: set[int] = set()
+    for procs in cgroup.rglob("cgroup.procs"):
+        with contextlib.suppress(OSError):
+            found.update(int(line) for line in procs.read_text().split())
+    return found
 
 
 def _remove_cgroup_tree(path: Path) -> None:
