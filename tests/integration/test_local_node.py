@@ -7,9 +7,12 @@ rest of the suite never needs the node.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +29,7 @@ _SCRIPT = (
     "test $(id -u) = 1000 && ! touch /probe 2>/dev/null && echo 'finished: 42 rows' >/dev/termination-log"
 )
 
-_POD = {
+_POD: dict[str, Any] = {
     "apiVersion": "v1",
     "kind": "Pod",
     "metadata": {"name": "hello", "namespace": "default"},
@@ -56,6 +59,29 @@ def _kubectl(plane: ControlPlane, *args: str, input: str | None = None) -> str:
     ).stdout
 
 
+def _wait_for_phase(plane: ControlPlane, name: str, phases: tuple[str, ...]) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    pod: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        pod = json.loads(_kubectl(plane, "get", "pod", name, "-n", "default", "-o", "json"))
+        if pod["status"].get("phase") in phases:
+            break
+        time.sleep(0.5)
+    return pod
+
+
+def _pids_in_cgroups(node: Node) -> set[int]:
+    pattern = f"*/{node.layout.cgroup_root.lstrip('/')}/**/cgroup.procs"
+    return {int(pid) for procs in Path("/sys/fs/cgroup").glob(pattern) for pid in procs.read_text().split()}
+
+
+def _assert_nothing_left(node: Node, tmp_path: Path) -> None:
+    assert node.running_components() == []
+    assert str(tmp_path.resolve()) not in Path("/proc/self/mountinfo").read_text()
+    assert not Path(f"/sys/class/net/{node.layout.bridge}").exists()
+    assert not list(Path("/sys/fs/cgroup").glob(f"*/{node.layout.cgroup_root.lstrip('/')}"))
+
+
 def test_a_pod_runs_on_the_node_and_stopping_leaves_nothing_behind(tmp_path: Path) -> None:
     plane = ControlPlane(tmp_path / "plane")
     plane.start()
@@ -63,13 +89,7 @@ def test_a_pod_runs_on_the_node_and_stopping_leaves_nothing_behind(tmp_path: Pat
     try:
         node.start()
         _kubectl(plane, "apply", "-f", "-", input=json.dumps(_POD))
-        deadline = time.monotonic() + 120
-        pod: dict = {}
-        while time.monotonic() < deadline:
-            pod = json.loads(_kubectl(plane, "get", "pod", "hello", "-n", "default", "-o", "json"))
-            if pod["status"].get("phase") in ("Succeeded", "Failed"):
-                break
-            time.sleep(0.5)
+        pod = _wait_for_phase(plane, "hello", ("Succeeded", "Failed"))
         assert pod["status"].get("phase") == "Succeeded", pod["status"]
         assert pod["spec"]["nodeName"] == NODE_NAME
         terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
@@ -77,8 +97,29 @@ def test_a_pod_runs_on_the_node_and_stopping_leaves_nothing_behind(tmp_path: Pat
     finally:
         node.stop()
         plane.stop()
-    assert node.running_components() == []
-    mounts = Path("/proc/self/mountinfo").read_text()
-    assert str(tmp_path.resolve()) not in mounts
-    assert not Path(f"/sys/class/net/{node.layout.bridge}").exists()
-    assert not list(Path("/sys/fs/cgroup").glob(f"*/{node.layout.cgroup_root.lstrip('/')}"))
+    _assert_nothing_left(node, tmp_path)
+
+
+def test_stopping_after_containerd_and_the_kubelet_were_killed_still_leaves_nothing(tmp_path: Path) -> None:
+    plane = ControlPlane(tmp_path / "plane")
+    plane.start()
+    node = Node(plane)
+    try:
+        node.start()
+        sleeper = {**_POD, "metadata": {"name": "sleeper", "namespace": "default"}}
+        container = {**_POD["spec"]["containers"][0], "command": ["sleep", "3600"]}
+        sleeper["spec"] = {**_POD["spec"], "containers": [container]}
+        _kubectl(plane, "apply", "-f", "-", input=json.dumps(sleeper))
+        assert _wait_for_phase(plane, "sleeper", ("Running",))["status"]["phase"] == "Running"
+        containers = _pids_in_cgroups(node)
+        assert containers  # the sandbox's catatonit and the sleep
+        processes = json.loads((node.layout.root / "state.json").read_text())["processes"]
+        for name in ("containerd", "kubelet"):  # a crash: no chance to clean up
+            os.kill(processes[name]["pid"], signal.SIGKILL)
+    finally:
+        node.stop()
+        plane.stop()
+    _assert_nothing_left(node, tmp_path)
+    for pid in containers:  # gone, or a zombie waiting for init
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or "\nState:\tZ" in status.read_text()
