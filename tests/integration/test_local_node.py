@@ -29,6 +29,12 @@ _SCRIPT = (
     "test $(id -u) = 1000 && ! touch /probe 2>/dev/null && echo 'finished: 42 rows' >/dev/termination-log"
 )
 
+_IMAGE_SCRIPT = (
+    "test $(id -u) = 10001 && ! touch /probe 2>/dev/null && rollover-job --help >/dev/null"
+    " && psql --version >/dev/null"
+    " && printf 'uid 10001, read-only root, rollover-job and psql present' >/dev/termination-log"
+)
+
 _POD: dict[str, Any] = {
     "apiVersion": "v1",
     "kind": "Pod",
@@ -94,6 +100,46 @@ def test_a_pod_runs_on_the_node_and_stopping_leaves_nothing_behind(tmp_path: Pat
         assert pod["spec"]["nodeName"] == NODE_NAME
         terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
         assert terminated["message"] == "finished: 42 rows\n"  # written by the kubelet, not by a test
+    finally:
+        node.stop()
+        plane.stop()
+    _assert_nothing_left(node, tmp_path)
+
+
+def test_the_projects_image_runs_as_non_root_on_a_read_only_root(tmp_path: Path) -> None:
+    plane = ControlPlane(tmp_path / "plane")
+    plane.start()
+    node = Node(plane)
+    try:
+        node.start()
+        assert node.project_image is not None  # built from this checkout's Dockerfile
+        # As the chart runs it: no securityContext user given, so the image's USER must be non-root.
+        pod = {
+            **_POD,
+            "metadata": {"name": "image", "namespace": "default"},
+            "spec": {
+                "restartPolicy": "Never",
+                "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [
+                    {
+                        "name": "image",
+                        "image": node.project_image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["sh", "-c", _IMAGE_SCRIPT],
+                        "securityContext": {
+                            "readOnlyRootFilesystem": True,
+                            "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]},
+                        },
+                    }
+                ],
+            },
+        }
+        _kubectl(plane, "apply", "-f", "-", input=json.dumps(pod))
+        done = _wait_for_phase(plane, "image", ("Succeeded", "Failed"))
+        terminated = done["status"]["containerStatuses"][0]["state"]["terminated"]
+        assert done["status"].get("phase") == "Succeeded", terminated
+        assert terminated["message"] == "uid 10001, read-only root, rollover-job and psql present"
     finally:
         node.stop()
         plane.stop()

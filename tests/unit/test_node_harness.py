@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rollover.devcluster.node import PAUSE_IMAGE, NodeLayout, cni_config, containerd_config, kubelet_config
+from rollover.devcluster.node import (
+    PAUSE_IMAGE,
+    NodeLayout,
+    cni_config,
+    containerd_config,
+    kubelet_config,
+    project_image_inputs,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -64,3 +71,15 @@ def test_the_kubelet_listens_on_loopback_with_cgroupfs_and_swap_allowed() -> Non
     assert config["cgroupDriver"] == "cgroupfs" and config["cgroupRoot"] == layout.cgroup_root
     assert config["failSwapOn"] is False
     assert config["containerRuntimeEndpoint"] == "unix:///state/node/containerd.sock"
+
+
+def test_the_project_image_is_keyed_by_what_the_dockerignore_lets_the_build_read() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    allowed = [
+        line[1:].rstrip("/")
+        for line in (repo / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    ]
+    inputs = {p.relative_to(repo).parts[0] for p in project_image_inputs(repo)}
+    assert inputs == {*allowed, "Dockerfile"}
+    assert not any("__pycache__" in p.parts for p in project_image_inputs(repo))

@@ -105,6 +105,8 @@ def _node_up(plane: ControlPlane) -> bool:
         print(f"dev-cluster: error: node: {exc}", file=sys.stderr)
         return False
     print(f"dev-cluster: node {NODE_NAME} Ready (logs in {node.layout.logs})", file=sys.stderr)
+    if node.project_image is not None:
+        print(f"dev-cluster: the project's image on the node: {node.project_image}", file=sys.stderr)
     return True
 
 

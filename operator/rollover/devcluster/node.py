@@ -18,13 +18,13 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rollover.devcluster import cache_root
-from rollover.devcluster.binaries import ensure_binaries, ensure_node_binaries
+from rollover.devcluster.binaries import ensure_binaries, ensure_node_binaries, repo_root
 from rollover.devcluster.controlplane import (
     ControlPlane,
     _alive,
@@ -38,9 +38,12 @@ from rollover.devcluster.pki import issue_client_cert
 NODE_NAME = "localhost"
 BASE_IMAGE = "localhost/district-rollover/base:bookworm"
 PAUSE_IMAGE = "localhost/district-rollover/pause:catatonit"
-# The base image's recipe: a pinned Debian suite, the smallest variant, the interpreter Jobs need.
+# The base image's recipe: a pinned Debian suite, the smallest variant, what the Dockerfile's
+# python:*-slim base would give (python, venv, CA certificates).
 DEBIAN_SUITE = "bookworm"
-BASE_PACKAGES = ("python3",)
+BASE_PACKAGES = ("python3", "python3-venv", "python-is-python3", "ca-certificates")
+PROJECT_IMAGE = "localhost/district-rollover/operator"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CATATONIT = Path("/usr/bin/catatonit")
 CNI_BIN_DIR = Path("/usr/lib/cni")
 CGROUP_V1 = Path("/sys/fs/cgroup")
@@ -227,19 +230,7 @@ def ensure_images(cache_root: Path) -> Path:
     out = cache_root / "node-images" / f"{DEBIAN_SUITE}-{key}"
     if (out / "base.tar").exists() and (out / "pause.tar").exists():
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # In /tmp: podman refuses a run root path longer than 50 characters.
-    with tempfile.TemporaryDirectory(prefix="rollover-images-") as tmp:
-        work = Path(tmp)
-        podman = [
-            "podman",
-            "--root",
-            str(work / "storage"),
-            "--runroot",
-            str(work / "run"),
-            "--storage-driver",
-            "vfs",
-        ]
+    with _podman() as (podman, work):
         rootfs = work / "rootfs.tar"
         packages = ",".join(BASE_PACKAGES)
         _run(
@@ -269,11 +260,71 @@ def ensure_images(cache_root: Path) -> Path:
                     image,
                 ]
             )
-        # podman's vfs storage holds root-owned read-only files; remove it before the temp dir goes.
-        _run([*podman, "system", "reset", "--force"])
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.move(staged, out)
+        _publish(staged, out)
     return out
+
+
+def project_image_inputs(repo: Path) -> list[Path]:
+    """What the Dockerfile's build reads (its .dockerignore allows exactly these), sorted."""
+    files = [repo / name for name in ("Dockerfile", "pyproject.toml", "requirements.lock", "README.md")]
+    files += [p for p in (repo / "operator").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    return sorted(files)
+
+
+def ensure_project_image(cache_root: Path, repo: Path, images: Path) -> tuple[Path, str]:
+    """The project's image built from its Dockerfile on the local base: (docker archive, tag).
+
+    Cached by a hash of the build's inputs and of the base; the tag carries the hash, so a pod
+    that names it runs exactly this build.
+    """
+    digest = hashlib.sha256(str(images).encode())
+    for path in project_image_inputs(repo):
+        digest.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes())
+    key = digest.hexdigest()[:12]
+    tag = f"{PROJECT_IMAGE}:{key}"
+    out = cache_root / "node-images" / f"project-{key}"
+    if (out / "project.tar").exists():
+        return out / "project.tar", tag
+    with _podman() as (podman, work):
+        _run([*podman, "load", "--quiet", "--input", str(images / "base.tar")])
+        _run(
+            [
+                *podman, "build", "--runtime", "runc", "--quiet",
+                # podman's defaults ask for more than the hard limits, and CAP_SYS_RESOURCE is absent.
+                "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
+                # pip in a RUN step trusts what the host trusts (a proxy's CA, say); not kept in the image.
+                "--volume", f"{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro",
+                "--build-arg", f"PYTHON_IMAGE={BASE_IMAGE}", "-t", tag, str(repo),
+            ]
+        )  # fmt: skip
+        staged = work / "out"
+        staged.mkdir()
+        _run(
+            [*podman, "save", "--quiet", "--format", "docker-archive", "-o", str(staged / "project.tar"), tag]
+        )
+        _publish(staged, out)
+    return out / "project.tar", tag
+
+
+@contextlib.contextmanager
+def _podman() -> Iterator[tuple[list[str], Path]]:
+    """A podman command line with throwaway storage, and a work directory, both removed after."""
+    # In /tmp: podman refuses a run root path longer than 50 characters.
+    with tempfile.TemporaryDirectory(prefix="rollover-images-") as tmp:
+        work = Path(tmp)
+        podman = ["podman", "--root", str(work / "storage"), "--runroot", str(work / "run")]
+        try:
+            yield podman, work
+        finally:
+            # The storage holds root-owned read-only files and mounts: podman removes its own.
+            subprocess.run([*podman, "system", "reset", "--force"], capture_output=True, check=False)
+
+
+def _publish(staged: Path, out: Path) -> None:
+    # Whole or not at all: a half-written archive is never mistaken for a cache hit.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.move(staged, out)
 
 
 def _run(command: list[str], *, timeout: float = 600.0) -> str:
@@ -289,6 +340,7 @@ def _run(command: list[str], *, timeout: float = 600.0) -> str:
 class _State:
     kubelet_port: int
     healthz_port: int
+    project_image: str | None  # the tag of the project's image on the node, when built from a checkout
     processes: dict[str, _Process] = field(default_factory=dict)
 
 
@@ -328,29 +380,23 @@ class Node:
             raise NodeUnavailable(f"already running from {self.layout.root}; stop it first")
         node_bin, plane_bin = ensure_node_binaries(), ensure_binaries()
         images = ensure_images(cache_root())
+        archives = [images / "pause.tar", images / "base.tar"]
+        project_image = None
+        repo = repo_root()
+        if repo is not None and (repo / "Dockerfile").is_file():
+            project_archive, project_image = ensure_project_image(cache_root(), repo, images)
+            archives.append(project_archive)
         self._clear_leftovers()
         layout = self.layout
         for d in (layout.root, layout.logs, layout.run / "cni", layout.kubelet_dir):
             d.mkdir(parents=True, exist_ok=True)
-        state = _State(free_port(), free_port())
+        state = _State(free_port(), free_port(), project_image)
         self._save_state(state)
         try:
             self._write_configs(state)
             self._spawn(state, "containerd", ["containerd", "--config", str(layout.root / "containerd.toml")])
             self._wait_for(lambda: self._ctr("version") is not None, timeout, "containerd answers")
-            for archive in ("pause.tar", "base.tar"):
-                _run(
-                    [
-                        "ctr",
-                        "-a",
-                        str(layout.containerd_socket),
-                        "-n",
-                        "k8s.io",
-                        "images",
-                        "import",
-                        str(images / archive),
-                    ]
-                )
+            self._import_images(archives)
             self._allow_node_user()
             self._make_cgroup_root()
             kubeconfig = str(self.plane.kubeconfig)
@@ -434,6 +480,26 @@ class Node:
         ]
         kubeconfig["contexts"][0]["context"]["user"] = "node"
         (layout.root / "kubelet.kubeconfig").write_text(json.dumps(kubeconfig, indent=2))
+
+    @property
+    def project_image(self) -> str | None:
+        """The project's image (built from the checkout's Dockerfile) as pods name it."""
+        state = self._load_state()
+        return None if state is None else state.project_image
+
+    def _import_images(self, archives: list[Path]) -> None:
+        # Archive paths carry their content's hash: import each once into the kept containerd root.
+        record = self.layout.containerd_root / "imported.json"
+        try:
+            imported = set(json.loads(record.read_text()))
+        except (OSError, ValueError):
+            imported = set()
+        for archive in archives:
+            if str(archive) not in imported:
+                sock = str(self.layout.containerd_socket)
+                _run(["ctr", "-a", sock, "-n", "k8s.io", "images", "import", str(archive)])
+                imported.add(str(archive))
+                record.write_text(json.dumps(sorted(imported)))
 
     def _allow_node_user(self) -> None:
         # RBAC is the control plane's only authorizer: bind the node's user to the system:node role.
