@@ -303,6 +303,10 @@ def ensure_project_image(cache_root: Path, repo: Path, images: Path) -> tuple[Pa
             [*podman, "save", "--quiet", "--format", "docker-archive", "-o", str(staged / "project.tar"), tag]
         )
         _publish(staged, out)
+    # One build per source edit, ~430 MB each: keep only the newest.
+    for stale in out.parent.glob("project-*"):
+        if stale != out:
+            shutil.rmtree(stale, ignore_errors=True)
     return out / "project.tar", tag
 
 
@@ -340,8 +344,9 @@ def _run(command: list[str], *, timeout: float = 600.0) -> str:
 class _State:
     kubelet_port: int
     healthz_port: int
-    project_image: str | None  # the tag of the project's image on the node, when built from a checkout
     processes: dict[str, _Process] = field(default_factory=dict)
+    # The tag of the project's image on the node, when built from a checkout.
+    project_image: str | None = None
 
 
 class Node:
@@ -380,17 +385,17 @@ class Node:
             raise NodeUnavailable(f"already running from {self.layout.root}; stop it first")
         node_bin, plane_bin = ensure_node_binaries(), ensure_binaries()
         images = ensure_images(cache_root())
-        archives = [images / "pause.tar", images / "base.tar"]
+        archives = {PAUSE_IMAGE: images / "pause.tar", BASE_IMAGE: images / "base.tar"}
         project_image = None
         repo = repo_root()
         if repo is not None and (repo / "Dockerfile").is_file():
             project_archive, project_image = ensure_project_image(cache_root(), repo, images)
-            archives.append(project_archive)
+            archives[project_image] = project_archive
         self._clear_leftovers()
         layout = self.layout
         for d in (layout.root, layout.logs, layout.run / "cni", layout.kubelet_dir):
             d.mkdir(parents=True, exist_ok=True)
-        state = _State(free_port(), free_port(), project_image)
+        state = _State(free_port(), free_port(), project_image=project_image)
         self._save_state(state)
         try:
             self._write_configs(state)
@@ -487,19 +492,25 @@ class Node:
         state = self._load_state()
         return None if state is None else state.project_image
 
-    def _import_images(self, archives: list[Path]) -> None:
-        # Archive paths carry their content's hash: import each once into the kept containerd root.
+    def _import_images(self, archives: dict[str, Path]) -> None:
+        """Import each image (tag -> archive) unless containerd has that tag from that archive, and
+        drop earlier builds of the project's image (containerd collects their layers)."""
         record = self.layout.containerd_root / "imported.json"
         try:
-            imported = set(json.loads(record.read_text()))
+            imported: dict[str, str] = json.loads(record.read_text())
         except (OSError, ValueError):
-            imported = set()
-        for archive in archives:
-            if str(archive) not in imported:
+            imported = {}
+        present = set((self._ctr("images", "ls", "-q") or "").split())
+        for tag, archive in archives.items():
+            if tag not in present or imported.get(tag) != str(archive):
                 sock = str(self.layout.containerd_socket)
                 _run(["ctr", "-a", sock, "-n", "k8s.io", "images", "import", str(archive)])
-                imported.add(str(archive))
-                record.write_text(json.dumps(sorted(imported)))
+                imported[tag] = str(archive)
+        for tag in present - set(archives):
+            if tag.startswith(f"{PROJECT_IMAGE}:"):
+                self._ctr("images", "rm", tag)
+                imported.pop(tag, None)
+        record.write_text(json.dumps(imported, indent=2))
 
     def _allow_node_user(self) -> None:
         # RBAC is the control plane's only authorizer: bind the node's user to the system:node role.
