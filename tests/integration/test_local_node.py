@@ -1,7 +1,7 @@
 """The opt-in local node (docs/local-node.md): a pod really runs, and stopping leaves nothing behind.
 
-Skipped, with the reason, where containerd and the other Debian packages are not installed; the
-rest of the suite never needs the node.
+Skipped, with the reason, where containerd and the other Debian packages are not installed (or not
+as root); the rest of the suite never needs the node.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from rollover.devcluster.controlplane import ControlPlane
-from rollover.devcluster.node import BASE_IMAGE, NODE_NAME, Node, missing_host_tools
+from rollover.devcluster.node import BASE_IMAGE, NODE_NAME, Node, missing_prerequisites
 
-_MISSING = missing_host_tools()
+_MISSING = missing_prerequisites()
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(bool(_MISSING), reason=f"local node: not installed: {', '.join(_MISSING)}"),
+    pytest.mark.skipif(bool(_MISSING), reason=f"local node: missing: {', '.join(_MISSING)}"),
 ]
 # Succeeds, with a termination message, only as uid 1000 on a read-only root filesystem.
 _SCRIPT = (

@@ -64,9 +64,11 @@ class NodeUnavailable(RuntimeError):
     """The node cannot run here (a tool is missing) or did not come up."""
 
 
-def missing_host_tools() -> list[str]:
-    """The host programs the node needs and this machine lacks."""
-    missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
+def missing_prerequisites() -> list[str]:
+    """What the node needs and this machine lacks: host programs, and root (cgroups, mounts and
+    network interfaces are the host's)."""
+    missing = [] if os.geteuid() == 0 else ["root (uid 0)"]
+    missing += [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
     missing += [
         str(p) for p in (CNI_BIN_DIR / "bridge", CNI_BIN_DIR / "host-local", CATATONIT) if not p.exists()
     ]
@@ -378,9 +380,9 @@ class Node:
     def start(self, *, timeout: float = READY_TIMEOUT_S) -> None:
         """Start containerd, the node's controllers, the scheduler and the kubelet; wait until the
         node is Ready and schedulable."""
-        missing = missing_host_tools()
+        missing = missing_prerequisites()
         if missing:
-            raise NodeUnavailable(f"not installed: {', '.join(missing)}")
+            raise NodeUnavailable(f"missing: {', '.join(missing)}")
         if self.running_components():
             raise NodeUnavailable(f"already running from {self.layout.root}; stop it first")
         node_bin, plane_bin = ensure_node_binaries(), ensure_binaries()
