@@ -1,7 +1,8 @@
 """One real node for the local control plane (opt-in): containerd, runc and the CNI bridge from
 Debian; kubelet and kube-scheduler built by tools/build-node.sh from the apiserver's release; a
-Debian base image (mmdebstrap, pinned suite) and a pause image (catatonit) built here, since no
-registry can be reached. Pods on it really run; nothing else in the harness depends on it.
+Debian base image (mmdebstrap, pinned suite), a pause image (catatonit) and, from a checkout, the
+project's image (its Dockerfile on that base) built here, since no registry can be reached. Pods on
+it really run; nothing else in the harness depends on it (docs/local-node.md).
 
 Its files live in `<control plane state>/node`. Every process is recorded like the control
 plane's, and `stop()` leaves no container, mount, network interface or cgroup behind.
