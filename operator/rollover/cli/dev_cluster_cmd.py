@@ -7,6 +7,9 @@ exactly what `up` started; `status` exits 0 when it is up, 1 when not.
 Beside it, `up` starts the S3 object store archives go to (SeaweedFS on loopback, `<dir>/s3`) and
 prints, before the KUBECONFIG line, the `export` of ARCHIVE_URI and the AWS_* variables a Job needs
 to reach it (local, random credentials). `--no-s3` leaves it out.
+
+`up --node` also starts one real node (containerd + kubelet, `<dir>/node`, docs/local-node.md) so
+pods really run; `down` stops it too and leaves no container, mount, interface or cgroup behind.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pathlib import Path
 from rollover.devcluster import default_crd_dir, default_state_dir
 from rollover.devcluster.binaries import BinariesUnavailable
 from rollover.devcluster.controlplane import COMPONENTS, ControlPlane, ControlPlaneError
+from rollover.devcluster.node import COMPONENTS as NODE_COMPONENTS
+from rollover.devcluster.node import NODE_NAME, Node, NodeUnavailable
 from rollover.devcluster.s3 import S3Endpoint, S3Server, S3Unavailable
 
 
@@ -41,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         )
         if verb == "up":
             sub.add_argument("--no-s3", action="store_true", help="do not start the S3 object store")
+            sub.add_argument(
+                "--node", action="store_true", help="also start one real node (containerd + kubelet)"
+            )
         sub.set_defaults(func=func)
 
 
@@ -58,6 +66,8 @@ def _up(args: argparse.Namespace) -> int:
             print(f"dev-cluster: error: {exc}", file=sys.stderr)
             return 1
         print(f"dev-cluster: up at {plane.server} (logs in {plane.log_dir})", file=sys.stderr)
+    if args.node and not _node_up(plane):
+        return 1
     if not args.no_s3:
         try:
             endpoint = s3_up(args.dir / "s3")
@@ -83,8 +93,27 @@ def s3_up(directory: Path) -> S3Endpoint:
     return endpoint
 
 
+def _node_up(plane: ControlPlane) -> bool:
+    node = Node(plane)
+    if set(node.running_components()) == set(NODE_COMPONENTS):
+        print(f"dev-cluster: node {NODE_NAME} already up", file=sys.stderr)
+        return True
+    node.stop()  # a half-dead node from a crash: clear it before starting afresh
+    try:
+        node.start()
+    except (NodeUnavailable, ControlPlaneError, BinariesUnavailable) as exc:
+        print(f"dev-cluster: error: node: {exc}", file=sys.stderr)
+        return False
+    print(f"dev-cluster: node {NODE_NAME} Ready (logs in {node.layout.logs})", file=sys.stderr)
+    if node.project_image is not None:
+        print(f"dev-cluster: the project's image on the node: {node.project_image}", file=sys.stderr)
+    return True
+
+
 def _down(args: argparse.Namespace) -> int:
     plane = ControlPlane(args.dir)
+    # The node first: its pods are deleted through the apiserver, so their sandboxes come down cleanly.
+    Node(plane).stop()
     plane.stop()
     s3 = S3Server.running_in(args.dir / "s3")
     if s3 is not None:
@@ -105,6 +134,9 @@ def _status(args: argparse.Namespace) -> int:
         s3 = S3Server.running_in(args.dir / "s3")
         if s3 is not None and s3.endpoint is not None:
             print(f"dev-cluster: S3 up at {s3.endpoint.endpoint} ({s3.endpoint.uri})")
+        node = Node(plane).running_components()
+        if node:
+            print(f"dev-cluster: node {NODE_NAME}: {', '.join(node)} running")
         print(f"dev-cluster: up at {plane.server}; export KUBECONFIG={plane.kubeconfig}")
         return 0
     print(f"dev-cluster: down (running: {', '.join(running) or 'nothing'})")

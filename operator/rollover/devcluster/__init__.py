@@ -13,8 +13,12 @@ def default_state_dir() -> Path:
     override = os.environ.get("ROLLOVER_DEV_CLUSTER_DIR")
     if override:
         return Path(override)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "district-rollover" / "dev-cluster"
+    return cache_root() / "dev-cluster"
+
+
+def cache_root() -> Path:
+    """The project's cache (built binaries and images), as tools/build-*.sh place it."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "district-rollover"
 
 
 def default_crd_dir() -> Path | None:

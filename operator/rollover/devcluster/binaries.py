@@ -1,4 +1,4 @@
-"""Finding the control-plane binaries: built from Go modules by tools/build-controlplane.sh, cached."""
+"""Finding the control-plane and node binaries: built from Go modules by tools/build-*.sh, cached."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 REQUIRED = ("etcd", "kube-apiserver", "kube-controller-manager")
 BIN_ENV = "ROLLOVER_CONTROLPLANE_BIN"
+NODE_REQUIRED = ("kubelet", "kube-scheduler")
+NODE_BIN_ENV = "ROLLOVER_NODE_BIN"
 
 
 class BinariesUnavailable(RuntimeError):
@@ -27,29 +29,39 @@ def ensure_binaries() -> Path:
 
     `$ROLLOVER_CONTROLPLANE_BIN` overrides the lookup, for installations without the source tree.
     """
-    override = os.environ.get(BIN_ENV)
+    return _built_by("build-controlplane.sh", REQUIRED, BIN_ENV, "the control plane")
+
+
+def ensure_node_binaries() -> Path:
+    """The directory with kubelet and kube-scheduler (tools/build-node.sh), building on first use.
+
+    `$ROLLOVER_NODE_BIN` overrides the lookup, for installations without the source tree.
+    """
+    return _built_by("build-node.sh", NODE_REQUIRED, NODE_BIN_ENV, "the node")
+
+
+def _built_by(script: str, required: tuple[str, ...], env: str, what: str) -> Path:
+    override = os.environ.get(env)
     if override:
         directory = Path(override)
     else:
         root = repo_root()
         if root is None:
             raise BinariesUnavailable(
-                f"no tools/build-controlplane.sh next to this package; set {BIN_ENV} to a directory "
-                f"holding {', '.join(REQUIRED)}"
+                f"no tools/{script} next to this package; set {env} to a directory "
+                f"holding {', '.join(required)}"
             )
         # The script streams its progress to our stderr and prints the directory last.
         done = subprocess.run(
-            ["bash", str(root / "tools" / "build-controlplane.sh")],
+            ["bash", str(root / "tools" / script)],
             stdout=subprocess.PIPE,
             text=True,
             check=False,
         )
         if done.returncode != 0:
-            raise BinariesUnavailable(
-                f"building the control plane failed (exit {done.returncode}); see above"
-            )
+            raise BinariesUnavailable(f"building {what} failed (exit {done.returncode}); see above")
         directory = Path(done.stdout.strip().splitlines()[-1])
-    missing = [b for b in REQUIRED if not (directory / b).is_file()]
+    missing = [b for b in required if not (directory / b).is_file()]
     if missing:
         raise BinariesUnavailable(f"{directory} lacks {', '.join(missing)}")
     return directory

@@ -236,21 +236,8 @@ class ControlPlane:
         raise ValueError(name)
 
     def _spawn(self, state: _State, name: str, binaries: Path) -> None:
-        log = (self.log_dir / f"{name}.log").open("ab")
-        # A session of its own: Ctrl-C in the caller's terminal must not kill a background cluster.
-        popen = subprocess.Popen(
-            self._command(name, state, binaries),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=self.state_dir,
-        )
-        log.close()
-        ticks = _start_ticks(popen.pid)
-        if ticks is None:
-            raise ControlPlaneError(f"{name} exited at once; see {self.log_dir / (name + '.log')}")
-        state.processes[name] = _Process(popen.pid, ticks)
+        command = self._command(name, state, binaries)
+        state.processes[name] = spawn(command, self.log_dir / f"{name}.log", self.state_dir)
         self._save_state(state)
 
     def _write_kubeconfig(self, port: int) -> None:
@@ -313,6 +300,25 @@ class ControlPlane:
             return "\n".join((self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def spawn(command: list[str], log_path: Path, cwd: Path) -> _Process:
+    """Start `command` in the background, output appended to `log_path`; its pid and start time."""
+    log = log_path.open("ab")
+    # A session of its own: Ctrl-C in the caller's terminal must not kill a background cluster.
+    popen = subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=cwd,
+    )
+    log.close()
+    ticks = _start_ticks(popen.pid)
+    if ticks is None:
+        raise ControlPlaneError(f"{Path(command[0]).name} exited at once; see {log_path}")
+    return _Process(popen.pid, ticks)
 
 
 def _terminate(proc: _Process, grace: float = 10.0) -> None:

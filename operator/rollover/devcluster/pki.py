@@ -171,3 +171,19 @@ def ensure_pki(root: Path) -> PkiPaths:
         )
     )
     return paths
+
+
+def issue_client_cert(
+    paths: PkiPaths, common_name: str, organization: str, cert_path: Path, key_path: Path
+) -> None:
+    """Sign a client certificate for `common_name` in group `organization` with the CA of `paths`."""
+    ca_key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{paths.ca_key} is not an EC key")
+    ca_name = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes()).subject
+    key = ec.generate_private_key(ec.SECP256R1())
+    _write_key(key_path, key)
+    _write_cert(
+        cert_path,
+        _issue(_name(common_name, organization), key, ca_name, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH),
+    )
