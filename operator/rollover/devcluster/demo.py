@@ -2,7 +2,7 @@
 
 A fresh local control plane, PostgreSQL roster store and S3 object store (SeaweedFS) for the archives;
 each example district seeded with students and given roster-sync CronJobs; the operator started with
-an ACCELERATED DEMO CLOCK (a year's rollovers in about two minutes); `kubectl get districtrollovers -A`
+an ACCELERATED DEMO CLOCK (a year's rollovers in under three minutes); `kubectl get districtrollovers -A`
 printed at every change. Archives are encrypted to a demo age identity and every cycle ends with a
 certificate of deletion signed by a demo Ed25519 key, both generated into the demo's directory.
 Every district is sent its notices (spec.notify is added to each example): a local SMTP server and
