@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import stat
+from pathlib import Path
 from typing import Any
 
+import pyrage
 import pytest
+from pyrage import x25519
 
 from rollover.api.models import DistrictRolloverSpec
 from rollover.devcluster.chaos import seeded
+from rollover.devcluster.demo import ARCHIVE_PREFIX, S3_SECRET, S3_SECRET_KEYS, _demo_keys, _job_env
 from rollover.devcluster.districts import District, fails, plan_districts
 from rollover.devcluster.objects import district_rollover
 from rollover.devcluster.podrunner import is_pending, terminated_status
+from rollover.devcluster.s3 import S3Endpoint
+from rollover.jobs.certificate import load_public_key
+from rollover.jobs.encryption import read_identities
 from rollover.labels import LABEL_PRODUCT, LABEL_ROLLOVER, LABEL_STEP
 
 pytestmark = pytest.mark.unit
@@ -78,3 +87,24 @@ def test_planned_districts_are_reproducible_from_the_seed_and_fail_as_many_as_as
     assert first == again
     assert sum(d.fail_archive is not None for d in first) == 3
     assert first[0].cronjobs[0][1], "the very first CronJob is always suspended by its owner"
+
+
+def test_the_demo_keys_are_private_and_the_identity_reads_what_its_recipient_wrote(tmp_path: Path) -> None:
+    recipient, identity_file, public_key = _demo_keys(tmp_path / "keys")
+    assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
+    for private in (identity_file, tmp_path / "keys" / "certificate-key" / "key.pem"):
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    (identity,) = read_identities(identity_file)
+    ciphertext = pyrage.encrypt(b"roster", [x25519.Recipient.from_str(recipient)])
+    assert pyrage.decrypt(ciphertext, [identity]) == b"roster"
+    assert load_public_key(public_key) is not None
+
+
+def test_the_demo_jobs_read_the_s3_credentials_from_the_secret_never_from_a_literal_value() -> None:
+    s3 = S3Endpoint(endpoint="http://127.0.0.1:1", access_key="ak", secret_key="sk-secret", bucket="b", pid=1)
+    env = {e["name"]: e for e in _job_env("postgresql://db", s3, "age1demo")}
+    assert env["ARCHIVE_URI"]["value"] == f"s3://b/{ARCHIVE_PREFIX}"
+    assert env["ARCHIVE_RECIPIENTS"]["value"] == "age1demo"
+    for name in S3_SECRET_KEYS:
+        assert env[name]["valueFrom"] == {"secretKeyRef": {"name": S3_SECRET, "key": name}}
+    assert "sk-secret" not in json.dumps(list(env.values()))

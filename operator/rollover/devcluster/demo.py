@@ -1,8 +1,10 @@
 """`make demo`: the operator against the local control plane with examples/districts, end to end.
 
-A fresh local control plane and PostgreSQL roster store; each example district seeded with students
-and given roster-sync CronJobs; the operator started with an ACCELERATED DEMO CLOCK (a year's
-rollovers in about two minutes); `kubectl get districtrollovers -A` printed at every change.
+A fresh local control plane, PostgreSQL roster store and S3 object store (SeaweedFS) for the archives;
+each example district seeded with students and given roster-sync CronJobs; the operator started with
+an ACCELERATED DEMO CLOCK (a year's rollovers in under three minutes); `kubectl get districtrollovers -A`
+printed at every change. Archives are encrypted to a demo age identity and every cycle ends with a
+certificate of deletion signed by a demo Ed25519 key, both generated into the demo's directory.
 Every district is sent its notices (spec.notify is added to each example): a local SMTP server and
 webhook receiver (rollover.devcluster.receivers) print each one's subject as it arrives.
 Job pods are run by the demo pod runner (rollover.devcluster.podrunner), since there is no kubelet.
@@ -11,6 +13,7 @@ Job pods are run by the demo pod runner (rollover.devcluster.podrunner), since t
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -20,6 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pyrage import x25519
 from ruamel.yaml import YAML
 
 from rollover.devcluster import default_crd_dir
@@ -29,10 +35,15 @@ from rollover.devcluster.objects import district_namespace, sync_cronjob
 from rollover.devcluster.postgres import PostgresServer
 from rollover.devcluster.receivers import Arrival, Receivers
 from rollover.devcluster.runner import running_operator
+from rollover.devcluster.s3 import S3Endpoint, S3Server
 
 SYNC_CRONJOBS = ("clever-sync", "oneroster-csv-import")
 #: The demo's webhook channels (operator configuration) and the format of each.
 NOTICE_CHANNELS = {"csm-events": "cloudevents", "csm-chat": "slack"}
+#: Where in the bucket the demo archives, and the Secret (in each district namespace) with its credentials.
+ARCHIVE_PREFIX = "demo"
+S3_SECRET = "rollover-archive-s3"  # noqa: S105 - a Secret's name
+S3_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
 def _examples(directory: Path) -> list[dict[str, Any]]:
@@ -43,11 +54,21 @@ def _examples(directory: Path) -> list[dict[str, Any]]:
     return docs
 
 
-def _sync_objects(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """A namespace and the district's roster-sync CronJobs, labelled to match its syncSelector."""
+def _sync_objects(doc: dict[str, Any], s3: S3Endpoint) -> list[dict[str, Any]]:
+    """A namespace with the archive store's credentials Secret, and the district's roster-sync
+    CronJobs, labelled to match its syncSelector."""
     ns = doc["metadata"]["namespace"]
     labels = dict(doc["spec"]["syncSelector"].get("matchLabels", {}))
-    objects: list[dict[str, Any]] = [district_namespace(ns, [doc["spec"]["districtId"]])]
+    credentials = {k: v for k, v in s3.env().items() if k in S3_SECRET_KEYS}
+    objects: list[dict[str, Any]] = [
+        district_namespace(ns, [doc["spec"]["districtId"]]),
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": S3_SECRET, "namespace": ns},
+            "stringData": credentials,
+        },
+    ]
     for name in SYNC_CRONJOBS:
         objects.append(sync_cronjob(f"{doc['metadata']['name']}-{name}"[:52], ns, labels))
     return objects
@@ -75,6 +96,50 @@ def _rollover_job(log: Path, *args: str) -> None:
         )
 
 
+def _job_env(db: str, s3: S3Endpoint, recipient: str) -> list[dict[str, Any]]:
+    """Every Job's environment: the store, the encrypted s3:// archive, its credentials from the Secret."""
+    endpoint = {k: v for k, v in s3.env().items() if k not in S3_SECRET_KEYS}
+    return [
+        {"name": "DATABASE_URL", "value": db},
+        {"name": "ARCHIVE_URI", "value": f"{s3.uri}/{ARCHIVE_PREFIX}"},
+        {"name": "ARCHIVE_RECIPIENTS", "value": recipient},
+        *({"name": k, "value": v} for k, v in endpoint.items()),
+        *({"name": k, "valueFrom": {"secretKeyRef": {"name": S3_SECRET, "key": k}}} for k in S3_SECRET_KEYS),
+    ]
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a key file readable by its owner only (created 0600, never briefly wider)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def _demo_keys(keys: Path) -> tuple[str, Path, Path]:
+    """A fresh age identity (the CSM's archive key) and Ed25519 certificate signing key in `keys`
+    (0700): the age recipient, the identity file, and the signing key's public half."""
+    keys.mkdir(mode=0o700, parents=True)
+    identity = x25519.Identity.generate()
+    recipient = str(identity.to_public())
+    identity_file = keys / "archive-identity.txt"
+    _write_private(identity_file, f"# public key: {recipient}\n{identity}\n".encode())
+    signing = Ed25519PrivateKey.generate()
+    (keys / "certificate-key").mkdir(mode=0o700)
+    _write_private(
+        keys / "certificate-key" / "key.pem",
+        signing.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
+    public = keys / "certificate-public.pem"
+    public.write_bytes(
+        signing.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return recipient, identity_file, public
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns 0 when every example district completed its rollover."""
     parser = argparse.ArgumentParser(prog="rollover-demo", description=__doc__)
@@ -90,9 +155,25 @@ def main(argv: list[str] | None = None) -> int:
     state = cache / "demo-cluster"
     plane = ControlPlane(state, default_crd_dir())
     plane.stop()
+    leftover_s3 = S3Server.running_in(state / "s3")
+    if leftover_s3 is not None:
+        leftover_s3.stop()
     shutil.rmtree(state, ignore_errors=True)  # a fresh cluster each run: the demo starts from nothing
     print("== starting the local control plane (etcd, kube-apiserver, kube-controller-manager)", flush=True)
     plane.start()
+    # Left running with the cluster (`rollover dev-cluster down --dir` stops it): the archives stay readable.
+    s3 = S3Server(state / "s3").start()
+    print(
+        f"== S3 object store (SeaweedFS) up at {s3.endpoint}; archives go to {s3.uri}/{ARCHIVE_PREFIX}",
+        flush=True,
+    )
+    recipient, identity_file, public_key = _demo_keys(state / "keys")
+    print(
+        f"== archives encrypted to the demo age recipient {recipient}\n"
+        f"   its identity (the private key a CSM keeps; 0600): {identity_file}\n"
+        f"   certificates signed by a demo Ed25519 key; its public half: {public_key}",
+        flush=True,
+    )
     env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
     examples = _examples(root / "examples" / "districts")
 
@@ -110,26 +191,23 @@ def main(argv: list[str] | None = None) -> int:
                 f"--students={args.students}",
                 "--seed=7",
             )
-        archive = state / "archive"
-        archive.mkdir(parents=True, exist_ok=True)  # in a cluster: the Job's mounted volume
         config = state / "operator-config.yaml"
         config.write_text(
             json.dumps(
                 {
-                    "defaultJob": {
-                        "backoffLimit": 0,
-                        "env": [
-                            {"name": "DATABASE_URL", "value": db},
-                            {"name": "ARCHIVE_URI", "value": f"file://{archive}"},
-                        ],
-                    },
+                    "defaultJob": {"backoffLimit": 0, "env": _job_env(db, s3, recipient)},
                     "notifications": receivers.config(NOTICE_CHANNELS),
+                    # The pod runner mounts no volume: mountPath is the local directory holding key.pem.
+                    "certificates": {
+                        "secretName": "rollover-certificate-key",
+                        "mountPath": str(state / "keys" / "certificate-key"),
+                    },
                 }
             )
         )
 
         objects = state / "sync-objects.yaml"
-        _write_yaml_stream(objects, [o for d in examples for o in _sync_objects(d)])
+        _write_yaml_stream(objects, [o for d in examples for o in _sync_objects(d, s3)])
         install_manifests(plane.kubeconfig, [objects])
         districts = state / "districts.yaml"
         _write_yaml_stream(districts, [_with_notify(d) for d in examples])
@@ -170,9 +248,29 @@ def main(argv: list[str] | None = None) -> int:
                 runner.terminate()
                 runner.wait(timeout=20)
         showcase = max(examples, key=lambda d: len(d["spec"]["products"]))
-        _show_archive(env, showcase, archive)
+        _show_archive(env, showcase, s3)
+    archive_env = state / "archive.env"
+    _write_private(
+        archive_env,
+        "".join(
+            f"{k}={v}\n" for k, v in {**s3.env(), "ARCHIVE_URI": f"{s3.uri}/{ARCHIVE_PREFIX}"}.items()
+        ).encode(),
+    )
+    ok = _show_certificates(env, examples, s3, state / "certificates", public_key) and ok
+    spec = showcase["spec"]
     print(
-        f"\nOperator log: {logs / 'operator.log'}\nThe cluster is still up for you to explore:\n"
+        f"\n== what a CSM would run to read {spec['districtId']}'s archive back (the identity decrypts it;"
+        f" {archive_env} (0600) holds the store's address and credentials)\n"
+        f"  set -a; . {archive_env}; set +a\n"
+        f"  DISTRICT_ID={spec['districtId']} SCHOOL_YEAR={spec['schoolYear']} "
+        f"PRODUCT={spec['products'][0]} \\\n"
+        f"    rollover-job export --identity-file {identity_file} --out {state / 'export'}\n"
+        f"  # into a schema of a running roster store, with DATABASE_URL set too:\n"
+        f"  #   rollover-job restore --identity-file {identity_file} --into-schema restored_2026_2027"
+    )
+    print(
+        f"\nOperator log: {logs / 'operator.log'}\n"
+        "The cluster and the S3 store are still up for you to explore:\n"
         f"  export KUBECONFIG={plane.kubeconfig}\n  kubectl get dro -A; kubectl describe dro -n "
         f"{showcase['metadata']['namespace']}\n  rollover dev-cluster down --dir {state}"
     )
@@ -229,14 +327,23 @@ def _summary(result: dict[str, Any]) -> str:
         )
     if "rows" in result:
         return f"archived {sum(result['rows'].values())} rows to {result.get('manifest', '?')}"
+    if result.get("status") == "certified":
+        return f"signed {result.get('certificate', '?')}"
     if "tables" in result:  # the preflight's preview
         archive, delete = (sum(t[k] for t in result["tables"]) for k in ("archive", "delete"))
         return f"checks passed; preview: {archive} rows to archive, {delete} of them to delete"
     return json.dumps(result)[:200]
 
 
-def _show_archive(env: dict[str, str], doc: dict[str, Any], archive: Path) -> None:
-    ns, name = doc["metadata"]["namespace"], doc["metadata"]["name"]
+def _archive_fs(s3: S3Endpoint) -> Any:
+    """The bucket as an fsspec file system (the `s3` extra, as the Jobs use it)."""
+    s3fs: Any = importlib.import_module("s3fs")
+    return s3fs.S3FileSystem(
+        key=s3.access_key, secret=s3.secret_key, endpoint_url=s3.endpoint, skip_instance_cache=True
+    )
+
+
+def _rollover_status(env: dict[str, str], ns: str, name: str) -> dict[str, Any]:
     raw = subprocess.run(
         ["kubectl", "-n", ns, "get", "dro", name, "-o", "json"],
         env=env,
@@ -244,18 +351,59 @@ def _show_archive(env: dict[str, str], doc: dict[str, Any], archive: Path) -> No
         text=True,
         check=False,
     ).stdout
-    status = json.loads(raw).get("status", {}) if raw else {}
+    return dict(json.loads(raw).get("status", {})) if raw else {}
+
+
+def _show_archive(env: dict[str, str], doc: dict[str, Any], s3: S3Endpoint) -> None:
+    ns, name = doc["metadata"]["namespace"], doc["metadata"]["name"]
+    status = _rollover_status(env, ns, name)
     print(f"\n== {ns}/{name}: what each Job reported (status.jobs[].result)")
     for job in status.get("jobs", []):
         print(
-            f"  {job['step']:<8} {job['product']:<20} {job['state']:<10} {_summary(job.get('result') or {})}"
+            f"  {job['step']:<8} {job['product'] or '(all)':<20} {job['state']:<10} "
+            f"{_summary(job.get('result') or {})}"
         )
-    for path in sorted((archive / doc["spec"]["districtId"]).rglob("manifest.json")):
-        manifest = json.loads(path.read_text())
-        print(f"\n== {path}  (snapshot {manifest.get('snapshotTime')})")
+    fs = _archive_fs(s3)
+    district = f"{s3.bucket}/{ARCHIVE_PREFIX}/{doc['spec']['districtId']}"
+    for path in sorted(p for p in fs.find(district) if p.endswith("/manifest.json")):
+        manifest = json.loads(fs.cat_file(path))
+        encryption = manifest.get("encryption") or {}
+        print(
+            f"\n== s3://{path}  (snapshot {manifest.get('snapshotTime')}, "
+            f"encrypted: {encryption.get('format', 'no')} to {', '.join(encryption.get('recipients', []))})"
+        )
         for table in manifest.get("tables", []):
             action = "archived, then deleted" if table.get("deletedByReset") else "archived, kept"
             print(f"  {table['table']:<34} {table['rows']:>7} rows  {action}")
+
+
+def _show_certificates(
+    env: dict[str, str], examples: list[dict[str, Any]], s3: S3Endpoint, local: Path, public_key: Path
+) -> bool:
+    """Print each district's certificate of deletion, fetch one and verify it; False if any is missing
+    or the one fetched does not verify."""
+    print("\n== certificates of deletion (status.certificate.location)")
+    locations: dict[str, str] = {}
+    for doc in examples:
+        certificate = (
+            _rollover_status(env, doc["metadata"]["namespace"], doc["metadata"]["name"]).get("certificate")
+            or {}
+        )
+        location = str(certificate.get("location", ""))
+        print(f"  {doc['spec']['districtId']:<22} {location or 'NONE'}")
+        if location:
+            locations[doc["spec"]["districtId"]] = location
+    if len(locations) != len(examples):
+        print("demo: not every district has a certificate of deletion", file=sys.stderr)
+        return False
+    district, location = sorted(locations.items())[0]
+    copy = local / district / "certificate.json"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    _archive_fs(s3).get_file(location, str(copy))
+    command = ["rollover", "verify-certificate", str(copy), "--public-key", str(public_key)]
+    print(f"\n$ {' '.join(command)}      # a copy of {location}", flush=True)
+    command[0] = str(Path(sys.executable).parent / "rollover")
+    return subprocess.run(command, check=False).returncode == 0
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@ one the archive and reset Jobs would stay Pending forever. Each reports a rollov
 termination message back onto the pod, as a kubelet would:
 
 - `run_forever` (the demo) runs the *real* command the operator configured (`rollover-job
-  archive|reset`) as a local process, with the pod's literal env; `valueFrom` env is not resolved;
+  archive|reset|certify`) as a local process with the pod's env: literal values, and `secretKeyRef`
+  values read from the Secret as a kubelet would (other `valueFrom` kinds are not resolved, and no
+  volume is mounted: a Job that needs a mounted file is configured with the local path instead);
 - `PodFinisher` (fault tests, the soak) runs nothing: it reports success, or the failure it is told
   to inject, after a random delay, and keeps going through apiserver restarts.
 """
@@ -11,6 +13,7 @@ termination message back onto the pod, as a kubelet would:
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -25,7 +28,8 @@ from typing import Any
 
 from lightkube import AsyncClient, Client, KubeConfig, operators
 from lightkube.core.client import LabelSelector
-from lightkube.resources.core_v1 import Pod
+from lightkube.core.exceptions import ApiError
+from lightkube.resources.core_v1 import Pod, Secret
 from lightkube.types import PatchType
 
 from rollover.labels import LABEL_ROLLOVER
@@ -65,10 +69,33 @@ def is_pending(pod: dict[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") in (None, "Pending")
 
 
-def _command(pod: dict[str, Any], termination_log: Path) -> tuple[list[str], dict[str, str]]:
+class UnresolvableEnv(Exception):
+    """A `secretKeyRef` names a Secret or key that is not there (a kubelet would not start the pod)."""
+
+
+async def _container_env(client: AsyncClient, pod: dict[str, Any]) -> dict[str, str]:
+    """The container's environment: literal values and `secretKeyRef`s, resolved as a kubelet would."""
+    env: dict[str, str] = {}
+    for var in pod["spec"]["containers"][0].get("env", []):
+        if "value" in var:
+            env[var["name"]] = var["value"]
+            continue
+        ref = (var.get("valueFrom") or {}).get("secretKeyRef")
+        if ref is None:
+            continue
+        try:
+            secret = await client.get(Secret, ref["name"], namespace=pod["metadata"]["namespace"])
+            env[var["name"]] = base64.b64decode((secret.data or {})[ref["key"]]).decode()
+        except (ApiError, KeyError):
+            raise UnresolvableEnv(f"{var['name']}: no key {ref['key']!r} in Secret {ref['name']!r}") from None
+    return env
+
+
+def _command(
+    pod: dict[str, Any], env: dict[str, str], termination_log: Path
+) -> tuple[list[str], dict[str, str]]:
     container = pod["spec"]["containers"][0]
     command = [*container.get("command", []), *container.get("args", [])]
-    env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
     if command and command[0] in ("rollover-job", "rollover"):
         # Run the console script from this venv, and point the termination log at a local file.
         command[0] = str(Path(sys.executable).parent / command[0])
@@ -81,11 +108,15 @@ async def run_pod(client: AsyncClient, pod: dict[str, Any]) -> None:
     meta = pod["metadata"]
     with tempfile.TemporaryDirectory() as tmp:
         termination_log = Path(tmp) / "termination-log"
-        command, env = _command(pod, termination_log)
-        log.info("pod runner: %s/%s: %s", meta["namespace"], meta["name"], " ".join(command))
-        proc = await asyncio.create_subprocess_exec(*command, env=env, stdin=asyncio.subprocess.DEVNULL)
-        code = await proc.wait()
-        message = termination_log.read_text()[:TERMINATION_LOG_MAX] if termination_log.exists() else ""
+        try:
+            command, env = _command(pod, await _container_env(client, pod), termination_log)
+        except UnresolvableEnv as exc:
+            code, message = 1, str(exc)
+        else:
+            log.info("pod runner: %s/%s: %s", meta["namespace"], meta["name"], " ".join(command))
+            proc = await asyncio.create_subprocess_exec(*command, env=env, stdin=asyncio.subprocess.DEVNULL)
+            code = await proc.wait()
+            message = termination_log.read_text()[:TERMINATION_LOG_MAX] if termination_log.exists() else ""
     await client.patch(
         Pod.Status,
         meta["name"],
