@@ -47,7 +47,9 @@ class ControlPlaneError(RuntimeError):
 
 
 @dataclass
-class _Process:
+class ManagedProcess:
+    """A harness process as recorded in a state file (shared by the control plane, the node and S3)."""
+
     pid: int
     start_ticks: int  # /proc/<pid>/stat start time: tells our process from a recycled pid
 
@@ -58,7 +60,7 @@ class _State:
     etcd_peer_port: int
     apiserver_port: int
     controller_manager_port: int
-    processes: dict[str, _Process] = field(default_factory=dict)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
 
 
 def free_port() -> int:
@@ -77,7 +79,7 @@ def _start_ticks(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
-def _alive(proc: _Process) -> bool:
+def process_alive(proc: ManagedProcess) -> bool:
     return _start_ticks(proc.pid) == proc.start_ticks
 
 
@@ -99,7 +101,7 @@ class ControlPlane:
             raw = json.loads(self._state_file.read_text())
         except (OSError, ValueError):
             return None
-        procs = {k: _Process(**v) for k, v in raw.pop("processes", {}).items()}
+        procs = {k: ManagedProcess(**v) for k, v in raw.pop("processes", {}).items()}
         return _State(**raw, processes=procs)
 
     def _save_state(self, state: _State) -> None:
@@ -120,7 +122,7 @@ class ControlPlane:
         state = self._load_state()
         if state is None:
             return []
-        return [name for name, proc in state.processes.items() if _alive(proc)]
+        return [name for name, proc in state.processes.items() if process_alive(proc)]
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -154,14 +156,14 @@ class ControlPlane:
         for name in reversed(COMPONENTS):
             proc = state.processes.get(name)
             if proc is not None:
-                _terminate(proc)
+                terminate_process(proc)
         state.processes.clear()
         self._save_state(state)
 
     def restart_apiserver(self, *, down_for: float = 0.0, timeout: float = READY_TIMEOUT_S) -> None:
         """Kill and restart kube-apiserver on the same port (for fault tests)."""
         state = self._require_state()
-        _terminate(state.processes.pop("kube-apiserver"))
+        terminate_process(state.processes.pop("kube-apiserver"))
         time.sleep(down_for)
         self._spawn(state, "kube-apiserver", ensure_binaries())
         self._wait_ready(state, timeout)
@@ -283,7 +285,7 @@ class ControlPlane:
         last = "no answer yet"
         while time.monotonic() < deadline:
             for name, proc in state.processes.items():
-                if not _alive(proc):
+                if not process_alive(proc):
                     raise ControlPlaneError(f"{name} exited during start-up:\n{self._log_tail(name)}")
             try:
                 self.get("/readyz", timeout=5)
@@ -302,7 +304,7 @@ class ControlPlane:
             return "(no log)"
 
 
-def spawn(command: list[str], log_path: Path, cwd: Path) -> _Process:
+def spawn(command: list[str], log_path: Path, cwd: Path) -> ManagedProcess:
     """Start `command` in the background, output appended to `log_path`; its pid and start time."""
     log = log_path.open("ab")
     # A session of its own: Ctrl-C in the caller's terminal must not kill a background cluster.
@@ -318,20 +320,20 @@ def spawn(command: list[str], log_path: Path, cwd: Path) -> _Process:
     ticks = _start_ticks(popen.pid)
     if ticks is None:
         raise ControlPlaneError(f"{Path(command[0]).name} exited at once; see {log_path}")
-    return _Process(popen.pid, ticks)
+    return ManagedProcess(popen.pid, ticks)
 
 
-def _terminate(proc: _Process, grace: float = 10.0) -> None:
-    if not _alive(proc):
+def terminate_process(proc: ManagedProcess, grace: float = 10.0) -> None:
+    if not process_alive(proc):
         return
     os.kill(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not _alive(proc):
+        if not process_alive(proc):
             return
         _reap(proc.pid)
         time.sleep(0.05)
-    if _alive(proc):
+    if process_alive(proc):
         os.kill(proc.pid, signal.SIGKILL)
         _reap(proc.pid)
 

@@ -28,11 +28,11 @@ from rollover.devcluster import cache_root
 from rollover.devcluster.binaries import ensure_binaries, ensure_node_binaries, repo_root
 from rollover.devcluster.controlplane import (
     ControlPlane,
-    _alive,
-    _Process,
-    _terminate,
+    ManagedProcess,
     free_port,
+    process_alive,
     spawn,
+    terminate_process,
 )
 from rollover.devcluster.pki import issue_client_cert
 
@@ -347,7 +347,7 @@ def _run(command: list[str], *, timeout: float = 600.0) -> str:
 class _State:
     kubelet_port: int
     healthz_port: int
-    processes: dict[str, _Process] = field(default_factory=dict)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
     # The tag of the project's image on the node, when built from a checkout.
     project_image: str | None = None
 
@@ -365,7 +365,7 @@ class Node:
             raw = json.loads(self._state_file.read_text())
         except (OSError, ValueError):
             return None
-        procs = {k: _Process(**v) for k, v in raw.pop("processes", {}).items()}
+        procs = {k: ManagedProcess(**v) for k, v in raw.pop("processes", {}).items()}
         return _State(**raw, processes=procs)
 
     def _save_state(self, state: _State) -> None:
@@ -376,7 +376,7 @@ class Node:
     def running_components(self) -> list[str]:
         """Which of the node's processes are alive."""
         state = self._load_state()
-        return [] if state is None else [n for n, p in state.processes.items() if _alive(p)]
+        return [] if state is None else [n for n, p in state.processes.items() if process_alive(p)]
 
     def start(self, *, timeout: float = READY_TIMEOUT_S) -> None:
         """Start containerd, the node's controllers, the scheduler and the kubelet; wait until the
@@ -461,7 +461,7 @@ class Node:
         for name in reversed(COMPONENTS):
             proc = state.processes.get(name)
             if proc is not None:
-                _terminate(proc)
+                terminate_process(proc)
         state.processes.clear()
         self._save_state(state)
         # After a crash (containerd or the kubelet killed) containers outlive them: kill what is
@@ -564,7 +564,7 @@ class Node:
             if check():
                 return
             for name, proc in (state.processes if state else {}).items():
-                if not _alive(proc):
+                if not process_alive(proc):
                     raise NodeUnavailable(f"{name} exited while waiting for {what}:\n{self._log_tail(name)}")
             time.sleep(0.5)
         raise NodeUnavailable(f"not {what} after {timeout:.0f}s:\n{self._log_tail('kubelet')}")
