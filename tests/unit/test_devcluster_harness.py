@@ -10,10 +10,18 @@ from typing import Any
 import pyrage
 import pytest
 from pyrage import x25519
+from ruamel.yaml import YAML
 
 from rollover.api.models import DistrictRolloverSpec
 from rollover.devcluster.chaos import seeded
-from rollover.devcluster.demo import ARCHIVE_PREFIX, S3_SECRET, S3_SECRET_KEYS, _demo_keys, _job_env
+from rollover.devcluster.demo import (
+    ARCHIVE_PREFIX,
+    S3_SECRET,
+    S3_SECRET_KEYS,
+    _demo_keys,
+    _job_env,
+    selected_labels,
+)
 from rollover.devcluster.districts import District, fails, plan_districts
 from rollover.devcluster.objects import district_rollover
 from rollover.devcluster.podrunner import is_pending, terminated_status
@@ -21,6 +29,7 @@ from rollover.devcluster.s3 import S3Endpoint
 from rollover.jobs.certificate import load_public_key
 from rollover.jobs.encryption import read_identities
 from rollover.labels import LABEL_PRODUCT, LABEL_ROLLOVER, LABEL_STEP
+from rollover.selectors import matches
 
 pytestmark = pytest.mark.unit
 
@@ -108,3 +117,9 @@ def test_the_demo_jobs_read_the_s3_credentials_from_the_secret_never_from_a_lite
     for name in S3_SECRET_KEYS:
         assert env[name]["valueFrom"] == {"secretKeyRef": {"name": S3_SECRET, "key": name}}
     assert "sk-secret" not in json.dumps(list(env.values()))
+
+
+def test_the_demo_labels_its_cronjobs_to_match_every_example_selector() -> None:
+    for path in sorted((Path(__file__).parents[2] / "examples" / "districts").glob("*.yaml")):
+        selector = YAML(typ="safe").load(path.read_text())["spec"]["syncSelector"]
+        assert matches(selector, selected_labels(selector)), path.name

@@ -54,11 +54,23 @@ def _examples(directory: Path) -> list[dict[str, Any]]:
     return docs
 
 
+def selected_labels(selector: dict[str, Any]) -> dict[str, str]:
+    """Labels a CronJob needs to be selected by `selector`: its matchLabels, plus the first value
+    of each `In` expression and any value for `Exists` (the examples use both forms)."""
+    labels = dict(selector.get("matchLabels", {}))
+    for expression in selector.get("matchExpressions", []):
+        if expression["operator"] == "In":
+            labels[expression["key"]] = expression["values"][0]
+        elif expression["operator"] == "Exists":
+            labels[expression["key"]] = "true"
+    return labels
+
+
 def _sync_objects(doc: dict[str, Any], s3: S3Endpoint) -> list[dict[str, Any]]:
     """A namespace with the archive store's credentials Secret, and the district's roster-sync
     CronJobs, labelled to match its syncSelector."""
     ns = doc["metadata"]["namespace"]
-    labels = dict(doc["spec"]["syncSelector"].get("matchLabels", {}))
+    labels = selected_labels(doc["spec"]["syncSelector"])
     credentials = {k: v for k, v in s3.env().items() if k in S3_SECRET_KEYS}
     objects: list[dict[str, Any]] = [
         district_namespace(ns, [doc["spec"]["districtId"]]),
