@@ -181,7 +181,6 @@ class Reconciler:
             self.notifier.forget(key)
             return
         meta = body["metadata"]
-        await self._collect_results(body)
         await self._check_rival_holders(body)
         try:
             status = parse_status(body.get("status"))
@@ -213,6 +212,9 @@ class Reconciler:
             rollover = Rollover(
                 key[0], key[1], generation, body.get("spec") or {}, decided_status, str(meta.get("uid", ""))
             )
+            # In every pass: a Job may have finished during the previous pass's writes, and a
+            # finished Job planned without its result would count as done with nothing to show.
+            await self._collect_results(body)
             observed = replace(
                 self.cache.observe(body),
                 delivered=tuple(self.notifier.delivered.get(key, ())),
@@ -237,10 +239,13 @@ class Reconciler:
             self.wake_after(key, self.clock.seconds_until(decided.wake_at))
 
     async def _collect_results(self, body: dict[str, Any]) -> None:
+        """Read the termination message of each finished Job not read yet; until none is left, so
+        no Job can finish unread between this and the (synchronous) observe that follows."""
         namespace = body["metadata"]["namespace"]
-        for job in self.cache.jobs_needing_results(body):
-            message = await apply.read_termination_message(self.client, namespace, job.uid)
-            self.cache.results[(namespace, job.name)] = parse_termination_message(message)
+        while pending := self.cache.jobs_needing_results(body):
+            for job in pending:
+                message = await apply.read_termination_message(self.client, namespace, job.uid)
+                self.cache.results[(namespace, job.name)] = parse_termination_message(message)
 
     async def _check_rival_holders(self, body: dict[str, Any]) -> None:
         """Ask the apiserver whether the other holders of this rollover's district claim still
