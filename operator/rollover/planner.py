@@ -1296,10 +1296,9 @@ def _wait_for_readiness(draft: _Draft, items: Iterable[str]) -> None:
         f"archiving waits until readiness item(s) {', '.join(items)} are acknowledged in "
         "spec.readiness.acknowledged (the operator's readiness.blockArchive); roster sync stays paused"
     )
-    stalled = draft.rollover.status.condition(ConditionType.STALLED)
-    if stalled is None or (stalled.status, stalled.reason) != ("True", Reason.ARCHIVE_WAITS_FOR_READINESS):
-        draft.event("Warning", EventReason.ARCHIVE_WAITS_FOR_READINESS, message)
-    _mark_stalled(draft, Reason.ARCHIVE_WAITS_FOR_READINESS, message)
+    _stall_and_warn_once(
+        draft, Reason.ARCHIVE_WAITS_FOR_READINESS, EventReason.ARCHIVE_WAITS_FOR_READINESS, message
+    )
 
 
 def _mark_names_taken(draft: _Draft, taken: list[str]) -> None:
@@ -1309,10 +1308,16 @@ def _mark_names_taken(draft: _Draft, taken: list[str]) -> None:
         f"Job(s) {', '.join(taken)} exist but are not controlled by this rollover; delete or rename "
         "them, then it creates its own"
     )
+    _stall_and_warn_once(draft, Reason.JOB_NAME_TAKEN, EventReason.JOB_NAME_TAKEN, message)
+
+
+def _stall_and_warn_once(draft: _Draft, reason: Reason, event: EventReason, message: str) -> None:
+    """Stalled for `reason`, with a Warning event only when the rollover was not already stalled
+    for it (each pass re-decides the condition; the event is for the transition)."""
     stalled = draft.rollover.status.condition(ConditionType.STALLED)
-    if stalled is None or (stalled.status, stalled.reason) != ("True", Reason.JOB_NAME_TAKEN):
-        draft.event("Warning", EventReason.JOB_NAME_TAKEN, message)
-    _mark_stalled(draft, Reason.JOB_NAME_TAKEN, message)
+    if stalled is None or (stalled.status, stalled.reason) != ("True", reason):
+        draft.event("Warning", event, message)
+    _mark_stalled(draft, reason, message)
 
 
 def _failures(jobs: Iterable[JobRecord], step: Step) -> str:
