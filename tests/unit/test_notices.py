@@ -9,7 +9,6 @@ import functools
 import json
 import re
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_structured
@@ -46,32 +45,20 @@ from rollover.notices import (
 from rollover.observed import Observed
 from rollover.planner import Plan, Rollover, Settings, plan
 from rollover.readiness import describe
+from tests.unit.test_planner import CHICAGO, CREATED, NAME, PAUSE_AT, RESET_AT, YEAR
+from tests.unit.test_planner import spec as planner_spec
 
 pytestmark = pytest.mark.unit
 
-CHICAGO = ZoneInfo("America/Chicago")
-NS, NAME, YEAR = "district-il", "springfield", "2026-2027"
-CREATED = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
+NS = "district-il"
 AHEAD_AT = dt.datetime(2027, 7, 14, 9, tzinfo=CHICAGO)  # Wednesday 09:00: the business day before
-PAUSE_AT = dt.datetime(2027, 7, 15, tzinfo=CHICAGO)  # Thursday 00:00
-RESET_AT = dt.datetime(2027, 7, 16, tzinfo=CHICAGO)  # Friday 00:00
 NOTIFY = {"emails": ["it@springfield.k12.il.us", "principal@springfield.k12.il.us"], "channels": ["ops"]}
 SETTINGS = Settings(notice_channels=frozenset({"ops", "csm"}), preflight_business_days=None)
 
 
 def spec(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "districtId": "IL-0631950",
-        "displayName": "Springfield <SD> & Co",
-        "schoolYear": YEAR,
-        "resetDate": "2027-07-16",
-        "timeZone": "America/Chicago",
-        "calendar": {"country": "US", "subdivision": "IL"},
-        "products": ["imagine-math", "twig-science"],
-        "syncSelector": {"matchLabels": {"district": "springfield"}},
-        "notify": NOTIFY,
-    }
-    return base | overrides
+    """test_planner's district, with a display name that needs escaping and spec.notify."""
+    return planner_spec(**({"displayName": "Springfield <SD> & Co", "notify": NOTIFY} | overrides))
 
 
 @functools.cache
