@@ -13,11 +13,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from rollover.cli.main import main as rollover
 from rollover.controller.clock import AcceleratedClock
+from rollover.devcluster.keys import new_signing_key
 from tests.conftest import RunningControlPlane
 from tests.integration.kube import Kube, operator, rollover_doc, wait_for
 from tests.integration.test_preflight import pod_runner, store  # noqa: F401  (fixtures)
@@ -41,18 +40,8 @@ def write_config(tmp_path: Path, store_url: str, archive: Path) -> tuple[Path, P
     The pod runner mounts no volume: `mountPath` is the local directory holding the key."""
     keys = tmp_path / "certificate-key"
     keys.mkdir()
-    signing = Ed25519PrivateKey.generate()
-    (keys / "key.pem").write_bytes(
-        signing.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
     public = tmp_path / "public.pem"
-    public.write_bytes(
-        signing.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    new_signing_key(keys / "key.pem", public)
     config = tmp_path / "config.yaml"
     config.write_text(
         json.dumps(

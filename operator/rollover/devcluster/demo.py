@@ -23,14 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pyrage import x25519
 from ruamel.yaml import YAML
 
 from rollover.devcluster import default_crd_dir
 from rollover.devcluster.binaries import repo_root
 from rollover.devcluster.controlplane import ControlPlane, install_manifests
+from rollover.devcluster.keys import new_signing_key, write_private
 from rollover.devcluster.objects import district_namespace, sync_cronjob
 from rollover.devcluster.postgres import PostgresServer
 from rollover.devcluster.receivers import Arrival, Receivers
@@ -120,13 +119,6 @@ def _job_env(db: str, s3: S3Endpoint, recipient: str) -> list[dict[str, Any]]:
     ]
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a key file readable by its owner only (created 0600, never briefly wider)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-
-
 def _demo_keys(keys: Path) -> tuple[str, Path, Path]:
     """A fresh age identity (the CSM's archive key) and Ed25519 certificate signing key in `keys`
     (0700): the age recipient, the identity file, and the signing key's public half."""
@@ -134,21 +126,10 @@ def _demo_keys(keys: Path) -> tuple[str, Path, Path]:
     identity = x25519.Identity.generate()
     recipient = str(identity.to_public())
     identity_file = keys / "archive-identity.txt"
-    _write_private(identity_file, f"# public key: {recipient}\n{identity}\n".encode())
-    signing = Ed25519PrivateKey.generate()
+    write_private(identity_file, f"# public key: {recipient}\n{identity}\n".encode())
     (keys / "certificate-key").mkdir(mode=0o700)
-    _write_private(
-        keys / "certificate-key" / "key.pem",
-        signing.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ),
-    )
     public = keys / "certificate-public.pem"
-    public.write_bytes(
-        signing.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    new_signing_key(keys / "certificate-key" / "key.pem", public)
     return recipient, identity_file, public
 
 
@@ -262,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         showcase = max(examples, key=lambda d: len(d["spec"]["products"]))
         _show_archive(env, showcase, s3)
     archive_env = state / "archive.env"
-    _write_private(
+    write_private(
         archive_env,
         "".join(
             f"{k}={v}\n" for k, v in {**s3.env(), "ARCHIVE_URI": f"{s3.uri}/{ARCHIVE_PREFIX}"}.items()

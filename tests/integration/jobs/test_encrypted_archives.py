@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pyrage import x25519
 
 from rollover.cli.main import main as rollover
+from rollover.devcluster.keys import new_signing_key
 from rollover.devcluster.s3 import S3Endpoint, S3Server
 from rollover.jobs.destination import Destination, open_destination
 from rollover.jobs.encryption import fingerprint
@@ -76,17 +75,7 @@ def keys(tmp_path: Path) -> Keys:
     identity, other = x25519.Identity.generate(), x25519.Identity.generate()
     (tmp_path / "identity.txt").write_text(f"# archive key\n{identity}\n")
     (tmp_path / "other.txt").write_text(f"{other}\n")
-    signing = Ed25519PrivateKey.generate()
-    (tmp_path / "signing.pem").write_bytes(
-        signing.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    (tmp_path / "public.pem").write_bytes(
-        signing.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    new_signing_key(tmp_path / "signing.pem", tmp_path / "public.pem")
     return Keys(
         tmp_path / "identity.txt",
         str(identity.to_public()),
