@@ -1,4 +1,5 @@
-"""Finding the control-plane and node binaries: built from Go modules by tools/build-*.sh, cached."""
+"""Finding the control-plane, node and SeaweedFS binaries: built from Go modules by tools/build-*.sh,
+cached."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ REQUIRED = ("etcd", "kube-apiserver", "kube-controller-manager")
 BIN_ENV = "ROLLOVER_CONTROLPLANE_BIN"
 NODE_REQUIRED = ("kubelet", "kube-scheduler")
 NODE_BIN_ENV = "ROLLOVER_NODE_BIN"
+SEAWEEDFS_BIN_ENV = "ROLLOVER_SEAWEEDFS_BIN"
 
 
 class BinariesUnavailable(RuntimeError):
-    """The control plane can be neither found nor built."""
+    """A harness binary can be neither found nor built."""
 
 
 def repo_root() -> Path | None:
@@ -38,6 +40,14 @@ def ensure_node_binaries() -> Path:
     `$ROLLOVER_NODE_BIN` overrides the lookup, for installations without the source tree.
     """
     return _built_by("build-node.sh", NODE_REQUIRED, NODE_BIN_ENV, "the node")
+
+
+def ensure_seaweedfs_binary() -> Path:
+    """The directory with SeaweedFS's `weed` (tools/build-seaweedfs.sh), building on first use.
+
+    `$ROLLOVER_SEAWEEDFS_BIN` overrides the lookup, for installations without the source tree.
+    """
+    return _built_by("build-seaweedfs.sh", ("weed",), SEAWEEDFS_BIN_ENV, "SeaweedFS")
 
 
 def _built_by(script: str, required: tuple[str, ...], env: str, what: str) -> Path:

@@ -28,10 +28,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from rollover.devcluster.binaries import repo_root
+from rollover.devcluster.binaries import BinariesUnavailable, ensure_seaweedfs_binary
 from rollover.devcluster.controlplane import free_port
 
-BIN_ENV = "ROLLOVER_SEAWEEDFS_BIN"
 BUCKET = "rollover-archive"
 STATE = "server.json"
 START_TIMEOUT_S = 90
@@ -71,27 +70,11 @@ class S3Endpoint:
 
 
 def ensure_weed() -> Path:
-    """The `weed` binary, building it on first use; `$ROLLOVER_SEAWEEDFS_BIN` (a directory) overrides."""
-    override = os.environ.get(BIN_ENV)
-    if override:
-        directory = Path(override)
-    else:
-        root = repo_root()
-        if root is None or not (root / "tools" / "build-seaweedfs.sh").is_file():
-            raise S3Unavailable(f"no tools/build-seaweedfs.sh next to this package; set {BIN_ENV}")
-        done = subprocess.run(
-            ["bash", str(root / "tools" / "build-seaweedfs.sh")],
-            stdout=subprocess.PIPE,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise S3Unavailable(f"building SeaweedFS failed (exit {done.returncode}); see above")
-        directory = Path(done.stdout.strip().splitlines()[-1])
-    weed = directory / "weed"
-    if not weed.is_file():
-        raise S3Unavailable(f"{directory} has no weed binary")
-    return weed
+    """The `weed` binary, building it on first use (binaries.ensure_seaweedfs_binary)."""
+    try:
+        return ensure_seaweedfs_binary() / "weed"
+    except BinariesUnavailable as exc:
+        raise S3Unavailable(str(exc)) from exc
 
 
 class S3Server:
