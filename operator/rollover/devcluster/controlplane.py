@@ -19,12 +19,16 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from rollover.devcluster.binaries import ensure_binaries
 from rollover.devcluster.pki import PkiPaths, ensure_pki
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 READY_TIMEOUT_S = 120.0
 SERVICE_CIDR = "10.0.0.0/24"
@@ -63,6 +67,31 @@ class _State:
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
 
 
+S = TypeVar("S", bound="DataclassInstance")
+
+
+class StateFile(Generic[S]):
+    """A harness's state (ports, and the processes it started) in a JSON file, so that another
+    process can find and stop them: written atomically; None when absent or unreadable."""
+
+    def __init__(self, path: Path, kind: Callable[..., S]) -> None:
+        self.path = path
+        self.kind = kind
+
+    def load(self) -> S | None:
+        try:
+            raw: dict[str, Any] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        procs = {k: ManagedProcess(**v) for k, v in raw.pop("processes", {}).items()}
+        return self.kind(**raw, processes=procs)
+
+    def save(self, state: S) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(state), indent=2))
+        tmp.replace(self.path)
+
+
 def free_port() -> int:
     """A TCP port free on loopback right now."""
     with socket.socket() as s:
@@ -92,34 +121,19 @@ class ControlPlane:
         self.pki = PkiPaths(self.state_dir / "pki")
         self.kubeconfig = self.state_dir / "kubeconfig"
         self.log_dir = self.state_dir / "logs"
-        self._state_file = self.state_dir / "state.json"
-
-    # --- state ----------------------------------------------------------------------------------
-
-    def _load_state(self) -> _State | None:
-        try:
-            raw = json.loads(self._state_file.read_text())
-        except (OSError, ValueError):
-            return None
-        procs = {k: ManagedProcess(**v) for k, v in raw.pop("processes", {}).items()}
-        return _State(**raw, processes=procs)
-
-    def _save_state(self, state: _State) -> None:
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(state), indent=2))
-        tmp.replace(self._state_file)
+        self._state = StateFile(self.state_dir / "state.json", _State)
 
     @property
     def server(self) -> str:
         """The apiserver URL (valid while running)."""
-        state = self._load_state()
+        state = self._state.load()
         if state is None:
             raise ControlPlaneError(f"no control plane state in {self.state_dir}")
         return f"https://127.0.0.1:{state.apiserver_port}"
 
     def running_components(self) -> list[str]:
         """Which of our processes are alive."""
-        state = self._load_state()
+        state = self._state.load()
         if state is None:
             return []
         return [name for name, proc in state.processes.items() if process_alive(proc)]
@@ -136,7 +150,7 @@ class ControlPlane:
         ensure_pki(self.pki.root)
         state = _State(free_port(), free_port(), free_port(), free_port())
         self._write_kubeconfig(state.apiserver_port)
-        self._save_state(state)
+        self._state.save(state)
         try:
             self._spawn(state, "etcd", binaries)
             self._spawn(state, "kube-apiserver", binaries)
@@ -150,7 +164,7 @@ class ControlPlane:
 
     def stop(self) -> None:
         """Stop exactly the processes `start` recorded, newest first."""
-        state = self._load_state()
+        state = self._state.load()
         if state is None:
             return
         for name in reversed(COMPONENTS):
@@ -158,7 +172,7 @@ class ControlPlane:
             if proc is not None:
                 terminate_process(proc)
         state.processes.clear()
-        self._save_state(state)
+        self._state.save(state)
 
     def restart_apiserver(self, *, down_for: float = 0.0, timeout: float = READY_TIMEOUT_S) -> None:
         """Kill and restart kube-apiserver on the same port (for fault tests)."""
@@ -169,7 +183,7 @@ class ControlPlane:
         self._wait_ready(state, timeout)
 
     def _require_state(self) -> _State:
-        state = self._load_state()
+        state = self._state.load()
         if state is None:
             raise ControlPlaneError(f"no control plane state in {self.state_dir}")
         return state
@@ -240,7 +254,7 @@ class ControlPlane:
     def _spawn(self, state: _State, name: str, binaries: Path) -> None:
         command = self._command(name, state, binaries)
         state.processes[name] = spawn(command, self.log_dir / f"{name}.log", self.state_dir)
-        self._save_state(state)
+        self._state.save(state)
 
     def _write_kubeconfig(self, port: int) -> None:
         p = self.pki

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from rollover.devcluster.binaries import ensure_binaries, ensure_node_binaries, 
 from rollover.devcluster.controlplane import (
     ControlPlane,
     ManagedProcess,
+    StateFile,
     free_port,
     process_alive,
     spawn,
@@ -358,24 +359,11 @@ class Node:
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
         self.layout = NodeLayout(plane.state_dir / "node")
-        self._state_file = self.layout.root / "state.json"
-
-    def _load_state(self) -> _State | None:
-        try:
-            raw = json.loads(self._state_file.read_text())
-        except (OSError, ValueError):
-            return None
-        procs = {k: ManagedProcess(**v) for k, v in raw.pop("processes", {}).items()}
-        return _State(**raw, processes=procs)
-
-    def _save_state(self, state: _State) -> None:
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(state), indent=2))
-        tmp.replace(self._state_file)
+        self._state = StateFile(self.layout.root / "state.json", _State)
 
     def running_components(self) -> list[str]:
         """Which of the node's processes are alive."""
-        state = self._load_state()
+        state = self._state.load()
         return [] if state is None else [n for n, p in state.processes.items() if process_alive(p)]
 
     def start(self, *, timeout: float = READY_TIMEOUT_S) -> None:
@@ -399,7 +387,7 @@ class Node:
         for d in (layout.root, layout.logs, layout.run / "cni", layout.kubelet_dir):
             d.mkdir(parents=True, exist_ok=True)
         state = _State(free_port(), free_port(), project_image=project_image)
-        self._save_state(state)
+        self._state.save(state)
         try:
             self._write_configs(state)
             self._spawn(state, "containerd", ["containerd", "--config", str(layout.root / "containerd.toml")])
@@ -452,7 +440,7 @@ class Node:
 
     def stop(self) -> None:
         """Stop what `start` started, then remove every container, mount, interface and cgroup."""
-        state = self._load_state()
+        state = self._state.load()
         if state is None:
             return
         running = self.running_components()
@@ -463,7 +451,7 @@ class Node:
             if proc is not None:
                 terminate_process(proc)
         state.processes.clear()
-        self._save_state(state)
+        self._state.save(state)
         # After a crash (containerd or the kubelet killed) containers outlive them: kill what is
         # still in the node's cgroups and the shims that served this node's containerd.
         self._kill_orphans()
@@ -492,7 +480,7 @@ class Node:
     @property
     def project_image(self) -> str | None:
         """The project's image (built from the checkout's Dockerfile) as pods name it."""
-        state = self._load_state()
+        state = self._state.load()
         return None if state is None else state.project_image
 
     def _import_images(self, archives: dict[str, Path]) -> None:
@@ -555,11 +543,11 @@ class Node:
 
     def _spawn(self, state: _State, name: str, command: list[str]) -> None:
         state.processes[name] = spawn(command, self.layout.logs / f"{name}.log", self.layout.root)
-        self._save_state(state)
+        self._state.save(state)
 
     def _wait_for(self, check: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
-        state = self._load_state()
+        state = self._state.load()
         while time.monotonic() < deadline:
             if check():
                 return
