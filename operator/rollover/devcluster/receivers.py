@@ -10,7 +10,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from rollover.devcluster.controlplane import free_port
 
 LOCALHOST = "127.0.0.1"
 
@@ -35,12 +36,6 @@ class Arrival:
     subject: str
     at: float  # wall time.time()
     body: Any  # the parsed EmailMessage, or the JSON the webhook got
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOCALHOST, 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
