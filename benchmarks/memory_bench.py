@@ -33,12 +33,6 @@ NOW = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
 MIB = 2**20
 
 
-def decoded(body: dict[str, Any]) -> dict[str, Any]:
-    """The object as a watch event brings it: a JSON document of its own."""
-    result: dict[str, Any] = json.loads(json.dumps(body))
-    return result
-
-
 def as_served(body: dict[str, Any], index: int) -> dict[str, Any]:
     """A manifest with what the apiserver adds to it."""
     meta = body["metadata"]
