@@ -13,7 +13,6 @@ Job pods are run by the demo pod runner (rollover.devcluster.podrunner), since t
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import shutil
@@ -328,14 +327,6 @@ def _summary(result: dict[str, Any]) -> str:
     return json.dumps(result)[:200]
 
 
-def _archive_fs(s3: S3Endpoint) -> Any:
-    """The bucket as an fsspec file system (the `s3` extra, as the Jobs use it)."""
-    s3fs: Any = importlib.import_module("s3fs")
-    return s3fs.S3FileSystem(
-        key=s3.access_key, secret=s3.secret_key, endpoint_url=s3.endpoint, skip_instance_cache=True
-    )
-
-
 def _rollover_status(env: dict[str, str], ns: str, name: str) -> dict[str, Any]:
     raw = subprocess.run(
         ["kubectl", "-n", ns, "get", "dro", name, "-o", "json"],
@@ -356,7 +347,7 @@ def _show_archive(env: dict[str, str], doc: dict[str, Any], s3: S3Endpoint) -> N
             f"  {job['step']:<8} {job['product'] or '(all)':<20} {job['state']:<10} "
             f"{_summary(job.get('result') or {})}"
         )
-    fs = _archive_fs(s3)
+    fs = s3.filesystem()
     district = f"{s3.bucket}/{ARCHIVE_PREFIX}/{doc['spec']['districtId']}"
     for path in sorted(p for p in fs.find(district) if p.endswith("/manifest.json")):
         manifest = json.loads(fs.cat_file(path))
@@ -392,7 +383,7 @@ def _show_certificates(
     district, location = sorted(locations.items())[0]
     copy = local / district / "certificate.json"
     copy.parent.mkdir(parents=True, exist_ok=True)
-    _archive_fs(s3).get_file(location, str(copy))
+    s3.filesystem().get_file(location, str(copy))
     command = ["rollover", "verify-certificate", str(copy), "--public-key", str(public_key)]
     print(f"\n$ {' '.join(command)}      # a copy of {location}", flush=True)
     command[0] = str(Path(sys.executable).parent / "rollover")

@@ -59,6 +59,14 @@ class S3Endpoint:
         """The ARCHIVE_URI of the bucket's root."""
         return f"s3://{self.bucket}"
 
+    def filesystem(self) -> Any:
+        """The server as an fsspec file system, as the Jobs reach it (the `s3` extra, imported here
+        so the rest of the harness does not need it)."""
+        s3fs: Any = importlib.import_module("s3fs")
+        return s3fs.S3FileSystem(
+            key=self.access_key, secret=self.secret_key, endpoint_url=self.endpoint, skip_instance_cache=True
+        )
+
     def env(self) -> dict[str, str]:
         """AWS_* variables as an archive Job's Secret and ConfigMap would set them."""
         return {
@@ -183,14 +191,7 @@ class S3Server:
     def _create_bucket(self, proc: subprocess.Popen[bytes]) -> None:
         """Wait for the S3 gateway (and the volume server behind it), then create the bucket."""
         assert self.endpoint is not None
-        # The `s3` extra, imported here so the rest of the harness does not need it.
-        s3fs: Any = importlib.import_module("s3fs")
-        fs = s3fs.S3FileSystem(
-            key=self.endpoint.access_key,
-            secret=self.endpoint.secret_key,
-            endpoint_url=self.endpoint.endpoint,
-            skip_instance_cache=True,
-        )
+        fs = self.endpoint.filesystem()
         deadline = time.monotonic() + START_TIMEOUT_S
         problem = "not started"
         while time.monotonic() < deadline:
