@@ -52,7 +52,7 @@ class ControlPlaneError(RuntimeError):
 
 @dataclass
 class ManagedProcess:
-    """A harness process as recorded in a state file (shared by the control plane, the node and S3)."""
+    """A harness process as recorded in a state file (by the control plane and the node)."""
 
     pid: int
     start_ticks: int  # /proc/<pid>/stat start time: tells our process from a recycled pid
