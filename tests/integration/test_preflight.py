@@ -6,70 +6,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
-from rollover.devcluster.postgres import PostgresServer
-from rollover.jobs.main import main as rollover_job
 from tests.conftest import RunningControlPlane
-from tests.integration.kube import Kube, operator, rollover_doc, wait_for
+from tests.integration.kube import Kube, condition, operator, rollover_doc, wait_for
 
 pytestmark = pytest.mark.integration
 
 LABELS = {"district": "springfield"}
-DISTRICT, YEAR = "IL-0631950", "2026-2027"
+
 PRODUCTS = ["imagine-math", "twig-science"]
 PAUSE_AT = dt.datetime.fromisoformat("2027-07-15T00:00:00-05:00")
 #: Two business days before Thursday's pause: Tuesday 00:00; the clock starts Monday night.
 CLOCK_START = "2027-07-12T22:00:00-05:00"
 #: Two simulated hours per real second: a business day is 12 s, time enough to run the pods of a day.
 RATE = 7200
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[str]:
-    """A migrated roster store with the district seeded for the school year."""
-    with PostgresServer() as server:
-        with psycopg.connect(server.url, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE roster")
-        url = server.database_url("roster")
-        assert rollover_job(["migrate", "--database-url", url], env={}) == 0
-        seed = [
-            "seed",
-            "--district",
-            DISTRICT,
-            "--school-year",
-            YEAR,
-            "--students",
-            "25",
-            "--database-url",
-            url,
-        ]
-        assert rollover_job(seed, env={}) == 0
-        yield url
-
-
-@pytest.fixture
-def pod_runner(control_plane: RunningControlPlane, tmp_path: Path) -> Iterator[None]:
-    """The demo's stand-in kubelet: runs each rollover Job pod's real `rollover-job` command."""
-    with (tmp_path / "podrunner.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rollover.devcluster.podrunner"],
-            env=control_plane.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def condition(rollover: dict[str, Any], type_: str) -> dict[str, Any]:

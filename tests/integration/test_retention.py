@@ -18,13 +18,13 @@ from rollover.cli.main import main as rollover
 from rollover.controller.clock import AcceleratedClock
 from rollover.devcluster.keys import new_signing_key
 from tests.conftest import RunningControlPlane
+from tests.integration.conftest import DISTRICT, YEAR
 from tests.integration.kube import Kube, operator, rollover_doc, wait_for
-from tests.integration.test_preflight import pod_runner, store  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
 LABELS = {"district": "springfield"}
-DISTRICT, YEAR = "IL-0631950", "2026-2027"
+
 PRODUCTS = ["imagine-math", "twig-science"]
 #: The pause is Thursday 2027-07-15 00:00; two simulated hours per real second from two hours before.
 CLOCK_START = "2027-07-14T22:00:00-05:00"
@@ -78,8 +78,8 @@ def history(kube: Kube) -> dict[str, Any]:
 def test_a_cycle_ends_with_a_verified_certificate_and_its_retention_with_a_certified_purge(
     control_plane: RunningControlPlane,
     namespace: str,
-    store: str,  # noqa: F811
-    pod_runner: None,  # noqa: F811
+    store: str,
+    pod_runner: None,
     tmp_path: Path,
 ) -> None:
     kube = Kube(control_plane, namespace)
@@ -133,8 +133,8 @@ def test_a_cycle_ends_with_a_verified_certificate_and_its_retention_with_a_certi
 def test_a_legal_hold_keeps_the_data_and_the_archive_until_it_is_released(
     control_plane: RunningControlPlane,
     namespace: str,
-    store: str,  # noqa: F811
-    pod_runner: None,  # noqa: F811
+    store: str,
+    pod_runner: None,
     tmp_path: Path,
 ) -> None:
     kube = Kube(control_plane, namespace)

@@ -32,7 +32,7 @@ from rollover.devcluster.keys import new_signing_key, write_private
 from rollover.devcluster.objects import district_namespace, sync_cronjob
 from rollover.devcluster.postgres import PostgresServer
 from rollover.devcluster.receivers import Arrival, Receivers
-from rollover.devcluster.runner import running_operator
+from rollover.devcluster.runner import running_operator, running_podrunner
 from rollover.devcluster.s3 import S3Endpoint, S3Server
 
 SYNC_CRONJOBS = ("clever-sync", "oneroster-csv-import")
@@ -225,20 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
         with (
             running_operator(plane.kubeconfig, logs / "operator.log", *operator_args),
-            (logs / "podrunner.log").open("wb") as pr_log,
+            running_podrunner(env, logs / "podrunner.log", stop_timeout=20),
         ):
-            runner = subprocess.Popen(
-                [sys.executable, "-m", "rollover.devcluster.podrunner"],
-                env=env,
-                stdout=pr_log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                ok = _watch(env, len(examples), args.timeout)
-                _await_completed_notices(receivers, len(examples))
-            finally:
-                runner.terminate()
-                runner.wait(timeout=20)
+            ok = _watch(env, len(examples), args.timeout)
+            _await_completed_notices(receivers, len(examples))
         showcase = max(examples, key=lambda d: len(d["spec"]["products"]))
         _show_archive(env, showcase, s3)
     archive_env = state / "archive.env"

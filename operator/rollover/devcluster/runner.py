@@ -45,6 +45,24 @@ def running_operator(kubeconfig: Path, log: Path, *args: str) -> Iterator[subpro
                 proc.wait()
 
 
+@contextmanager
+def running_podrunner(env: dict[str, str], log: Path, *, stop_timeout: float = 30.0) -> Iterator[None]:
+    """Run the demo's stand-in kubelet (rollover.devcluster.podrunner) with `env` (its KUBECONFIG),
+    its output in `log`: each rollover Job pod's real command runs as a local process."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rollover.devcluster.podrunner"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=stop_timeout)
+
+
 def clock_args(clock: AcceleratedClock) -> list[str]:
     """The operator flags that carry on `clock` from now. An operator started with them (a new
     generation after a kill, a second operator) lags `clock` by its own start-up time, but never goes
