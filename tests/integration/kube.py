@@ -150,3 +150,9 @@ def operator(
 def assert_no_traceback(log_path: Path) -> None:
     text = log_path.read_text(errors="replace")
     assert "Traceback" not in text, f"unhandled error in the operator log {log_path}:\n{text[-4000:]}"
+
+
+def condition(rollover: dict[str, Any], type_: str) -> dict[str, Any]:
+    """The condition of that type, or {} while the operator has not written it yet."""
+    conditions = rollover.get("status", {}).get("conditions", [])
+    return next((c for c in conditions if c["type"] == type_), {})

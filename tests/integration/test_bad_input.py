@@ -30,7 +30,7 @@ from rollover.cli.main import main
 from rollover.devcluster.objects import sync_cronjob
 from rollover.labels import LABEL_ROLLOVER, ORIGINAL_STATE_ANNOTATION
 from tests.conftest import RunningControlPlane
-from tests.integration.kube import Kube, operator, rollover_doc, wait_for
+from tests.integration.kube import Kube, condition, operator, rollover_doc, wait_for
 from tests.integration.malformed_rollovers import ADMISSION, CLOCK_START, LINT, SPEC_INVALID, Case
 
 pytestmark = pytest.mark.integration
@@ -62,11 +62,6 @@ def new_namespace(control_plane: RunningControlPlane) -> str:
 def create(control_plane: RunningControlPlane, document: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     """`kubectl create` (not apply: apply would copy a 1 MiB field into its last-applied annotation)."""
     return control_plane.kubectl("create", "-f", "-", check=False, input=json.dumps(document))
-
-
-def condition(rollover: dict[str, Any], type_: str) -> dict[str, Any]:
-    conditions = rollover.get("status", {}).get("conditions", [])
-    return next((c for c in conditions if c["type"] == type_), {})
 
 
 def brief(text: str, limit: int = 2000) -> str:

@@ -22,7 +22,7 @@ from rollover.labels import (
 from rollover.observed import OriginalState
 from rollover.planner import job_name
 from tests.conftest import RunningControlPlane
-from tests.integration.kube import Kube, operator, rollover_doc, wait_for
+from tests.integration.kube import Kube, condition, operator, rollover_doc, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -89,10 +89,6 @@ def owned_by_rollover(body: dict[str, Any]) -> bool:
 
 def our_jobs(kube: Kube, step: Step) -> list[dict[str, Any]]:
     return [j for j in kube.items("jobs", "-l", f"{LABEL_STEP}={step.value}") if owned_by_rollover(j)]
-
-
-def condition(rollover: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in rollover.get("status", {}).get("conditions", []) if c["type"] == type_), {})
 
 
 def event_reasons(kube: Kube) -> list[str]:

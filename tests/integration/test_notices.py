@@ -9,6 +9,7 @@ import signal
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from rollover.controller.clock import AcceleratedClock
 from rollover.devcluster.receivers import Arrival, Receivers
 from tests.conftest import RunningControlPlane
-from tests.integration.kube import Kube, operator, rollover_doc, wait_for
+from tests.integration.kube import Kube, condition, operator, rollover_doc, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -55,9 +56,8 @@ def kinds(arrivals: list[Arrival], channel: str) -> list[str]:
     return [a.id.split(".")[0] for a in got]
 
 
-def condition(kube: Kube, type_: str) -> dict[str, str]:
-    conditions = kube.rollover("springfield").get("status", {}).get("conditions", [])
-    return next((c for c in conditions if c["type"] == type_), {})
+def rollover_condition(kube: Kube, type_: str) -> dict[str, Any]:
+    return condition(kube.rollover("springfield"), type_)
 
 
 def test_every_notice_arrives_once_in_order_across_a_kill(
@@ -102,7 +102,7 @@ def test_every_notice_arrives_once_in_order_across_a_kill(
     assert completed["subject"] == f"{kube.ns}/springfield"
     archives = {p["archive"] for p in completed["data"]["products"]}
     assert archives == {"s3://archive/IL-0631950/2026-2027/twig-science/manifest.json"}
-    assert condition(kube, "NotificationsDelivered")["status"] == "True"
+    assert rollover_condition(kube, "NotificationsDelivered")["status"] == "True"
 
 
 def test_a_failing_webhook_delays_only_the_notices(
@@ -124,8 +124,8 @@ def test_a_failing_webhook_delays_only_the_notices(
     ):
         failed = wait_for(
             lambda: (
-                condition(kube, "NotificationsDelivered").get("status") == "False"
-                and condition(kube, "NotificationsDelivered")
+                rollover_condition(kube, "NotificationsDelivered").get("status") == "False"
+                and rollover_condition(kube, "NotificationsDelivered")
             ),
             what="NotificationsDelivered=False",
         )
@@ -145,7 +145,7 @@ def test_a_failing_webhook_delays_only_the_notices(
         assert reset_at <= started < reset_at + dt.timedelta(hours=1), "archiving started on time"
     assert kinds(receivers.received(), "webhook:ops") == ["paused"]
     assert len(recorded(kube)) == 1
-    assert condition(kube, "NotificationsDelivered")["status"] == "True"
+    assert rollover_condition(kube, "NotificationsDelivered")["status"] == "True"
 
 
 def test_a_failed_archive_tells_what_broke_and_what_the_csm_does_next(

@@ -26,10 +26,6 @@ CLOCK_START = "2027-07-12T22:00:00-05:00"
 RATE = 7200
 
 
-def condition(rollover: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in rollover.get("status", {}).get("conditions", []) if c["type"] == type_), {})
-
-
 def preflight_verdict(kube: Kube, status: str, what: str) -> dict[str, Any]:
     """The rollover once its PreflightPassed condition has `status`."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunningControlPlane
-from tests.integration.kube import Kube, operator, rollover_doc, wait_for
+from tests.integration.kube import Kube, condition, operator, rollover_doc, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +27,6 @@ def kube(control_plane: RunningControlPlane, namespace: str) -> Kube:
 
 def suspend_of(kube: Kube, name: str) -> bool:
     return bool(kube.get("cronjob", name)["spec"].get("suspend"))
-
-
-def condition(rollover: dict, type_: str) -> dict:
-    """The condition of that type, or {} while the operator has not written it yet."""
-    conditions = rollover.get("status", {}).get("conditions", [])
-    return next((c for c in conditions if c["type"] == type_), {})
 
 
 def test_full_rollover_pauses_archives_resets_and_restores_exactly(

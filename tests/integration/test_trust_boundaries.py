@@ -16,7 +16,7 @@ import pytest
 from rollover.claims import claim_name
 from rollover.labels import DISTRICTS_ANNOTATION
 from tests.conftest import RunningControlPlane
-from tests.integration.kube import Kube, operator, rollover_doc, wait_for
+from tests.integration.kube import Kube, condition, operator, rollover_doc, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -65,11 +65,6 @@ def second(control_plane: RunningControlPlane) -> Iterator[Kube]:
     control_plane.kubectl("create", "namespace", name)
     yield Kube(control_plane, name)
     control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-def condition(rollover: dict[str, Any], type_: str) -> dict[str, Any]:
-    conditions = rollover.get("status", {}).get("conditions", [])
-    return next((c for c in conditions if c["type"] == type_), {})
 
 
 def spec_valid_reason(kube: Kube, name: str) -> str:
