@@ -28,7 +28,7 @@ from rollover.jobs.archive import version
 from rollover.jobs.config import ArchiveKey, Database
 from rollover.jobs.destination import MANIFEST, Destination
 from rollover.jobs.errors import StepFailed
-from rollover.jobs.manifest import Manifest, archive_dir, location, read_manifest
+from rollover.jobs.manifest import Manifest, archive_dir, cycle_dir, is_archive_entry, location, read_manifest
 from rollover.jobs.migrate import require_current
 from rollover.jobs.store import connect, require_district
 
@@ -46,7 +46,7 @@ class Cycle:
 
     @property
     def directory(self) -> str:
-        return f"{self.district_id}/{self.school_year}"
+        return cycle_dir(self.district_id, self.school_year)
 
     def archives(self) -> tuple[ArchiveKey, ...]:
         return tuple(ArchiveKey(self.district_id, self.school_year, p) for p in self.products)
@@ -201,15 +201,13 @@ def _entries_of(dest: Destination, key: ArchiveKey) -> list[str]:
     """The entries of the cycle's directory that belong to `key`'s archive: the archive itself, its
     superseded copies, and staging directories of interrupted runs."""
     return [
-        name
-        for name in dest.list(f"{key.district_id}/{key.school_year}")
-        if name == key.product or name.startswith((f"{key.product}.superseded-", f".{key.product}.partial-"))
+        name for name in dest.list(cycle_dir(key.district_id, key.school_year)) if is_archive_entry(key, name)
     ]
 
 
 def _files_of(dest: Destination, key: ArchiveKey) -> list[str]:
     """Every file of `key`'s archive entries, relative to the cycle's directory."""
-    directory = f"{key.district_id}/{key.school_year}"
+    directory = cycle_dir(key.district_id, key.school_year)
     return [f"{name}/{path}" for name in _entries_of(dest, key) for path in dest.files(f"{directory}/{name}")]
 
 

@@ -89,9 +89,33 @@ class Manifest(_Model):
         return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2).encode() + b"\n"
 
 
+def cycle_dir(district_id: str, school_year: str) -> str:
+    """The cycle's directory, relative to ARCHIVE_URI: each product's archive, its superseded copies
+    and its staging directories are entries of it."""
+    return f"{district_id}/{school_year}"
+
+
 def archive_dir(target: ArchiveKey) -> str:
     """Where the target's archive lives, relative to ARCHIVE_URI."""
-    return f"{target.district_id}/{target.school_year}/{target.product}"
+    return f"{cycle_dir(target.district_id, target.school_year)}/{target.product}"
+
+
+def superseded_prefix(target: ArchiveKey) -> str:
+    """How the names of the target's superseded archives begin (then the snapshot time), in its cycle's
+    directory."""
+    return f"{target.product}.superseded-"
+
+
+def staging_prefix(target: ArchiveKey) -> str:
+    """How the names of the target's staging directories begin (then a run's uuid), in its cycle's
+    directory."""
+    return f".{target.product}.partial-"
+
+
+def is_archive_entry(target: ArchiveKey, name: str) -> bool:
+    """Whether `name`, an entry of the cycle's directory, belongs to the target's archive: the archive
+    itself, a superseded copy, or the staging directory of an interrupted run."""
+    return name == target.product or name.startswith((superseded_prefix(target), staging_prefix(target)))
 
 
 def location(dest: Destination, target: ArchiveKey) -> str:

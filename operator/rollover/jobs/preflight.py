@@ -25,6 +25,7 @@ from psycopg import IsolationLevel, sql
 from rollover.jobs.config import Database, Target
 from rollover.jobs.destination import Destination
 from rollover.jobs.errors import StepFailed
+from rollover.jobs.manifest import cycle_dir
 from rollover.jobs.migrate import require_current
 from rollover.jobs.store import connect, require_district
 from rollover.jobs.tables import StoreTable, scope, tables_for
@@ -37,7 +38,7 @@ RESET_APPENDS = ("rollover.retired_ids", "rollover.resets")
 
 def probe_dir(target: Target) -> str:
     """Where the probe object goes: beside the product's archive, under a name no step uses."""
-    return f"{target.district_id}/{target.school_year}/.{target.product}.preflight-probe"
+    return f"{cycle_dir(target.district_id, target.school_year)}/.{target.product}.preflight-probe"
 
 
 def run(target: Target, db: Database, dest: Destination) -> dict[str, Any]:
