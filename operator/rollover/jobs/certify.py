@@ -28,7 +28,15 @@ from rollover.jobs.archive import version
 from rollover.jobs.config import ArchiveKey, Database
 from rollover.jobs.destination import MANIFEST, Destination
 from rollover.jobs.errors import StepFailed
-from rollover.jobs.manifest import Manifest, archive_dir, cycle_dir, is_archive_entry, location, read_manifest
+from rollover.jobs.manifest import (
+    Manifest,
+    archive_dir,
+    cycle_dir,
+    is_archive_entry,
+    location,
+    read_manifest,
+    require_manifest,
+)
 from rollover.jobs.migrate import require_current
 from rollover.jobs.store import connect, require_district
 
@@ -62,7 +70,7 @@ def certify(
 ) -> dict[str, Any]:
     """Write the cycle's signed certificate of deletion; the step's result."""
     dest.check()
-    manifests = {k.product: _manifest(dest, k) for k in cycle.archives()}
+    manifests = {k.product: require_manifest(dest, k) for k in cycle.archives()}
     with connect(db, APPLICATION) as conn:
         require_current(conn)
         require_district(conn, cycle.district_id)
@@ -108,13 +116,6 @@ def certify(
         "sha256": sha256,
         "retentionUntil": retention_until.isoformat(),
     }
-
-
-def _manifest(dest: Destination, key: ArchiveKey) -> Manifest:
-    manifest = read_manifest(dest, key)
-    if manifest is None:
-        raise StepFailed(f"no complete archive at {location(dest, key)} (no {MANIFEST})")
-    return manifest
 
 
 def _archive_facts(

@@ -141,6 +141,18 @@ def read_manifest(dest: Destination, target: ArchiveKey) -> Manifest | None:
     return manifest
 
 
+def require_manifest(dest: Destination, target: ArchiveKey, consequence: str = "") -> Manifest:
+    """The manifest of the target's complete archive; StepFailed if there is none (then `consequence`),
+    or as read_manifest."""
+    manifest = read_manifest(dest, target)
+    if manifest is None:
+        raise StepFailed(
+            f"no complete archive at {location(dest, target)} (no {MANIFEST})"
+            + (f": {consequence}" if consequence else "")
+        )
+    return manifest
+
+
 def check_files(dest: Destination, target: ArchiveKey, manifest: Manifest, consequence: str = "") -> None:
     """Re-read every file of the manifest; StepFailed naming each missing or changed one."""
     problems = _file_problems(dest, archive_dir(target), manifest)

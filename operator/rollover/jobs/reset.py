@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 from rollover.jobs.config import Database, Target
 from rollover.jobs.destination import MANIFEST, Destination
 from rollover.jobs.errors import StepFailed
-from rollover.jobs.manifest import ArchivedTable, Manifest, check_files, location, read_manifest
+from rollover.jobs.manifest import ArchivedTable, Manifest, check_files, location, require_manifest
 from rollover.jobs.migrate import require_current
 from rollover.jobs.psql import SnapshotCopier, export_snapshot
 from rollover.jobs.store import connect, hold_step_lock, require_district
@@ -75,12 +75,7 @@ def run(target: Target, db: Database, dest: Destination) -> dict[str, Any]:
 
 
 def _proven_archive(dest: Destination, target: Target, schema_version: int) -> Manifest:
-    manifest = read_manifest(dest, target)
-    if manifest is None:
-        raise StepFailed(
-            f"no complete archive at {location(dest, target)} (no {MANIFEST}): run the archive step first; "
-            + NOTHING_DELETED
-        )
+    manifest = require_manifest(dest, target, f"run the archive step first; {NOTHING_DELETED}")
     if manifest.schema_version != schema_version:
         raise StepFailed(
             f"the archive was taken at schema version {manifest.schema_version}, the store is at "

@@ -34,7 +34,7 @@ from rollover.jobs.destination import DIRECTORY_MODE, FILE_MODE, MANIFEST, Desti
 from rollover.jobs.encryption import SUFFIX, decrypt_stream
 from rollover.jobs.errors import StepFailed, UsageError
 from rollover.jobs.filesink import DEFLATE, GZIP_WBITS
-from rollover.jobs.manifest import ArchivedFile, Manifest, archive_dir, location, read_manifest
+from rollover.jobs.manifest import ArchivedFile, Manifest, archive_dir, location, require_manifest
 from rollover.jobs.migrate import require_current
 from rollover.jobs.store import connect
 
@@ -181,9 +181,7 @@ def export(
 
 
 def _manifest(dest: Destination, key: ArchiveKey, identities: Sequence[x25519.Identity]) -> Manifest:
-    manifest = read_manifest(dest, key)
-    if manifest is None:
-        raise StepFailed(f"no complete archive at {location(dest, key)} (no {MANIFEST})")
+    manifest = require_manifest(dest, key)
     if manifest.encryption is not None and not identities:
         raise UsageError(
             f"the archive at {location(dest, key)} is encrypted (to "
