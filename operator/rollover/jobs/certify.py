@@ -26,16 +26,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rollover.jobs import certificate
 from rollover.jobs.archive import version
 from rollover.jobs.config import ArchiveKey, Database
-from rollover.jobs.destination import MANIFEST, Destination
+from rollover.jobs.destination import Destination
 from rollover.jobs.errors import StepFailed
 from rollover.jobs.manifest import (
     Manifest,
-    archive_dir,
     cycle_dir,
     is_archive_entry,
     location,
     read_manifest,
-    require_manifest,
+    require_manifest_and_sha256,
 )
 from rollover.jobs.migrate import require_current
 from rollover.jobs.store import connect, require_district
@@ -70,7 +69,7 @@ def certify(
 ) -> dict[str, Any]:
     """Write the cycle's signed certificate of deletion; the step's result."""
     dest.check()
-    manifests = {k.product: require_manifest(dest, k) for k in cycle.archives()}
+    manifests = {k.product: require_manifest_and_sha256(dest, k) for k in cycle.archives()}
     with connect(db, APPLICATION) as conn:
         require_current(conn)
         require_district(conn, cycle.district_id)
@@ -82,7 +81,7 @@ def certify(
     resets: dict[str, tuple[Any, ...]] = {str(row[0]): tuple(row[1:]) for row in rows}
     archives = []
     for k in cycle.archives():
-        manifest = manifests[k.product]
+        manifest, manifest_sha256 = manifests[k.product]
         if k.product not in resets:
             raise StepFailed(f"{k.product} has not been reset for {cycle.district_id} {cycle.school_year}")
         digest, deleted, retired, completed_at = resets[k.product]
@@ -91,7 +90,7 @@ def certify(
                 f"{k.product}: the reset proved archive {digest[:12]}…, the archive at "
                 f"{location(dest, k)} is {manifest.digest()[:12]}… (superseded after the reset?)"
             )
-        archives.append(_archive_facts(dest, k, manifest, deleted, retired, completed_at))
+        archives.append(_archive_facts(dest, k, manifest, manifest_sha256, deleted, retired, completed_at))
     body = {
         "format": certificate.FORMAT,
         "kind": "deletion",
@@ -122,12 +121,11 @@ def _archive_facts(
     dest: Destination,
     key: ArchiveKey,
     manifest: Manifest,
+    manifest_sha256: str,
     deleted: dict[str, int],
     retired: int,
     completed_at: dt.datetime,
 ) -> dict[str, Any]:
-    with dest.open_read(f"{archive_dir(key)}/{MANIFEST}") as fh:
-        manifest_sha256 = hashlib.sha256(fh.read()).hexdigest()
     return {
         "product": key.product,
         "location": location(dest, key),

@@ -123,9 +123,10 @@ def location(dest: Destination, target: ArchiveKey) -> str:
     return f"{dest.uri.rstrip('/')}/{archive_dir(target)}"
 
 
-def read_manifest(dest: Destination, target: ArchiveKey) -> Manifest | None:
-    """The manifest of the target's complete archive, None if there is none; StepFailed if it is
-    unreadable or describes another district, year or product."""
+def read_manifest_and_sha256(dest: Destination, target: ArchiveKey) -> tuple[Manifest, str] | None:
+    """The manifest of the target's complete archive and the SHA-256 of the very bytes it was parsed
+    from, None if there is none; StepFailed if it is unreadable or describes another district, year or
+    product."""
     path = f"{archive_dir(target)}/{MANIFEST}"
     if not dest.exists(path):
         return None
@@ -138,19 +139,33 @@ def read_manifest(dest: Destination, target: ArchiveKey) -> Manifest | None:
     found = (manifest.district_id, manifest.school_year, manifest.product)
     if found != (target.district_id, target.school_year, target.product):
         raise StepFailed(f"{dest.uri}/{path} describes {'/'.join(found)}, not {archive_dir(target)}")
-    return manifest
+    return manifest, hashlib.sha256(raw).hexdigest()
+
+
+def read_manifest(dest: Destination, target: ArchiveKey) -> Manifest | None:
+    """The manifest of the target's complete archive, None if there is none; StepFailed if it is
+    unreadable or describes another district, year or product."""
+    found = read_manifest_and_sha256(dest, target)
+    return None if found is None else found[0]
+
+
+def require_manifest_and_sha256(
+    dest: Destination, target: ArchiveKey, consequence: str = ""
+) -> tuple[Manifest, str]:
+    """As read_manifest_and_sha256, but StepFailed if there is none (then `consequence`)."""
+    found = read_manifest_and_sha256(dest, target)
+    if found is None:
+        raise StepFailed(
+            f"no complete archive at {location(dest, target)} (no {MANIFEST})"
+            + (f": {consequence}" if consequence else "")
+        )
+    return found
 
 
 def require_manifest(dest: Destination, target: ArchiveKey, consequence: str = "") -> Manifest:
     """The manifest of the target's complete archive; StepFailed if there is none (then `consequence`),
     or as read_manifest."""
-    manifest = read_manifest(dest, target)
-    if manifest is None:
-        raise StepFailed(
-            f"no complete archive at {location(dest, target)} (no {MANIFEST})"
-            + (f": {consequence}" if consequence else "")
-        )
-    return manifest
+    return require_manifest_and_sha256(dest, target, consequence)[0]
 
 
 def check_files(dest: Destination, target: ArchiveKey, manifest: Manifest, consequence: str = "") -> None:
