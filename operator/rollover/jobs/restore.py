@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 from pyrage import x25519
 
+from rollover.jobs import grants
 from rollover.jobs.config import ArchiveKey, Database
 from rollover.jobs.destination import DIRECTORY_MODE, FILE_MODE, MANIFEST, Destination
 from rollover.jobs.encryption import SUFFIX, decrypt_stream
@@ -41,9 +42,10 @@ from rollover.jobs.store import connect
 log = logging.getLogger(__name__)
 APPLICATION = "rollover-job restore"
 READ_CHUNK = 1 << 20
-SCHEMA_PATTERN = r"[a-z_][a-z0-9_]{0,62}"
+#: A lower-case PostgreSQL identifier, as `rollover-job grant` accepts for a role's name.
+SCHEMA_PATTERN = grants.ROLE_PATTERN
 #: The store's own schemas, and PostgreSQL's: a restore never writes into them.
-RESERVED_SCHEMAS = frozenset({"imagine_math", "twig", "roster", "rollover", "public", "information_schema"})
+RESERVED_SCHEMAS = frozenset({*grants.SCHEMAS, "public", "information_schema"})
 
 
 def parse_schema(raw: str) -> str:
