@@ -29,7 +29,7 @@ from rollover.jobs.errors import StepFailed
 from rollover.jobs.manifest import ArchivedTable, Manifest, check_files, location, require_manifest
 from rollover.jobs.migrate import require_current
 from rollover.jobs.psql import SnapshotCopier, export_snapshot
-from rollover.jobs.store import connect, hold_step_lock, require_district
+from rollover.jobs.store import completed_reset, connect, hold_step_lock, require_district
 from rollover.jobs.tables import StoreTable, scope, tables_for
 
 log = logging.getLogger(__name__)
@@ -46,17 +46,13 @@ def run(target: Target, db: Database, dest: Destination) -> dict[str, Any]:
         schema_version = require_current(conn)
         require_district(conn, target.district_id)
         hold_step_lock(conn, target)
-        done = conn.execute(
-            "SELECT archive_digest, completed_at FROM rollover.resets"
-            " WHERE district_id = %s AND school_year = %s AND product = %s",
-            (target.district_id, target.school_year, target.product),
-        ).fetchone()
+        done = completed_reset(conn, target)
         if done is not None:
-            log.info("already reset at %s; %s", done[1], NOTHING_DELETED)
+            log.info("already reset at %s; %s", done.completed_at, NOTHING_DELETED)
             return {
                 "status": "alreadyReset",
                 "manifest": manifest_uri,
-                "digest": done[0],
+                "digest": done.archive_digest,
                 "deleted": {},
                 "retiredIds": 0,
             }
