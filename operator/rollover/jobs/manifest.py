@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
@@ -187,24 +187,44 @@ def _file_problems(dest: Destination, directory: str, manifest: Manifest) -> lis
         if not dest.exists(path):
             problems.append(f"{entry.name} is missing")
             continue
-        sha256, size = hashlib.sha256(), 0
         content = _GunzipDigest() if entry.name in table_digests else None
         with dest.open_read(path) as fh:
-            while chunk := fh.read(READ_CHUNK):
-                sha256.update(chunk)
-                size += len(chunk)
+            reader = HashingReader(fh)
+            while chunk := reader.read():
                 if content is not None:
                     content.update(chunk)
-        if (size, sha256.hexdigest()) != (entry.size, entry.sha256):
-            problems.append(
-                f"{entry.name} has changed (sha256 {sha256.hexdigest()[:12]}…, manifest {entry.sha256[:12]}…)"
-            )
+        if (changed := reader.changed_from(entry)) is not None:
+            problems.append(changed)
         elif content is not None and (digest := content.hexdigest()) != table_digests[entry.name]:
             problems.append(
                 f"{entry.name} does not hold the archived rows (its CSV's digest {digest[:12]}…, "
                 f"manifest {table_digests[entry.name][:12]}…)"
             )
     return problems
+
+
+class HashingReader:
+    """Reads `source` a chunk at a time, hashing and counting what passes through."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def read(self) -> bytes:
+        data = self._source.read(READ_CHUNK)
+        self.sha256.update(data)
+        self.size += len(data)
+        return data
+
+    def changed_from(self, entry: ArchivedFile) -> str | None:
+        """Once read to the end: None if what was read is the file `entry` lists, else how it differs."""
+        if (self.size, self.sha256.hexdigest()) == (entry.size, entry.sha256):
+            return None
+        return (
+            f"{entry.name} has changed (sha256 {self.sha256.hexdigest()[:12]}…, "
+            f"manifest {entry.sha256[:12]}…)"
+        )
 
 
 class _GunzipDigest:
