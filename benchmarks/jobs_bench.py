@@ -45,9 +45,10 @@ from pyrage import x25519
 from rollover.catalog import load_catalog
 from rollover.devcluster.postgres import PostgresServer
 from rollover.devcluster.s3 import S3Endpoint, S3Server
-from rollover.jobs.destination import MANIFEST, open_destination
+from rollover.jobs.config import ArchiveKey
+from rollover.jobs.destination import open_destination
 from rollover.jobs.main import main as rollover_job
-from rollover.jobs.manifest import Manifest
+from rollover.jobs.manifest import require_manifest
 from rollover.jobs.tables import tables_for
 
 DISTRICT = "bench"
@@ -149,8 +150,7 @@ def archive_bytes(uri: str, job_env: dict[str, str]) -> int:
     dest = open_destination(uri, job_env)
     total = 0
     for product in load_catalog().products:
-        with dest.open_read(f"{DISTRICT}/{YEAR}/{product}/{MANIFEST}") as fh:
-            manifest = Manifest.model_validate_json(fh.read())
+        manifest = require_manifest(dest, ArchiveKey(DISTRICT, YEAR, product))
         total += sum(f.size for f in manifest.files)
     return total
 

@@ -39,8 +39,11 @@ from rollover.jobs.manifest import (
     StudentDataExport,
     archive_dir,
     check_files,
+    cycle_dir,
     location,
     read_manifest,
+    staging_prefix,
+    superseded_prefix,
 )
 from rollover.jobs.migrate import require_current
 from rollover.jobs.psql import CopyStats, SnapshotCopier, export_snapshot
@@ -86,7 +89,10 @@ def run(
                 )
             return _result("verified", existing, dest, target)
         if existing is not None:
-            aside = f"{archive_dir(target)}.superseded-{existing.snapshot_time:%Y%m%dT%H%M%SZ}"
+            aside = (
+                f"{cycle_dir(target.district_id, target.school_year)}/"
+                f"{superseded_prefix(target)}{existing.snapshot_time:%Y%m%dT%H%M%SZ}"
+            )
             dest.move_tree(archive_dir(target), aside)
             log.info("moved the previous archive aside to %s/%s", dest.uri, aside)
         _remove_partials(dest, target)
@@ -95,9 +101,9 @@ def run(
 
 
 def _remove_partials(dest: Destination, target: Target) -> None:
-    parent = f"{target.district_id}/{target.school_year}"
+    parent = cycle_dir(target.district_id, target.school_year)
     for name in dest.list(parent):
-        if name.startswith(f".{target.product}.partial-"):
+        if name.startswith(staging_prefix(target)):
             log.info("removing %s/%s/%s left by an interrupted run", dest.uri, parent, name)
             dest.remove_tree(f"{parent}/{name}")
 
@@ -111,7 +117,8 @@ def _write(
     recipients: tuple[x25519.Recipient, ...],
 ) -> Manifest:
     suffix = SUFFIX if recipients else ""
-    staging = f"{target.district_id}/{target.school_year}/.{target.product}.partial-{uuid.uuid4().hex}"
+    parent = cycle_dir(target.district_id, target.school_year)
+    staging = f"{parent}/{staging_prefix(target)}{uuid.uuid4().hex}"
     deleted_kinds = set(target.policy.delete)
     tables = tables_for(target.product, target.policy.archive)
     conn.isolation_level = IsolationLevel.REPEATABLE_READ

@@ -26,9 +26,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rollover.jobs import certificate
 from rollover.jobs.archive import version
 from rollover.jobs.config import ArchiveKey, Database
-from rollover.jobs.destination import MANIFEST, Destination
+from rollover.jobs.destination import Destination
 from rollover.jobs.errors import StepFailed
-from rollover.jobs.manifest import Manifest, archive_dir, location, read_manifest
+from rollover.jobs.manifest import (
+    Manifest,
+    cycle_dir,
+    is_archive_entry,
+    location,
+    read_manifest,
+    require_manifest_and_sha256,
+)
 from rollover.jobs.migrate import require_current
 from rollover.jobs.store import connect, require_district
 
@@ -46,7 +53,7 @@ class Cycle:
 
     @property
     def directory(self) -> str:
-        return f"{self.district_id}/{self.school_year}"
+        return cycle_dir(self.district_id, self.school_year)
 
     def archives(self) -> tuple[ArchiveKey, ...]:
         return tuple(ArchiveKey(self.district_id, self.school_year, p) for p in self.products)
@@ -62,7 +69,7 @@ def certify(
 ) -> dict[str, Any]:
     """Write the cycle's signed certificate of deletion; the step's result."""
     dest.check()
-    manifests = {k.product: _manifest(dest, k) for k in cycle.archives()}
+    manifests = {k.product: require_manifest_and_sha256(dest, k) for k in cycle.archives()}
     with connect(db, APPLICATION) as conn:
         require_current(conn)
         require_district(conn, cycle.district_id)
@@ -74,7 +81,7 @@ def certify(
     resets: dict[str, tuple[Any, ...]] = {str(row[0]): tuple(row[1:]) for row in rows}
     archives = []
     for k in cycle.archives():
-        manifest = manifests[k.product]
+        manifest, manifest_sha256 = manifests[k.product]
         if k.product not in resets:
             raise StepFailed(f"{k.product} has not been reset for {cycle.district_id} {cycle.school_year}")
         digest, deleted, retired, completed_at = resets[k.product]
@@ -83,7 +90,7 @@ def certify(
                 f"{k.product}: the reset proved archive {digest[:12]}…, the archive at "
                 f"{location(dest, k)} is {manifest.digest()[:12]}… (superseded after the reset?)"
             )
-        archives.append(_archive_facts(dest, k, manifest, deleted, retired, completed_at))
+        archives.append(_archive_facts(dest, k, manifest, manifest_sha256, deleted, retired, completed_at))
     body = {
         "format": certificate.FORMAT,
         "kind": "deletion",
@@ -110,23 +117,15 @@ def certify(
     }
 
 
-def _manifest(dest: Destination, key: ArchiveKey) -> Manifest:
-    manifest = read_manifest(dest, key)
-    if manifest is None:
-        raise StepFailed(f"no complete archive at {location(dest, key)} (no {MANIFEST})")
-    return manifest
-
-
 def _archive_facts(
     dest: Destination,
     key: ArchiveKey,
     manifest: Manifest,
+    manifest_sha256: str,
     deleted: dict[str, int],
     retired: int,
     completed_at: dt.datetime,
 ) -> dict[str, Any]:
-    with dest.open_read(f"{archive_dir(key)}/{MANIFEST}") as fh:
-        manifest_sha256 = hashlib.sha256(fh.read()).hexdigest()
     return {
         "product": key.product,
         "location": location(dest, key),
@@ -201,15 +200,13 @@ def _entries_of(dest: Destination, key: ArchiveKey) -> list[str]:
     """The entries of the cycle's directory that belong to `key`'s archive: the archive itself, its
     superseded copies, and staging directories of interrupted runs."""
     return [
-        name
-        for name in dest.list(f"{key.district_id}/{key.school_year}")
-        if name == key.product or name.startswith((f"{key.product}.superseded-", f".{key.product}.partial-"))
+        name for name in dest.list(cycle_dir(key.district_id, key.school_year)) if is_archive_entry(key, name)
     ]
 
 
 def _files_of(dest: Destination, key: ArchiveKey) -> list[str]:
     """Every file of `key`'s archive entries, relative to the cycle's directory."""
-    directory = f"{key.district_id}/{key.school_year}"
+    directory = cycle_dir(key.district_id, key.school_year)
     return [f"{name}/{path}" for name in _entries_of(dest, key) for path in dest.files(f"{directory}/{name}")]
 
 

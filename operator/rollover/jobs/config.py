@@ -22,11 +22,12 @@ import psycopg.conninfo
 from rollover.api.models import DISTRICT_ID_PATTERN, SCHOOL_YEAR_PATTERN
 from rollover.catalog import ProductPolicy, load_catalog
 from rollover.jobs import redaction
+from rollover.jobs.destination import S3_OPTION_ENV
 from rollover.jobs.errors import UsageError
 from rollover.jobs.limits import DEFAULT_LIMITS, SessionLimits, session_limits
 
 PASSWORD_FILE_ENV = "DATABASE_PASSWORD_FILE"  # noqa: S105 - the variable's name, not a password
-S3_SECRET_ENV = "AWS_SECRET_ACCESS_KEY"  # noqa: S105 - likewise
+S3_SECRET_ENV = S3_OPTION_ENV["secret"]
 DATABASE_SCHEMES = ("postgresql", "postgres")
 
 

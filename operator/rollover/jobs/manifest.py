@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
@@ -89,9 +89,33 @@ class Manifest(_Model):
         return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2).encode() + b"\n"
 
 
+def cycle_dir(district_id: str, school_year: str) -> str:
+    """The cycle's directory, relative to ARCHIVE_URI: each product's archive, its superseded copies
+    and its staging directories are entries of it."""
+    return f"{district_id}/{school_year}"
+
+
 def archive_dir(target: ArchiveKey) -> str:
     """Where the target's archive lives, relative to ARCHIVE_URI."""
-    return f"{target.district_id}/{target.school_year}/{target.product}"
+    return f"{cycle_dir(target.district_id, target.school_year)}/{target.product}"
+
+
+def superseded_prefix(target: ArchiveKey) -> str:
+    """How the names of the target's superseded archives begin (then the snapshot time), in its cycle's
+    directory."""
+    return f"{target.product}.superseded-"
+
+
+def staging_prefix(target: ArchiveKey) -> str:
+    """How the names of the target's staging directories begin (then a run's uuid), in its cycle's
+    directory."""
+    return f".{target.product}.partial-"
+
+
+def is_archive_entry(target: ArchiveKey, name: str) -> bool:
+    """Whether `name`, an entry of the cycle's directory, belongs to the target's archive: the archive
+    itself, a superseded copy, or the staging directory of an interrupted run."""
+    return name == target.product or name.startswith((superseded_prefix(target), staging_prefix(target)))
 
 
 def location(dest: Destination, target: ArchiveKey) -> str:
@@ -99,9 +123,10 @@ def location(dest: Destination, target: ArchiveKey) -> str:
     return f"{dest.uri.rstrip('/')}/{archive_dir(target)}"
 
 
-def read_manifest(dest: Destination, target: ArchiveKey) -> Manifest | None:
-    """The manifest of the target's complete archive, None if there is none; StepFailed if it is
-    unreadable or describes another district, year or product."""
+def read_manifest_and_sha256(dest: Destination, target: ArchiveKey) -> tuple[Manifest, str] | None:
+    """The manifest of the target's complete archive and the SHA-256 of the very bytes it was parsed
+    from, None if there is none; StepFailed if it is unreadable or describes another district, year or
+    product."""
     path = f"{archive_dir(target)}/{MANIFEST}"
     if not dest.exists(path):
         return None
@@ -114,7 +139,33 @@ def read_manifest(dest: Destination, target: ArchiveKey) -> Manifest | None:
     found = (manifest.district_id, manifest.school_year, manifest.product)
     if found != (target.district_id, target.school_year, target.product):
         raise StepFailed(f"{dest.uri}/{path} describes {'/'.join(found)}, not {archive_dir(target)}")
-    return manifest
+    return manifest, hashlib.sha256(raw).hexdigest()
+
+
+def read_manifest(dest: Destination, target: ArchiveKey) -> Manifest | None:
+    """The manifest of the target's complete archive, None if there is none; StepFailed if it is
+    unreadable or describes another district, year or product."""
+    found = read_manifest_and_sha256(dest, target)
+    return None if found is None else found[0]
+
+
+def require_manifest_and_sha256(
+    dest: Destination, target: ArchiveKey, consequence: str = ""
+) -> tuple[Manifest, str]:
+    """As read_manifest_and_sha256, but StepFailed if there is none (then `consequence`)."""
+    found = read_manifest_and_sha256(dest, target)
+    if found is None:
+        raise StepFailed(
+            f"no complete archive at {location(dest, target)} (no {MANIFEST})"
+            + (f": {consequence}" if consequence else "")
+        )
+    return found
+
+
+def require_manifest(dest: Destination, target: ArchiveKey, consequence: str = "") -> Manifest:
+    """The manifest of the target's complete archive; StepFailed if there is none (then `consequence`),
+    or as read_manifest."""
+    return require_manifest_and_sha256(dest, target, consequence)[0]
 
 
 def check_files(dest: Destination, target: ArchiveKey, manifest: Manifest, consequence: str = "") -> None:
@@ -136,24 +187,44 @@ def _file_problems(dest: Destination, directory: str, manifest: Manifest) -> lis
         if not dest.exists(path):
             problems.append(f"{entry.name} is missing")
             continue
-        sha256, size = hashlib.sha256(), 0
         content = _GunzipDigest() if entry.name in table_digests else None
         with dest.open_read(path) as fh:
-            while chunk := fh.read(READ_CHUNK):
-                sha256.update(chunk)
-                size += len(chunk)
+            reader = HashingReader(fh)
+            while chunk := reader.read():
                 if content is not None:
                     content.update(chunk)
-        if (size, sha256.hexdigest()) != (entry.size, entry.sha256):
-            problems.append(
-                f"{entry.name} has changed (sha256 {sha256.hexdigest()[:12]}…, manifest {entry.sha256[:12]}…)"
-            )
+        if (changed := reader.changed_from(entry)) is not None:
+            problems.append(changed)
         elif content is not None and (digest := content.hexdigest()) != table_digests[entry.name]:
             problems.append(
                 f"{entry.name} does not hold the archived rows (its CSV's digest {digest[:12]}…, "
                 f"manifest {table_digests[entry.name][:12]}…)"
             )
     return problems
+
+
+class HashingReader:
+    """Reads `source` a chunk at a time, hashing and counting what passes through."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def read(self) -> bytes:
+        data = self._source.read(READ_CHUNK)
+        self.sha256.update(data)
+        self.size += len(data)
+        return data
+
+    def changed_from(self, entry: ArchivedFile) -> str | None:
+        """Once read to the end: None if what was read is the file `entry` lists, else how it differs."""
+        if (self.size, self.sha256.hexdigest()) == (entry.size, entry.sha256):
+            return None
+        return (
+            f"{entry.name} has changed (sha256 {self.sha256.hexdigest()[:12]}…, "
+            f"manifest {entry.sha256[:12]}…)"
+        )
 
 
 class _GunzipDigest:

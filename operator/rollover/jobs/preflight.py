@@ -22,22 +22,24 @@ from typing import Any
 import psycopg
 from psycopg import IsolationLevel, sql
 
+from rollover.jobs import grants
 from rollover.jobs.config import Database, Target
 from rollover.jobs.destination import Destination
 from rollover.jobs.errors import StepFailed
+from rollover.jobs.manifest import cycle_dir
 from rollover.jobs.migrate import require_current
-from rollover.jobs.store import connect, require_district
+from rollover.jobs.store import completed_reset, connect, require_district
 from rollover.jobs.tables import StoreTable, scope, tables_for
 
 log = logging.getLogger(__name__)
 APPLICATION = "rollover-job preflight"
 #: What a reset writes besides its DELETEs, each in the same transaction.
-RESET_APPENDS = ("rollover.retired_ids", "rollover.resets")
+RESET_APPENDS = grants.APPEND_ONLY
 
 
 def probe_dir(target: Target) -> str:
     """Where the probe object goes: beside the product's archive, under a name no step uses."""
-    return f"{target.district_id}/{target.school_year}/.{target.product}.preflight-probe"
+    return f"{cycle_dir(target.district_id, target.school_year)}/.{target.product}.preflight-probe"
 
 
 def run(target: Target, db: Database, dest: Destination) -> dict[str, Any]:
@@ -49,7 +51,7 @@ def run(target: Target, db: Database, dest: Destination) -> dict[str, Any]:
         archived = tables_for(target.product, target.policy.archive)
         deleted = tables_for(target.product, target.policy.delete)
         _require_privileges(conn, archived, deleted)
-        already = _already_reset(conn, target)
+        already = completed_reset(conn, target)
         counts = count_rows(conn, target, archived)
     if already is None and not any(counts.values()):
         raise StepFailed(
@@ -74,7 +76,7 @@ def run(target: Target, db: Database, dest: Destination) -> dict[str, Any]:
     )
     result: dict[str, Any] = {"status": "passed", "schemaVersion": schema_version, "tables": tables}
     if already is not None:
-        result["alreadyResetAt"] = already
+        result["alreadyResetAt"] = str(already.completed_at)
     return result
 
 
@@ -124,15 +126,6 @@ def _require_privileges(
             f"the database role lacks {', '.join(missing)}: the archive or the reset would be refused "
             "(`rollover-job grant` grants a district role what they need)"
         )
-
-
-def _already_reset(conn: psycopg.Connection[Any], target: Target) -> str | None:
-    row = conn.execute(
-        "SELECT completed_at FROM rollover.resets"
-        " WHERE district_id = %s AND school_year = %s AND product = %s",
-        (target.district_id, target.school_year, target.product),
-    ).fetchone()
-    return None if row is None else str(row[0])
 
 
 def count_rows(

@@ -26,10 +26,10 @@ from psycopg.types.json import Jsonb
 from rollover.jobs.config import Database, Target
 from rollover.jobs.destination import MANIFEST, Destination
 from rollover.jobs.errors import StepFailed
-from rollover.jobs.manifest import ArchivedTable, Manifest, check_files, location, read_manifest
+from rollover.jobs.manifest import ArchivedTable, Manifest, check_files, location, require_manifest
 from rollover.jobs.migrate import require_current
 from rollover.jobs.psql import SnapshotCopier, export_snapshot
-from rollover.jobs.store import connect, hold_step_lock, require_district
+from rollover.jobs.store import completed_reset, connect, hold_step_lock, require_district
 from rollover.jobs.tables import StoreTable, scope, tables_for
 
 log = logging.getLogger(__name__)
@@ -46,17 +46,13 @@ def run(target: Target, db: Database, dest: Destination) -> dict[str, Any]:
         schema_version = require_current(conn)
         require_district(conn, target.district_id)
         hold_step_lock(conn, target)
-        done = conn.execute(
-            "SELECT archive_digest, completed_at FROM rollover.resets"
-            " WHERE district_id = %s AND school_year = %s AND product = %s",
-            (target.district_id, target.school_year, target.product),
-        ).fetchone()
+        done = completed_reset(conn, target)
         if done is not None:
-            log.info("already reset at %s; %s", done[1], NOTHING_DELETED)
+            log.info("already reset at %s; %s", done.completed_at, NOTHING_DELETED)
             return {
                 "status": "alreadyReset",
                 "manifest": manifest_uri,
-                "digest": done[0],
+                "digest": done.archive_digest,
                 "deleted": {},
                 "retiredIds": 0,
             }
@@ -75,12 +71,7 @@ def run(target: Target, db: Database, dest: Destination) -> dict[str, Any]:
 
 
 def _proven_archive(dest: Destination, target: Target, schema_version: int) -> Manifest:
-    manifest = read_manifest(dest, target)
-    if manifest is None:
-        raise StepFailed(
-            f"no complete archive at {location(dest, target)} (no {MANIFEST}): run the archive step first; "
-            + NOTHING_DELETED
-        )
+    manifest = require_manifest(dest, target, f"run the archive step first; {NOTHING_DELETED}")
     if manifest.schema_version != schema_version:
         raise StepFailed(
             f"the archive was taken at schema version {manifest.schema_version}, the store is at "

@@ -23,27 +23,35 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import psycopg
 from psycopg import sql
 from pyrage import x25519
 
+from rollover.jobs import grants
 from rollover.jobs.config import ArchiveKey, Database
 from rollover.jobs.destination import DIRECTORY_MODE, FILE_MODE, MANIFEST, Destination
 from rollover.jobs.encryption import SUFFIX, decrypt_stream
 from rollover.jobs.errors import StepFailed, UsageError
 from rollover.jobs.filesink import DEFLATE, GZIP_WBITS
-from rollover.jobs.manifest import ArchivedFile, Manifest, archive_dir, location, read_manifest
+from rollover.jobs.manifest import (
+    ArchivedFile,
+    HashingReader,
+    Manifest,
+    archive_dir,
+    location,
+    require_manifest,
+)
 from rollover.jobs.migrate import require_current
 from rollover.jobs.store import connect
 
 log = logging.getLogger(__name__)
 APPLICATION = "rollover-job restore"
-READ_CHUNK = 1 << 20
-SCHEMA_PATTERN = r"[a-z_][a-z0-9_]{0,62}"
+#: A lower-case PostgreSQL identifier, as `rollover-job grant` accepts for a role's name.
+SCHEMA_PATTERN = grants.ROLE_PATTERN
 #: The store's own schemas, and PostgreSQL's: a restore never writes into them.
-RESERVED_SCHEMAS = frozenset({"imagine_math", "twig", "roster", "rollover", "public", "information_schema"})
+RESERVED_SCHEMAS = frozenset({*grants.SCHEMAS, "public", "information_schema"})
 
 
 def parse_schema(raw: str) -> str:
@@ -181,9 +189,7 @@ def export(
 
 
 def _manifest(dest: Destination, key: ArchiveKey, identities: Sequence[x25519.Identity]) -> Manifest:
-    manifest = read_manifest(dest, key)
-    if manifest is None:
-        raise StepFailed(f"no complete archive at {location(dest, key)} (no {MANIFEST})")
+    manifest = require_manifest(dest, key)
     if manifest.encryption is not None and not identities:
         raise UsageError(
             f"the archive at {location(dest, key)} is encrypted (to "
@@ -205,17 +211,14 @@ def _read_plain(
     if not dest.exists(path):
         raise StepFailed(f"{entry.name} is missing from the archive at {location(dest, key)}")
     with dest.open_read(path) as fh:
-        reader = _HashingReader(fh)
+        reader = HashingReader(fh)
         if entry.name.endswith(SUFFIX):
             decrypt_stream(reader.read, emit, identities, entry.name)
         else:
             while chunk := reader.read():
                 emit(chunk)
-    if (reader.size, reader.sha256.hexdigest()) != (entry.size, entry.sha256):
-        raise StepFailed(
-            f"{entry.name} has changed (sha256 {reader.sha256.hexdigest()[:12]}…, "
-            f"manifest {entry.sha256[:12]}…)"
-        )
+    if (changed := reader.changed_from(entry)) is not None:
+        raise StepFailed(changed)
 
 
 def _gunzip(emit: Callable[[bytes], None]) -> Callable[[bytes], None]:
@@ -231,18 +234,3 @@ def _gunzip(emit: Callable[[bytes], None]) -> Callable[[bytes], None]:
             emit(plain)
 
     return feed
-
-
-class _HashingReader:
-    """Reads `source` a chunk at a time, hashing and counting what passes through."""
-
-    def __init__(self, source: BinaryIO) -> None:
-        self._source = source
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def read(self) -> bytes:
-        data = self._source.read(READ_CHUNK)
-        self.sha256.update(data)
-        self.size += len(data)
-        return data

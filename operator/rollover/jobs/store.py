@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any, NamedTuple
+
 import psycopg
 import psycopg.conninfo
 
-from rollover.jobs.config import Database, Target
+from rollover.jobs.config import ArchiveKey, Database, Target
 from rollover.jobs.errors import StepFailed
 
 CONNECT_TIMEOUT_S = 10
@@ -55,3 +58,20 @@ def require_district(conn: psycopg.Connection[tuple[object, ...]], district_id: 
             f"the database role {row[0]} is bound to district {row[1]}, not {district_id}: it can neither "
             f"read nor delete {district_id}'s rows; nothing was read or deleted"
         )
+
+
+class CompletedReset(NamedTuple):
+    """A product's completed reset, as rollover.resets records it."""
+
+    archive_digest: str
+    completed_at: dt.datetime
+
+
+def completed_reset(conn: psycopg.Connection[Any], target: ArchiveKey) -> CompletedReset | None:
+    """The target's row in rollover.resets; None if its reset has not completed."""
+    row = conn.execute(
+        "SELECT archive_digest, completed_at FROM rollover.resets"
+        " WHERE district_id = %s AND school_year = %s AND product = %s",
+        (target.district_id, target.school_year, target.product),
+    ).fetchone()
+    return None if row is None else CompletedReset(*row)
