@@ -271,12 +271,20 @@ class _Draft:
 def plan(rollover: Rollover, observed: Observed, now: dt.datetime, settings: Settings | None = None) -> Plan:
     """Decide the next actions for one rollover at time `now`, and the notices that are owed."""
     settings = settings or Settings()
-    return _with_notices(_decide(rollover, observed, now, settings), rollover, observed, now, settings)
-
-
-def _decide(rollover: Rollover, observed: Observed, now: dt.datetime, settings: Settings) -> Plan:
-    draft = _Draft(rollover, now, rollover.status)
     spec, findings = _parse(rollover, now)
+    decided = _decide(rollover, spec, findings, observed, now, settings)
+    return _with_notices(decided, rollover, spec, observed, now, settings)
+
+
+def _decide(
+    rollover: Rollover,
+    spec: DistrictRolloverSpec | None,
+    findings: list[Finding],
+    observed: Observed,
+    now: dt.datetime,
+    settings: Settings,
+) -> Plan:
+    draft = _Draft(rollover, now, rollover.status)
     if observed.deleting:
         return _plan_deletion(draft, observed)
     if spec is None:
@@ -300,15 +308,19 @@ def _decide(rollover: Rollover, observed: Observed, now: dt.datetime, settings: 
 
 
 def _with_notices(
-    decided: Plan, rollover: Rollover, observed: Observed, now: dt.datetime, settings: Settings
+    decided: Plan,
+    rollover: Rollover,
+    spec: DistrictRolloverSpec | None,
+    observed: Observed,
+    now: dt.datetime,
+    settings: Settings,
 ) -> Plan:
     """Record what the notifier delivered, list the notices still owed, and wake up for PauseAhead.
-    Decided after the rollover's own plan and never changing it: notices cannot hold it up."""
+    Decided after the rollover's own plan and never changing it: notices cannot hold it up. `spec`
+    is the one `_decide` was given: None when the spec does not parse."""
     if not rollover.spec.get("notify") and not decided.status.notices and not observed.delivered:
         return decided  # the common case costs nothing more
-    try:
-        spec = DistrictRolloverSpec.model_validate(rollover.spec)
-    except ValidationError:
+    if spec is None:
         return decided
     status = decided.status
     recorded = [*status.notices, *(r for r in observed.delivered if r not in status.notices)]
@@ -316,10 +328,11 @@ def _with_notices(
     if spec.notify is None or observed.deleting:
         return replace(decided, status=status)
     unknown = unknown_channels(spec, settings.notice_channels) if settings.notice_channels is not None else []
+    unknown_names = {name for _, name in unknown}
     owed = [
         d
         for d in deliveries(due_notices(rollover.namespace, rollover.name, spec, status, now), spec, recorded)
-        if d.channel.removeprefix("webhook:") not in {name for _, name in unknown}
+        if d.channel.removeprefix("webhook:") not in unknown_names
     ]
     update: tuple[ConditionType, ConditionStatus, str, str] | None = None
     if unknown:
