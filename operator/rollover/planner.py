@@ -793,8 +793,9 @@ def _merged_jobs(status: DistrictRolloverStatus, observed: Observed, school_year
     return sorted(records.values(), key=lambda j: (steps.index(j.step), j.product, j.attempt))
 
 
-def _reset_done(status: DistrictRolloverStatus, observed: Observed, cycle: _Cycle) -> bool:
-    latest = _latest(_merged_jobs(status, observed, cycle.spec.school_year), Step.RESET)
+def _reset_done(jobs: Iterable[JobRecord], cycle: _Cycle) -> bool:
+    """Whether every product's reset Job succeeded, in the cycle's merged `jobs`."""
+    latest = _latest(jobs, Step.RESET)
     return all(p in latest and latest[p].state is JobState.SUCCEEDED for p in cycle.products)
 
 
@@ -890,12 +891,12 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
         return _scheduled(draft, cycle, observed, settings)
     if settings.preflight_business_days is not None:
         _preflight(draft, cycle, observed, settings.preflight_business_days, may_start=False)
-    if cycle.locked and (
-        _reset_done(draft.status, observed, cycle) or _reset_skipped(draft, observed, cycle)
-    ):
-        # Past the reset (or skipped for a legal hold): targets are being restored, so pausing (or
-        # "drift repair") must stop.
-        return _jobs_phases(draft, cycle, observed, settings)
+    if cycle.locked:
+        jobs = _merged_jobs(draft.status, observed, cycle.spec.school_year)
+        if _reset_done(jobs, cycle) or _reset_skipped(draft, jobs, cycle):
+            # Past the reset (or skipped for a legal hold): targets are being restored, so pausing
+            # (or "drift repair") must stop.
+            return _jobs_phases(draft, cycle, observed, settings)
     all_paused = _pause_targets(draft, cycle, observed)
     paused_now = [a for a in draft.actions if isinstance(a, PauseTarget)]
     if paused_now:
@@ -1179,7 +1180,7 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Set
     )
 
     hold = cycle.spec.legal_hold
-    if _reset_skipped(draft, observed, cycle):
+    if _reset_skipped(draft, jobs, cycle):
         return _held(draft, cycle, observed, jobs, settings)
     # Only here, after every archive Job succeeded, may a reset Job be created (a failed one is not
     # retried under a legal hold: roster sync stays paused, so the reset may still run once released).
@@ -1249,13 +1250,12 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Set
     return _completed(draft)
 
 
-def _reset_skipped(draft: _Draft, observed: Observed, cycle: _Cycle) -> bool:
+def _reset_skipped(draft: _Draft, jobs: Iterable[JobRecord], cycle: _Cycle) -> bool:
     """Whether this cycle's reset is skipped for a legal hold: the skip is recorded (final even once the
     hold is released: roster sync may have brought in the new year's data since), or a hold is set and
-    no reset Job was created."""
+    no reset Job was created (in the cycle's merged `jobs`)."""
     if draft.status.reset_skipped_by is not None:
         return True
-    jobs = _merged_jobs(draft.status, observed, cycle.spec.school_year)
     return cycle.spec.legal_hold is not None and not any(j.step is Step.RESET for j in jobs)
 
 
