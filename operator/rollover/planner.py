@@ -1060,11 +1060,7 @@ def _preflight_problems(jobs: Iterable[JobRecord], observed: Observed) -> list[s
 def _preview(jobs: Iterable[JobRecord], products: Iterable[str]) -> list[ProductPreview]:
     """Per product, the table counts of its latest successful preflight (results that do not read
     as counts are left out: the planner never guesses)."""
-    succeeded: dict[str, JobRecord] = {}
-    for job in jobs:
-        newest = job.product not in succeeded or job.attempt > succeeded[job.product].attempt
-        if job.step is Step.PREFLIGHT and job.state is JobState.SUCCEEDED and newest:
-            succeeded[job.product] = job
+    succeeded = _latest((j for j in jobs if j.state is JobState.SUCCEEDED), Step.PREFLIGHT)
     preview = []
     for product in products:
         found = succeeded.get(product)
