@@ -358,8 +358,7 @@ def _with_notices(
         conditions = merge_conditions(status.conditions, [update], now=now, generation=rollover.generation)
         status = status.model_copy(update={"conditions": conditions})
     ahead = next_notice_at(spec, status, now)
-    wake_at = min((t for t in (decided.wake_at, ahead) if t is not None), default=None)
-    return replace(decided, status=status, deliveries=tuple(owed), wake_at=wake_at)
+    return replace(decided, status=status, deliveries=tuple(owed), wake_at=_earliest(decided.wake_at, ahead))
 
 
 def _not_owned(spec: DistrictRolloverSpec, observed: Observed) -> Finding | None:
@@ -974,7 +973,12 @@ def _readiness(draft: _Draft, spec: DistrictRolloverSpec) -> None:
 
 def _wake_by(draft: _Draft, moment: dt.datetime) -> None:
     """Wake up at `moment` at the latest."""
-    draft.wake_at = moment if draft.wake_at is None else min(draft.wake_at, moment)
+    draft.wake_at = _earliest(draft.wake_at, moment)
+
+
+def _earliest(*times: dt.datetime | None) -> dt.datetime | None:
+    """The earliest of the times given, None when none is."""
+    return min((t for t in times if t is not None), default=None)
 
 
 # --- preflight ----------------------------------------------------------------------------------
@@ -1484,7 +1488,7 @@ def _with_retention(
     for entry in status.history:
         if _purge_pending(entry) and hold is None:
             entry, due = _purge(rollover, entry, observed, now, actions)
-            wake_at = min((t for t in (wake_at, due) if t is not None), default=None)
+            wake_at = _earliest(wake_at, due)
         history.append(entry)
     if not updates and history == status.history and not actions:
         return replace(decided, wake_at=wake_at)
