@@ -57,6 +57,7 @@ from rollover.claims import Holder
 from rollover.conditions import merge_conditions
 from rollover.findings import Finding
 from rollover.labels import DISTRICTS_ANNOTATION
+from rollover.notice_text import local
 from rollover.notices import Delivery, deliveries, due_notices, kept_records, next_notice_at, unknown_channels
 from rollover.observed import Observed, ObservedTarget, OriginalState
 from rollover.readiness import open_items
@@ -762,10 +763,6 @@ def _describe_targets(actions: Iterable[Action]) -> str:
     return "; ".join(parts) or "no roster-sync targets matched spec.syncSelector"
 
 
-def _local(moment: dt.datetime) -> str:
-    return moment.strftime("%a %Y-%m-%d %H:%M %Z")
-
-
 # --- jobs ---------------------------------------------------------------------------------------
 
 
@@ -903,7 +900,7 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
             "Normal",
             EventReason.SYNC_PAUSED,
             f"Roster sync paused: {_describe_targets(paused_now)}. "
-            f"Archiving starts {_local(schedule.reset_at)}.",
+            f"Archiving starts {local(schedule.reset_at)}.",
         )
     paused = sum(t.state is SyncTargetState.PAUSED for t in draft.status.sync_targets)
     draft.condition(
@@ -919,7 +916,7 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
             Phase.PAUSED,
             all_paused,
             Reason.WAITING_FOR_RESET_DATE,
-            f"Roster sync paused; archiving starts {_local(schedule.reset_at)}",
+            f"Roster sync paused; archiving starts {local(schedule.reset_at)}",
         )
     if not cycle.locked:
         if not all_paused:
@@ -938,7 +935,7 @@ def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setti
         draft.event(
             "Normal",
             EventReason.PAUSE_RESCHEDULED,
-            f"Reset date moved; roster sync resumed until {_local(cycle.schedule.pause_at)}",
+            f"Reset date moved; roster sync resumed until {local(cycle.schedule.pause_at)}",
         )
         return _progressing(
             draft, Phase.SCHEDULED, Reason.RESUMING, "resuming roster sync: the pause moved later"
@@ -947,11 +944,11 @@ def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setti
         ConditionType.SYNC_PAUSED,
         "False",
         Reason.NOT_YET_PAUSED,
-        f"roster sync pauses {_local(cycle.schedule.pause_at)}",
+        f"roster sync pauses {local(cycle.schedule.pause_at)}",
     )
     message = (
-        f"Roster sync pauses {_local(cycle.schedule.pause_at)}; "
-        f"archive and reset {_local(cycle.schedule.reset_at)}"
+        f"Roster sync pauses {local(cycle.schedule.pause_at)}; "
+        f"archive and reset {local(cycle.schedule.reset_at)}"
     )
     if draft.rollover.status.phase is not Phase.SCHEDULED:
         draft.event("Normal", EventReason.SCHEDULED, message)
@@ -999,7 +996,7 @@ def _preflight(
             ConditionType.PREFLIGHT_PASSED,
             "Unknown",
             Reason.PREFLIGHT_SCHEDULED,
-            f"the preflight runs {_local(window.starts_at)}",
+            f"the preflight runs {local(window.starts_at)}",
         )
         return
     jobs = _merged_jobs(draft.status, observed, spec.school_year)
