@@ -59,7 +59,7 @@ from rollover.findings import Finding
 from rollover.labels import DISTRICTS_ANNOTATION
 from rollover.notice_text import local
 from rollover.notices import Delivery, deliveries, due_notices, kept_records, next_notice_at, unknown_channels
-from rollover.observed import Observed, ObservedTarget, OriginalState
+from rollover.observed import Observed, ObservedJob, ObservedTarget, OriginalState
 from rollover.readiness import open_items
 from rollover.reasons import EventReason, Reason
 from rollover.validation import name_findings, validate_document, validate_spec
@@ -773,20 +773,26 @@ def _merged_jobs(status: DistrictRolloverStatus, observed: Observed, school_year
     for job in observed.jobs:
         if job.school_year != school_year or job.step is Step.PURGE:  # a purge belongs to history
             continue
-        old = records.get(job.name)
-        records[job.name] = JobRecord(
-            name=job.name,
-            step=job.step,
-            product=job.product,
-            attempt=job.attempt,
-            state=job.state,
-            started_at=old.started_at if old else None,
-            completed_at=(old.completed_at if old and old.completed_at else None),
-            message=job.message,
-            result=job.result if job.result is not None else (old.result if old else None),
-        )
+        records[job.name] = _merge_record(job, records.get(job.name), None)
     steps = list(Step)
     return sorted(records.values(), key=lambda j: (steps.index(j.step), j.product, j.attempt))
+
+
+def _merge_record(observed: ObservedJob, old: JobRecord | None, started_at: dt.datetime | None) -> JobRecord:
+    """The record of an observed Job: its observed state wins; its start, completion and (when the
+    Job reports none) result come from `old`, our record of the same Job, if there is one (else it
+    started at `started_at`)."""
+    return JobRecord(
+        name=observed.name,
+        step=observed.step,
+        product=observed.product,
+        attempt=observed.attempt,
+        state=observed.state,
+        started_at=old.started_at if old else started_at,
+        completed_at=old.completed_at if old else None,
+        message=observed.message,
+        result=observed.result if observed.result is not None else (old.result if old else None),
+    )
 
 
 def _reset_done(jobs: Iterable[JobRecord], cycle: _Cycle) -> bool:
@@ -1561,17 +1567,8 @@ def _observed_purge(entry: HistoryEntry, observed: Observed, now: dt.datetime) -
     newest = max(seen, key=lambda j: j.attempt, default=None)
     if newest is not None and (job is None or newest.attempt >= job.attempt):
         same = job is not None and job.name == newest.name
-        job = JobRecord(
-            name=newest.name,
-            step=Step.PURGE,
-            product="",
-            attempt=newest.attempt,
-            state=newest.state,
-            started_at=job.started_at if job and same else now,
-            completed_at=job.completed_at if job and same else None,
-            message=newest.message,
-            result=newest.result if newest.result is not None else (job.result if job and same else None),
-        )
+        # A purge covers the whole cycle: its record has no product, whatever the Job's label says.
+        job = _merge_record(replace(newest, product=""), job if same else None, now)
     if job is not None and job.state in (JobState.SUCCEEDED, JobState.FAILED) and job.completed_at is None:
         job = job.model_copy(update={"completed_at": now})
     return job
