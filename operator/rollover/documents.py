@@ -20,7 +20,7 @@ from rollover.api.models import DistrictRolloverSpec
 from rollover.findings import Finding, parse_path
 from rollover.notices import unknown_channels
 from rollover.reasons import Reason
-from rollover.validation import check_document, cross_document_findings
+from rollover.validation import check_document, cross_document_findings, readiness_due_findings
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -179,11 +179,15 @@ def load_paths(paths: Iterable[str]) -> tuple[list[Document], list[LoadError]]:
 
 
 def check_documents(
-    documents: Sequence[Document], now: dt.datetime, channels: frozenset[str] | None = None
+    documents: Sequence[Document],
+    now: dt.datetime,
+    channels: frozenset[str] | None = None,
+    readiness_days: int | None = None,
 ) -> list[CheckedDocument]:
     """Validate each document (with the date treated as being chosen now) and the documents together;
     with the operator configuration's webhook `channels`, an unknown spec.notify channel is a warning
-    (notices to it would not go out; the rollover itself is not affected)."""
+    (notices to it would not go out; the rollover itself is not affected); with `readiness_days`,
+    readiness items still open that many business days before the pause are warnings."""
     reports = [check_document(document.data, now) for document in documents]
     parsed = [(i, report.spec) for i, report in enumerate(reports) if report.spec is not None]
     extra: dict[int, list[Finding]] = {}
@@ -199,6 +203,9 @@ def check_documents(
             )
             for path, name in unknown_channels(spec, channels or ())
         )
+    if readiness_days is not None:
+        for i, spec in parsed:
+            extra.setdefault(i, []).extend(readiness_due_findings(spec, now, readiness_days))
     checked = []
     for i, (document, report) in enumerate(zip(documents, reports, strict=True)):
         located = (Located(f, *document.position(f.field)) for f in (*report.findings, *extra.get(i, ())))

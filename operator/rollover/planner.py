@@ -57,8 +57,9 @@ from rollover.claims import Holder
 from rollover.conditions import merge_conditions
 from rollover.findings import Finding
 from rollover.labels import DISTRICTS_ANNOTATION
+from rollover.notice_text import local
 from rollover.notices import Delivery, deliveries, due_notices, kept_records, next_notice_at, unknown_channels
-from rollover.observed import Observed, ObservedTarget, OriginalState
+from rollover.observed import Observed, ObservedJob, ObservedTarget, OriginalState
 from rollover.readiness import open_items
 from rollover.reasons import EventReason, Reason
 from rollover.validation import name_findings, validate_document, validate_spec
@@ -271,12 +272,20 @@ class _Draft:
 def plan(rollover: Rollover, observed: Observed, now: dt.datetime, settings: Settings | None = None) -> Plan:
     """Decide the next actions for one rollover at time `now`, and the notices that are owed."""
     settings = settings or Settings()
-    return _with_notices(_decide(rollover, observed, now, settings), rollover, observed, now, settings)
-
-
-def _decide(rollover: Rollover, observed: Observed, now: dt.datetime, settings: Settings) -> Plan:
-    draft = _Draft(rollover, now, rollover.status)
     spec, findings = _parse(rollover, now)
+    decided = _decide(rollover, spec, findings, observed, now, settings)
+    return _with_notices(decided, rollover, spec, observed, now, settings)
+
+
+def _decide(
+    rollover: Rollover,
+    spec: DistrictRolloverSpec | None,
+    findings: list[Finding],
+    observed: Observed,
+    now: dt.datetime,
+    settings: Settings,
+) -> Plan:
+    draft = _Draft(rollover, now, rollover.status)
     if observed.deleting:
         return _plan_deletion(draft, observed)
     if spec is None:
@@ -300,15 +309,19 @@ def _decide(rollover: Rollover, observed: Observed, now: dt.datetime, settings: 
 
 
 def _with_notices(
-    decided: Plan, rollover: Rollover, observed: Observed, now: dt.datetime, settings: Settings
+    decided: Plan,
+    rollover: Rollover,
+    spec: DistrictRolloverSpec | None,
+    observed: Observed,
+    now: dt.datetime,
+    settings: Settings,
 ) -> Plan:
     """Record what the notifier delivered, list the notices still owed, and wake up for PauseAhead.
-    Decided after the rollover's own plan and never changing it: notices cannot hold it up."""
+    Decided after the rollover's own plan and never changing it: notices cannot hold it up. `spec`
+    is the one `_decide` was given: None when the spec does not parse."""
     if not rollover.spec.get("notify") and not decided.status.notices and not observed.delivered:
         return decided  # the common case costs nothing more
-    try:
-        spec = DistrictRolloverSpec.model_validate(rollover.spec)
-    except ValidationError:
+    if spec is None:
         return decided
     status = decided.status
     recorded = [*status.notices, *(r for r in observed.delivered if r not in status.notices)]
@@ -316,10 +329,11 @@ def _with_notices(
     if spec.notify is None or observed.deleting:
         return replace(decided, status=status)
     unknown = unknown_channels(spec, settings.notice_channels) if settings.notice_channels is not None else []
+    unknown_names = {name for _, name in unknown}
     owed = [
         d
         for d in deliveries(due_notices(rollover.namespace, rollover.name, spec, status, now), spec, recorded)
-        if d.channel.removeprefix("webhook:") not in {name for _, name in unknown}
+        if d.channel.removeprefix("webhook:") not in unknown_names
     ]
     update: tuple[ConditionType, ConditionStatus, str, str] | None = None
     if unknown:
@@ -345,8 +359,7 @@ def _with_notices(
         conditions = merge_conditions(status.conditions, [update], now=now, generation=rollover.generation)
         status = status.model_copy(update={"conditions": conditions})
     ahead = next_notice_at(spec, status, now)
-    wake_at = min((t for t in (decided.wake_at, ahead) if t is not None), default=None)
-    return replace(decided, status=status, deliveries=tuple(owed), wake_at=wake_at)
+    return replace(decided, status=status, deliveries=tuple(owed), wake_at=_earliest(decided.wake_at, ahead))
 
 
 def _not_owned(spec: DistrictRolloverSpec, observed: Observed) -> Finding | None:
@@ -750,10 +763,6 @@ def _describe_targets(actions: Iterable[Action]) -> str:
     return "; ".join(parts) or "no roster-sync targets matched spec.syncSelector"
 
 
-def _local(moment: dt.datetime) -> str:
-    return moment.strftime("%a %Y-%m-%d %H:%M %Z")
-
-
 # --- jobs ---------------------------------------------------------------------------------------
 
 
@@ -764,24 +773,31 @@ def _merged_jobs(status: DistrictRolloverStatus, observed: Observed, school_year
     for job in observed.jobs:
         if job.school_year != school_year or job.step is Step.PURGE:  # a purge belongs to history
             continue
-        old = records.get(job.name)
-        records[job.name] = JobRecord(
-            name=job.name,
-            step=job.step,
-            product=job.product,
-            attempt=job.attempt,
-            state=job.state,
-            started_at=old.started_at if old else None,
-            completed_at=(old.completed_at if old and old.completed_at else None),
-            message=job.message,
-            result=job.result if job.result is not None else (old.result if old else None),
-        )
+        records[job.name] = _merge_record(job, records.get(job.name), None)
     steps = list(Step)
     return sorted(records.values(), key=lambda j: (steps.index(j.step), j.product, j.attempt))
 
 
-def _reset_done(status: DistrictRolloverStatus, observed: Observed, cycle: _Cycle) -> bool:
-    latest = _latest(_merged_jobs(status, observed, cycle.spec.school_year), Step.RESET)
+def _merge_record(observed: ObservedJob, old: JobRecord | None, started_at: dt.datetime | None) -> JobRecord:
+    """The record of an observed Job: its observed state wins; its start, completion and (when the
+    Job reports none) result come from `old`, our record of the same Job, if there is one (else it
+    started at `started_at`)."""
+    return JobRecord(
+        name=observed.name,
+        step=observed.step,
+        product=observed.product,
+        attempt=observed.attempt,
+        state=observed.state,
+        started_at=old.started_at if old else started_at,
+        completed_at=old.completed_at if old else None,
+        message=observed.message,
+        result=observed.result if observed.result is not None else (old.result if old else None),
+    )
+
+
+def _reset_done(jobs: Iterable[JobRecord], cycle: _Cycle) -> bool:
+    """Whether every product's reset Job succeeded, in the cycle's merged `jobs`."""
+    latest = _latest(jobs, Step.RESET)
     return all(p in latest and latest[p].state is JobState.SUCCEEDED for p in cycle.products)
 
 
@@ -877,12 +893,12 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
         return _scheduled(draft, cycle, observed, settings)
     if settings.preflight_business_days is not None:
         _preflight(draft, cycle, observed, settings.preflight_business_days, may_start=False)
-    if cycle.locked and (
-        _reset_done(draft.status, observed, cycle) or _reset_skipped(draft, observed, cycle)
-    ):
-        # Past the reset (or skipped for a legal hold): targets are being restored, so pausing (or
-        # "drift repair") must stop.
-        return _jobs_phases(draft, cycle, observed, settings)
+    if cycle.locked:
+        jobs = _merged_jobs(draft.status, observed, cycle.spec.school_year)
+        if _reset_done(jobs, cycle) or _reset_skipped(draft, jobs, cycle):
+            # Past the reset (or skipped for a legal hold): targets are being restored, so pausing
+            # (or "drift repair") must stop.
+            return _jobs_phases(draft, cycle, observed, settings)
     all_paused = _pause_targets(draft, cycle, observed)
     paused_now = [a for a in draft.actions if isinstance(a, PauseTarget)]
     if paused_now:
@@ -890,7 +906,7 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
             "Normal",
             EventReason.SYNC_PAUSED,
             f"Roster sync paused: {_describe_targets(paused_now)}. "
-            f"Archiving starts {_local(schedule.reset_at)}.",
+            f"Archiving starts {local(schedule.reset_at)}.",
         )
     paused = sum(t.state is SyncTargetState.PAUSED for t in draft.status.sync_targets)
     draft.condition(
@@ -906,7 +922,7 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
             Phase.PAUSED,
             all_paused,
             Reason.WAITING_FOR_RESET_DATE,
-            f"Roster sync paused; archiving starts {_local(schedule.reset_at)}",
+            f"Roster sync paused; archiving starts {local(schedule.reset_at)}",
         )
     if not cycle.locked:
         if not all_paused:
@@ -925,7 +941,7 @@ def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setti
         draft.event(
             "Normal",
             EventReason.PAUSE_RESCHEDULED,
-            f"Reset date moved; roster sync resumed until {_local(cycle.schedule.pause_at)}",
+            f"Reset date moved; roster sync resumed until {local(cycle.schedule.pause_at)}",
         )
         return _progressing(
             draft, Phase.SCHEDULED, Reason.RESUMING, "resuming roster sync: the pause moved later"
@@ -934,11 +950,11 @@ def _scheduled(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setti
         ConditionType.SYNC_PAUSED,
         "False",
         Reason.NOT_YET_PAUSED,
-        f"roster sync pauses {_local(cycle.schedule.pause_at)}",
+        f"roster sync pauses {local(cycle.schedule.pause_at)}",
     )
     message = (
-        f"Roster sync pauses {_local(cycle.schedule.pause_at)}; "
-        f"archive and reset {_local(cycle.schedule.reset_at)}"
+        f"Roster sync pauses {local(cycle.schedule.pause_at)}; "
+        f"archive and reset {local(cycle.schedule.reset_at)}"
     )
     if draft.rollover.status.phase is not Phase.SCHEDULED:
         draft.event("Normal", EventReason.SCHEDULED, message)
@@ -960,7 +976,12 @@ def _readiness(draft: _Draft, spec: DistrictRolloverSpec) -> None:
 
 def _wake_by(draft: _Draft, moment: dt.datetime) -> None:
     """Wake up at `moment` at the latest."""
-    draft.wake_at = moment if draft.wake_at is None else min(draft.wake_at, moment)
+    draft.wake_at = _earliest(draft.wake_at, moment)
+
+
+def _earliest(*times: dt.datetime | None) -> dt.datetime | None:
+    """The earliest of the times given, None when none is."""
+    return min((t for t in times if t is not None), default=None)
 
 
 # --- preflight ----------------------------------------------------------------------------------
@@ -981,7 +1002,7 @@ def _preflight(
             ConditionType.PREFLIGHT_PASSED,
             "Unknown",
             Reason.PREFLIGHT_SCHEDULED,
-            f"the preflight runs {_local(window.starts_at)}",
+            f"the preflight runs {local(window.starts_at)}",
         )
         return
     jobs = _merged_jobs(draft.status, observed, spec.school_year)
@@ -1046,11 +1067,7 @@ def _preflight_problems(jobs: Iterable[JobRecord], observed: Observed) -> list[s
 def _preview(jobs: Iterable[JobRecord], products: Iterable[str]) -> list[ProductPreview]:
     """Per product, the table counts of its latest successful preflight (results that do not read
     as counts are left out: the planner never guesses)."""
-    succeeded: dict[str, JobRecord] = {}
-    for job in jobs:
-        newest = job.product not in succeeded or job.attempt > succeeded[job.product].attempt
-        if job.step is Step.PREFLIGHT and job.state is JobState.SUCCEEDED and newest:
-            succeeded[job.product] = job
+    succeeded = _latest((j for j in jobs if j.state is JobState.SUCCEEDED), Step.PREFLIGHT)
     preview = []
     for product in products:
         found = succeeded.get(product)
@@ -1166,7 +1183,7 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Set
     )
 
     hold = cycle.spec.legal_hold
-    if _reset_skipped(draft, observed, cycle):
+    if _reset_skipped(draft, jobs, cycle):
         return _held(draft, cycle, observed, jobs, settings)
     # Only here, after every archive Job succeeded, may a reset Job be created (a failed one is not
     # retried under a legal hold: roster sync stays paused, so the reset may still run once released).
@@ -1236,13 +1253,12 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Set
     return _completed(draft)
 
 
-def _reset_skipped(draft: _Draft, observed: Observed, cycle: _Cycle) -> bool:
+def _reset_skipped(draft: _Draft, jobs: Iterable[JobRecord], cycle: _Cycle) -> bool:
     """Whether this cycle's reset is skipped for a legal hold: the skip is recorded (final even once the
     hold is released: roster sync may have brought in the new year's data since), or a hold is set and
-    no reset Job was created."""
+    no reset Job was created (in the cycle's merged `jobs`)."""
     if draft.status.reset_skipped_by is not None:
         return True
-    jobs = _merged_jobs(draft.status, observed, cycle.spec.school_year)
     return cycle.spec.legal_hold is not None and not any(j.step is Step.RESET for j in jobs)
 
 
@@ -1475,7 +1491,7 @@ def _with_retention(
     for entry in status.history:
         if _purge_pending(entry) and hold is None:
             entry, due = _purge(rollover, entry, observed, now, actions)
-            wake_at = min((t for t in (wake_at, due) if t is not None), default=None)
+            wake_at = _earliest(wake_at, due)
         history.append(entry)
     if not updates and history == status.history and not actions:
         return replace(decided, wake_at=wake_at)
@@ -1551,17 +1567,8 @@ def _observed_purge(entry: HistoryEntry, observed: Observed, now: dt.datetime) -
     newest = max(seen, key=lambda j: j.attempt, default=None)
     if newest is not None and (job is None or newest.attempt >= job.attempt):
         same = job is not None and job.name == newest.name
-        job = JobRecord(
-            name=newest.name,
-            step=Step.PURGE,
-            product="",
-            attempt=newest.attempt,
-            state=newest.state,
-            started_at=job.started_at if job and same else now,
-            completed_at=job.completed_at if job and same else None,
-            message=newest.message,
-            result=newest.result if newest.result is not None else (job.result if job and same else None),
-        )
+        # A purge covers the whole cycle: its record has no product, whatever the Job's label says.
+        job = _merge_record(replace(newest, product=""), job if same else None, now)
     if job is not None and job.state in (JobState.SUCCEEDED, JobState.FAILED) and job.completed_at is None:
         job = job.model_copy(update={"completed_at": now})
     return job

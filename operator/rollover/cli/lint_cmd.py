@@ -8,7 +8,6 @@ unreadable YAML.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -21,8 +20,7 @@ from rollover.cli.reporting import (
     plural,
 )
 from rollover.config import ConfigError, load_config
-from rollover.documents import CheckedDocument, Located, UsageError, check_documents, load_paths
-from rollover.validation import readiness_due_findings
+from rollover.documents import UsageError, check_documents, load_paths
 
 #: `rollover lint` warns about open readiness items from this many business days before the pause
 #: (the operator's preflight default: the district hears it from both at the same time).
@@ -69,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
     except (UsageError, ConfigError) as exc:
         return fail_usage("lint", exc)
     now = now_of(args)
-    checked = [
-        _with_readiness(item, now, args.readiness_days) for item in check_documents(documents, now, channels)
-    ]
+    checked = check_documents(documents, now, channels, readiness_days=args.readiness_days)
     for error in load_errors:
         print(load_error_diagnostic(error).render(args.format))
     for item in checked:
@@ -83,15 +79,3 @@ def run(args: argparse.Namespace) -> int:
         counts = f"{plural(errors + len(load_errors), 'error')}, {plural(warnings, 'warning')}"
         print(f"{plural(len(checked), 'document')}: {counts}", file=sys.stderr)
     return exit_status(checked, load_errors)
-
-
-def _with_readiness(item: CheckedDocument, now: dt.datetime, business_days: int) -> CheckedDocument:
-    """The document's findings plus the open readiness items, if the pause is near."""
-    if item.spec is None:
-        return item
-    due = [
-        Located(f, *item.document.position(f.field))
-        for f in readiness_due_findings(item.spec, now, business_days)
-    ]
-    findings = tuple(sorted((*item.findings, *due), key=lambda located: (located.line, located.col)))
-    return CheckedDocument(item.document, item.spec, findings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any, cast
 
 from lightkube.resources.batch_v1 import Job
@@ -110,17 +111,22 @@ def job_manifest(
 
 def secret_names(template: JobTemplate) -> list[str]:
     """The names of the Secrets a template's env, envFrom and volumes refer to, sorted."""
-    names = {
-        ref["name"]
-        for ref in (
-            *((e.get("valueFrom") or {}).get("secretKeyRef") for e in template.env),
-            *(e.get("secretRef") for e in template.env_from),
-        )
-        if ref and ref.get("name")
-    }
-    volumes = (v.get("secret") or {} for v in template.volumes)
-    names |= {ref["secretName"] for ref in volumes if ref.get("secretName")}
-    return sorted(names)
+    refs = _secret_refs(template.env, template.env_from, template.volumes)
+    return sorted({ref[key] for ref, key in refs if ref.get(key)})
+
+
+def _secret_refs(
+    env: list[dict[str, Any]], env_from: list[dict[str, Any]], volumes: list[dict[str, Any]]
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """Each Secret reference in env (secretKeyRef), envFrom (secretRef) and volumes (secret), with
+    the key that names its Secret."""
+    for ref, key in (
+        *(((e.get("valueFrom") or {}).get("secretKeyRef"), "name") for e in env),
+        *((e.get("secretRef"), "name") for e in env_from),
+        *((v.get("secret"), "secretName") for v in volumes),
+    ):
+        if ref:
+            yield ref, key
 
 
 def _tolerating_missing_secrets(template: JobTemplate) -> JobTemplate:
@@ -133,11 +139,6 @@ def _tolerating_missing_secrets(template: JobTemplate) -> JobTemplate:
         copy.deepcopy(template.env_from),
         copy.deepcopy(template.volumes),
     )
-    for ref in (
-        *((e.get("valueFrom") or {}).get("secretKeyRef") for e in env),
-        *(e.get("secretRef") for e in env_from),
-        *(v.get("secret") for v in volumes),
-    ):
-        if ref:
-            ref["optional"] = True
+    for ref, _ in _secret_refs(env, env_from, volumes):
+        ref["optional"] = True
     return template.model_copy(update={"env": env, "env_from": env_from, "volumes": volumes})

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -152,7 +151,7 @@ class Informer:
             namespace=scope or None,
             labels=cast(Any, self.labels),
             resource_version=self._versions[scope],
-            server_timeout=int(WATCH_TIMEOUT_S * (1 + random.random())),  # noqa: S311 - spread, not secrets
+            server_timeout=int(jittered(WATCH_TIMEOUT_S)),
         )
         async for kind, obj in stream:
             raw: dict[str, Any] = dict(cast(Any, obj))

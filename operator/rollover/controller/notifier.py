@@ -30,6 +30,7 @@ from rollover import logs, notice_text
 from rollover.api.models import NoticeRecord
 from rollover.config import ChannelConfig, ChannelFormat, NotificationsConfig
 from rollover.controller.clock import SystemClock
+from rollover.controller.retry import Backoff
 from rollover.notices import EMAIL_CHANNEL, WEBHOOK_PREFIX, Delivery
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,11 @@ class Notifier:
     _next: dict[Key, Delivery] = field(default_factory=dict)
     _tasks: dict[Key, asyncio.Task[None]] = field(default_factory=dict)
     _http: httpx2.AsyncClient | None = None
+    #: Seconds of the operator's clock before the next try: doubling, capped.
+    _backoff: Backoff = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._backoff = Backoff(first=self.config.retry_first_seconds, cap=self.config.retry_cap_seconds)
 
     def offer(self, key: Key, owed: Sequence[Delivery], recorded: Sequence[NoticeRecord]) -> None:
         """The notices owed to `key` as of a status just written with `recorded`: deliver the first,
@@ -108,7 +114,7 @@ class Notifier:
                     extra=logs.fields(*key),
                 )
                 self.changed(key)
-                await asyncio.sleep(self._backoff(failures) / self.clock.rate)
+                await asyncio.sleep(self._backoff.delay(failures) / self.clock.rate)
                 continue
             record = NoticeRecord(id=delivery.notice.id, channel=delivery.channel, sent_at=self.clock.now())
             log.info("notice %s delivered to %s", record.id, record.channel, extra=logs.fields(*key))
@@ -118,11 +124,6 @@ class Notifier:
                 del self._next[key]
             self.changed(key)
             return
-
-    def _backoff(self, failures: int) -> float:
-        """Seconds of the operator's clock before the next try: doubling, capped."""
-        first, cap = self.config.retry_first_seconds, self.config.retry_cap_seconds
-        return float(min(first * 2 ** (failures - 1), cap))
 
     async def _send(self, delivery: Delivery) -> None:
         if delivery.channel == EMAIL_CHANNEL:

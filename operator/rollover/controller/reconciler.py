@@ -67,10 +67,25 @@ class Reconciler:
     _failures: dict[Key, int] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     notifier: Notifier = field(init=False)
+    #: What of the (frozen) operator configuration shapes the planner's decisions.
+    _settings: Settings = field(init=False)
 
     def __post_init__(self) -> None:
         # A delivery's outcome is recorded (or its error reported) by the next reconcile of its rollover.
         self.notifier = Notifier(self.config.notifications, self.clock, self.enqueue)
+        self._settings = Settings(
+            drain_timeout=self.config.drain_timeout,
+            drain_poll=self.config.drain_poll,
+            notice_channels=frozenset(self.config.notifications.channels),
+            preflight_business_days=(
+                self.config.preflight.business_days_before if self.config.preflight.enabled else None
+            ),
+            readiness_blocks_archive=self.config.readiness.block_archive,
+            certify=self.config.certificates is not None,
+            retention_days=self.config.archives.retention_days,
+            min_retention_days=self.config.archives.min_retention_days,
+            max_retention_days=self.config.archives.max_retention_days,
+        )
 
     # --- queueing -----------------------------------------------------------------------------
 
@@ -190,19 +205,6 @@ class Reconciler:
             )
             status = DistrictRolloverStatus()
         generation = int(meta.get("generation", 0))
-        settings = Settings(
-            drain_timeout=self.config.drain_timeout,
-            drain_poll=self.config.drain_poll,
-            notice_channels=frozenset(self.config.notifications.channels),
-            preflight_business_days=(
-                self.config.preflight.business_days_before if self.config.preflight.enabled else None
-            ),
-            readiness_blocks_archive=self.config.readiness.block_archive,
-            certify=self.config.certificates is not None,
-            retention_days=self.config.archives.retention_days,
-            min_retention_days=self.config.archives.min_retention_days,
-            max_retention_days=self.config.archives.max_retention_days,
-        )
         said: dict[tuple[str, str], EmitEvent] = {}
         decided_status = status
         for _ in range(MAX_PASSES):
@@ -220,7 +222,7 @@ class Reconciler:
                 delivered=tuple(self.notifier.delivered.get(key, ())),
                 notice_error=self.notifier.errors.get(key),
             )
-            decided = plan(rollover, observed, self.clock.now(), settings)
+            decided = plan(rollover, observed, self.clock.now(), self._settings)
             decided_status = decided.status
             said |= {(e.reason, e.message): e for e in decided.actions if isinstance(e, EmitEvent)}
             body = await self._ensure_finalizer(body, decided)
