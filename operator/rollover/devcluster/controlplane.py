@@ -311,11 +311,16 @@ class ControlPlane:
             f"kube-apiserver not ready after {timeout:.0f}s ({last}):\n{self._log_tail('kube-apiserver')}"
         )
 
-    def _log_tail(self, name: str, lines: int = 30) -> str:
-        try:
-            return "\n".join((self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+    def _log_tail(self, name: str) -> str:
+        return log_tail(self.log_dir / f"{name}.log", 30)
+
+
+def log_tail(log: Path, lines: int) -> str:
+    """The last `lines` lines of a component's log, for the error that says why it did not start."""
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 def spawn(command: list[str], log_path: Path, cwd: Path) -> ManagedProcess:

@@ -31,6 +31,7 @@ from rollover.devcluster.controlplane import (
     ManagedProcess,
     StateFile,
     free_port,
+    log_tail,
     process_alive,
     spawn,
     terminate_process,
@@ -557,13 +558,8 @@ class Node:
             time.sleep(0.5)
         raise NodeUnavailable(f"not {what} after {timeout:.0f}s:\n{self._log_tail('kubelet')}")
 
-    def _log_tail(self, name: str, lines: int = 20) -> str:
-        try:
-            return "\n".join(
-                (self.layout.logs / f"{name}.log").read_text(errors="replace").splitlines()[-lines:]
-            )
-        except OSError:
-            return "(no log)"
+    def _log_tail(self, name: str) -> str:
+        return log_tail(self.layout.logs / f"{name}.log", 20)
 
     def _kubectl(self, *args: str) -> str | None:
         done = subprocess.run(
