@@ -562,7 +562,7 @@ def _locked_schedule(status: DistrictRolloverStatus) -> Schedule | None:
 
 def _frozen(draft: _Draft, findings: list[Finding]) -> Plan:
     """An invalid spec: report it, change nothing in the cluster, wait for an edit."""
-    errors = _errors(findings) or [Finding.error("spec", "SpecInvalid", "spec is invalid")]
+    errors = _errors(findings) or [Finding.error("spec", Reason.SPEC_INVALID, "spec is invalid")]
     message = "; ".join(f"{f.field}: {f.message}" for f in errors)
     draft.condition(ConditionType.SPEC_VALID, "False", errors[0].code, message)
     draft.condition(ConditionType.STALLED, "True", errors[0].code, message)
@@ -912,7 +912,7 @@ def _advance(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Setting
     draft.condition(
         ConditionType.SYNC_PAUSED,
         "True" if all_paused else "False",
-        "Paused" if all_paused else "Pausing",
+        Reason.PAUSED if all_paused else Reason.PAUSING,
         f"{paused} roster-sync target(s) paused",
     )
     if not cycle.locked and now < schedule.reset_at:
