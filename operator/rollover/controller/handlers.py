@@ -1,7 +1,8 @@
 """kopf wiring: kopf runs the operator (start-up, cleanup, signals, liveness); slim informers of our
 own watch DistrictRollovers and the objects they act on (CronJobs, Deployments, Jobs), the
 Namespaces' districts and the district claims. They feed the caches and wake the reconciler.
-Handlers only observe; every decision is the planner's, every write is cluster.apply's.
+Handlers only observe; every decision is the planner's, every write the `cluster` package's (but the
+Lease's: `leader.py`).
 
 kopf watches nothing itself: it keeps a memory record, a copy of the memo and a worker per object,
 and runs every event through its handler pipeline, which is most of what an idle rollover cost in
