@@ -9,16 +9,19 @@ the package on tests or benchmarks.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.unit
 
-PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "rollover"
-TESTS = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = REPO / "operator" / "rollover"
+TESTS = REPO / "tests"
+ARCHITECTURE = REPO / "docs" / "architecture.md"
 
-#: The layers, lowest first (docs/architecture.md draws the same picture).
+#: The layers, lowest first (docs/architecture.md draws the same picture; a test keeps it so).
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("api", frozenset({"__init__", "api", "catalog"})),
     (
@@ -71,20 +74,30 @@ def _rank(unit: str) -> tuple[int, str]:
     raise AssertionError(f"{unit} is in no layer of LAYERS: add it (and to docs/architecture.md)")
 
 
-def _is_module(name: str) -> bool:
-    return (PACKAGE / f"{name}.py").exists() or (PACKAGE / name).is_dir()
+def _root_of(path: Path) -> Path:
+    """The folder that `path`'s top-level package sits in (`operator/` for `rollover`)."""
+    return PACKAGE.parent if path.is_relative_to(PACKAGE.parent) else REPO
+
+
+def _is_module(dotted: str, root: Path) -> bool:
+    folder = root.joinpath(*dotted.split("."))
+    return folder.with_suffix(".py").exists() or folder.is_dir()
 
 
 def _imports(path: Path) -> set[str]:
+    """The modules `path` imports; `from x import y` counts as `x.y` where y is a module, and a relative
+    import as the absolute one it stands for."""
+    root = _root_of(path)
+    package = list(path.relative_to(root).parent.parts)
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "rollover":  # submodules, or names defined in rollover/__init__.py
-                found |= {
-                    f"rollover.{alias.name}" if _is_module(alias.name) else "rollover" for alias in node.names
-                }
-            else:
-                found.add(node.module)
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            found |= {
+                f"{module}.{alias.name}" if _is_module(f"{module}.{alias.name}", root) else module
+                for alias in node.names
+            }
         elif isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
     return found
@@ -96,6 +109,25 @@ def _module_units() -> dict[Path, str]:
         relative = path.relative_to(PACKAGE.parent).with_suffix("")
         out[path] = _unit_of(".".join(relative.parts))
     return out
+
+
+def _drawn_layers() -> list[tuple[str, set[str]]]:
+    """The layers as docs/architecture.md draws them (highest first there), lowest first: each row a
+    layer's name, two spaces, its modules; a row with no name goes on with the layer above it; words in
+    parentheses describe."""
+    drawing = ARCHITECTURE.read_text(encoding="utf-8").split("## Layers", 1)[1].split("```")[1]
+    rows: list[tuple[str, set[str]]] = []
+    for line in drawing.strip("\n").splitlines():
+        name, _, modules = line.partition("  ")
+        if name:
+            rows.append((name, set()))
+        named = re.sub(r"\(.*?\)", "", modules).split()
+        rows[-1][1].update(m.removesuffix("/").removesuffix(".py") for m in named)
+    return rows[::-1]
+
+
+def test_the_architecture_drawing_names_the_modules_of_each_layer() -> None:
+    assert _drawn_layers() == [(layer, set(units)) for layer, units in LAYERS]
 
 
 def test_every_module_is_in_a_layer() -> None:
