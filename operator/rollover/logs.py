@@ -2,7 +2,6 @@
 
 Every JSON line has `time`, `level`, `logger` and `message`, plus `rollover` (namespace/name),
 `district`, `step` and `product` when the record carries them: pass `extra=fields(...)` to a log call.
-kopf's per-object records (its `k8s_ref`) get `rollover` too when the object is a DistrictRollover.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ import json
 import logging
 import sys
 from typing import Any, Literal
-
-from rollover import KIND
 
 LogFormat = Literal["json", "text"]
 FORMATS: tuple[LogFormat, ...] = ("json", "text")
@@ -45,9 +42,6 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        ref = getattr(record, "k8s_ref", None)
-        if isinstance(ref, dict) and ref.get("kind") == KIND and ref.get("name"):
-            line["rollover"] = f"{ref.get('namespace')}/{ref['name']}"
         for key in CONTEXT_FIELDS:
             value = getattr(record, key, None)
             if value:
@@ -71,6 +65,3 @@ def setup(log_format: LogFormat, *, verbose: bool = False) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     # One line per HTTP request, without a rollover to tie it to: only when asked for.
     logging.getLogger("httpx2").setLevel(logging.DEBUG if verbose else logging.WARNING)
-    # kopf's per-object INFO line is "Handler 'rollover_event' succeeded." for every watch event
-    # (15,000 at a cold start): it says nothing our own lines do not, and cost CPU in the herd.
-    logging.getLogger("kopf.objects").setLevel(logging.DEBUG if verbose else logging.WARNING)
