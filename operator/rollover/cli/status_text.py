@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
+from rollover import notice_text
 from rollover.api.models import (
     CertificateLink,
     Condition,
@@ -68,7 +69,7 @@ class View:
         if moment is None:
             return "-"
         shown = moment.astimezone(self.zone) if self.zone else moment
-        text = shown.strftime("%a %Y-%m-%d %H:%M %Z").strip()
+        text = notice_text.local(shown).strip()  # a time without a zone has no %Z
         if now is not None and moment > now:
             text += f" (in {_duration(moment - now)})"
         return text
