@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 
 from rollover.api.models import CalendarSpec, DistrictRolloverSpec
+from rollover.reasons import RuleCode
 
 SATURDAY = 5  # date.weekday(): Monday is 0
 
@@ -23,7 +24,7 @@ SATURDAY = 5  # date.weekday(): Monday is 0
 class CalendarError(ValueError):
     """A spec names a calendar or time zone we cannot build; `field` is relative to the spec."""
 
-    def __init__(self, field: str, code: str, message: str) -> None:
+    def __init__(self, field: str, code: RuleCode, message: str) -> None:
         super().__init__(message)
         self.field = field
         self.code = code
@@ -51,7 +52,7 @@ def time_zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise CalendarError(
-            "timeZone", "TimeZoneUnknown", f"{name!r} is not an IANA time zone, e.g. America/Chicago"
+            "timeZone", RuleCode.TIME_ZONE_UNKNOWN, f"{name!r} is not an IANA time zone, e.g. America/Chicago"
         ) from None
 
 
@@ -71,7 +72,7 @@ class BusinessCalendar:
         if spec.country not in supported:
             raise CalendarError(
                 "calendar.country",
-                "CountryUnknown",
+                RuleCode.COUNTRY_UNKNOWN,
                 f"{spec.country!r} is not a country code of the holidays package, e.g. US, CA, AU",
             )
         subdivisions = supported[spec.country]
@@ -79,7 +80,7 @@ class BusinessCalendar:
             known = ", ".join(subdivisions) or "none"
             raise CalendarError(
                 "calendar.subdivision",
-                "SubdivisionUnknown",
+                RuleCode.SUBDIVISION_UNKNOWN,
                 f"{spec.subdivision!r} is not a subdivision of {spec.country} in the holidays package; "
                 f"known: {known}",
             )

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rollover.reasons import Reason, RuleCode
+
 Severity = Literal["error", "warning"]
 PathSegment = str | int
 
@@ -28,15 +30,15 @@ class Finding:
     severity: Severity
     field: str  # dotted path, e.g. spec.resetDate, spec.products[2], metadata.labels["a.b/c"]
     message: str  # what is wrong and what is allowed, e.g. "2027-07-17 is a Saturday; choose a business day"
-    code: str  # CamelCase, usable as a condition reason, e.g. ResetDateOnHoliday
+    code: RuleCode | Reason  # the condition reason it makes, e.g. ResetDateOnHoliday
 
     @classmethod
-    def error(cls, field: str, code: str, message: str) -> Finding:
+    def error(cls, field: str, code: RuleCode | Reason, message: str) -> Finding:
         """An error at `field`."""
         return cls("error", field, message, code)
 
     @classmethod
-    def warning(cls, field: str, code: str, message: str) -> Finding:
+    def warning(cls, field: str, code: RuleCode | Reason, message: str) -> Finding:
         """A warning at `field`."""
         return cls("warning", field, message, code)
 

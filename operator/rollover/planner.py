@@ -61,7 +61,7 @@ from rollover.notice_text import local
 from rollover.notices import Delivery, deliveries, due_notices, kept_records, next_notice_at, unknown_channels
 from rollover.observed import Observed, ObservedJob, ObservedTarget, OriginalState
 from rollover.readiness import open_items
-from rollover.reasons import EventReason, Reason
+from rollover.reasons import EventReason, Reason, RuleCode
 from rollover.validation import name_findings, validate_document, validate_spec
 
 JOB_NAME_MAX = 63
@@ -237,9 +237,9 @@ class _Draft:
     wake_at: dt.datetime | None = None
 
     def condition(
-        self, type_: ConditionType, status: ConditionStatus, reason: Reason | str, message: str = ""
+        self, type_: ConditionType, status: ConditionStatus, reason: Reason | RuleCode, message: str = ""
     ) -> None:
-        """Set a condition; `reason` is a `Reason`, or a validation rule's code for SpecValid."""
+        """Set a condition; `reason` is a `Reason`, or a broken rule's code for SpecValid=False."""
         self.conditions.append((type_, status, reason, message))
 
     def event(self, type_: Literal["Normal", "Warning"], reason: EventReason, message: str) -> None:
@@ -1110,7 +1110,7 @@ def _progressing(draft: _Draft, phase: Phase, reason: Reason, message: str) -> P
     return draft.finish(phase)
 
 
-def _mark_stalled(draft: _Draft, reason: Reason | str, message: str) -> None:
+def _mark_stalled(draft: _Draft, reason: Reason, message: str) -> None:
     draft.condition(ConditionType.READY, "False", reason, message)
     draft.condition(ConditionType.RECONCILING, "False", reason, "")
     draft.condition(ConditionType.STALLED, "True", reason, message)

@@ -27,6 +27,7 @@ from rollover.api.models import (
 )
 from rollover.catalog import load_catalog
 from rollover.findings import LABEL_CHARACTERS, Finding, PathSegment, format_path, show_value, type_name
+from rollover.reasons import RuleCode
 
 _PATTERN_MEANINGS = {
     DISTRICT_ID_PATTERN: "1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -57,40 +58,48 @@ def _finding_of(error: ErrorDetails, loc: Sequence[PathSegment]) -> Finding:
     field = format_path(["spec", *loc])
     kind, value, ctx = error["type"], error["input"], error.get("ctx", {})
     if kind == "missing":
-        return Finding.error(field, "FieldRequired", "is required")
+        return Finding.error(field, RuleCode.FIELD_REQUIRED, "is required")
     if kind == "extra_forbidden":
-        return Finding.error(field, "FieldUnknown", _unknown_field_text(loc))
+        return Finding.error(field, RuleCode.FIELD_UNKNOWN, _unknown_field_text(loc))
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern"))
         if pattern == PRODUCT_PATTERN:
             meaning = f"a product of the catalog: {', '.join(load_catalog().products)}"
         else:
             meaning = _PATTERN_MEANINGS.get(pattern, f"text matching {pattern}")
-        return Finding.error(field, "FieldInvalid", f"{show_value(value)} is invalid; expected {meaning}")
+        return Finding.error(
+            field, RuleCode.FIELD_INVALID, f"{show_value(value)} is invalid; expected {meaning}"
+        )
     if kind.startswith("date_"):
-        return Finding.error(field, "FieldInvalid", f"{show_value(value)} is not a date; expected YYYY-MM-DD")
+        return Finding.error(
+            field, RuleCode.FIELD_INVALID, f"{show_value(value)} is not a date; expected YYYY-MM-DD"
+        )
     if kind in ("greater_than_equal", "less_than_equal"):
         bound = "minimum" if kind == "greater_than_equal" else "maximum"
         return Finding.error(
-            field, "FieldInvalid", f"{show_value(value)} is out of range; the {bound} is {_limit(ctx)}"
+            field,
+            RuleCode.FIELD_INVALID,
+            f"{show_value(value)} is out of range; the {bound} is {_limit(ctx)}",
         )
     if kind == "bool_type":
         return Finding.error(
-            field, "FieldInvalid", f"{show_value(value)} is not a boolean; expected true or false"
+            field, RuleCode.FIELD_INVALID, f"{show_value(value)} is not a boolean; expected true or false"
         )
     if kind == "int_type":
         return Finding.error(
-            field, "FieldInvalid", f"{show_value(value)} is not an integer; expected a whole number, unquoted"
+            field,
+            RuleCode.FIELD_INVALID,
+            f"{show_value(value)} is not an integer; expected a whole number, unquoted",
         )
     if kind == "string_type" and isinstance(value, int | float):
         return Finding.error(
-            field, "FieldInvalid", f"{show_value(value)} is a number; expected a string, quote it"
+            field, RuleCode.FIELD_INVALID, f"{show_value(value)} is a number; expected a string, quote it"
         )
     if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return Finding.error(field, "FieldInvalid", f"expected a mapping, got {type_name(value)}")
+        return Finding.error(field, RuleCode.FIELD_INVALID, f"expected a mapping, got {type_name(value)}")
     if kind == "list_type":
-        return Finding.error(field, "FieldInvalid", f"expected a list, got {type_name(value)}")
-    return Finding.error(field, "FieldInvalid", f"{show_value(value)}: {error['msg']}")
+        return Finding.error(field, RuleCode.FIELD_INVALID, f"expected a list, got {type_name(value)}")
+    return Finding.error(field, RuleCode.FIELD_INVALID, f"{show_value(value)}: {error['msg']}")
 
 
 def _unknown_field_text(loc: Sequence[PathSegment]) -> str:

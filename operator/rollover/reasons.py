@@ -1,8 +1,8 @@
 """Every reason the operator writes: condition reasons and Event reasons, as types.
 
 The planner is the only code that picks them; the kubectl plugin explains each (a test compares the
-sets), and the runbook documents them. Validation rules have reasons of their own (their `Finding`
-codes, such as `ResetDateOnHoliday`), which a SpecValid=False condition carries as they are.
+sets), and the runbook documents them. Validation rules have reasons of their own (`RuleCode`, the
+codes of their `Finding`s, such as `ResetDateOnHoliday`), which a SpecValid=False condition carries.
 """
 
 from __future__ import annotations
@@ -112,3 +112,45 @@ class EventReason(StrEnum):
     def phase_change(cls, phase: Phase) -> EventReason:
         """The bare event for entering `phase`."""
         return cls(f"Phase{phase.value}")
+
+
+class RuleCode(StrEnum):
+    """The code of a broken validation rule (a `Finding`'s): the reason of SpecValid=False, and the
+    title of `rollover lint`'s annotations."""
+
+    # The document: kind, apiVersion and metadata.
+    KIND_UNEXPECTED = "KindUnexpected"
+    API_VERSION_UNSUPPORTED = "ApiVersionUnsupported"
+    METADATA_MISSING = "MetadataMissing"
+    NAME_MISSING = "NameMissing"
+    NAME_INVALID = "NameInvalid"
+    NAMESPACE_INVALID = "NamespaceInvalid"
+    # A field as the models read it (pydantic_findings.py).
+    FIELD_REQUIRED = "FieldRequired"
+    FIELD_UNKNOWN = "FieldUnknown"
+    FIELD_INVALID = "FieldInvalid"
+    # The spec's rules.
+    SCHOOL_YEAR_INVALID = "SchoolYearInvalid"
+    PRODUCT_DUPLICATE = "ProductDuplicate"
+    PRODUCT_UNKNOWN = "ProductUnknown"
+    SELECTOR_MATCHES_BY_ABSENCE = "SelectorMatchesByAbsence"
+    READINESS_ITEM_UNKNOWN = "ReadinessItemUnknown"
+    READINESS_ITEM_ACKNOWLEDGED_TWICE = "ReadinessItemAcknowledgedTwice"
+    READINESS_DUE = "ReadinessDue"
+    # The dates and the calendar.
+    RESET_DATE_ON_WEEKEND = "ResetDateOnWeekend"
+    RESET_DATE_ON_HOLIDAY = "ResetDateOnHoliday"
+    RESET_DATE_ON_CLOSURE = "ResetDateOnClosure"
+    RESET_DATE_OUTSIDE_WINDOW = "ResetDateOutsideWindow"
+    RESET_DATE_WRONG_YEAR = "ResetDateWrongYear"
+    RESET_DATE_NOT_IN_FUTURE = "ResetDateNotInFuture"
+    RESET_DATE_NOT_AFTER_SCHOOL_YEAR_END = "ResetDateNotAfterSchoolYearEnd"
+    RESET_DATE_NOT_AFTER_SUMMER_SCHOOL_END = "ResetDateNotAfterSummerSchoolEnd"
+    PAUSE_BEFORE_SUMMER_SCHOOL_END = "PauseBeforeSummerSchoolEnd"
+    PAUSE_ALREADY_STARTED = "PauseAlreadyStarted"
+    TIME_ZONE_UNKNOWN = "TimeZoneUnknown"
+    COUNTRY_UNKNOWN = "CountryUnknown"
+    SUBDIVISION_UNKNOWN = "SubdivisionUnknown"
+    # Across documents (rollover lint).
+    DISTRICT_ID_DUPLICATE = "DistrictIdDuplicate"
+    DISTRICT_DATES_DIVERGE = "DistrictDatesDiverge"

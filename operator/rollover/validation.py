@@ -29,6 +29,7 @@ from rollover.catalog import load_catalog
 from rollover.findings import LABEL_CHARACTERS, Finding, format_path, show_value, type_name
 from rollover.pydantic_findings import finding_from_pydantic
 from rollover.readiness import business_days_until, open_items, required_items
+from rollover.reasons import RuleCode
 
 API_VERSION = f"{GROUP}/{VERSION}"
 WINDOW_START = (6, 1)  # June 1
@@ -81,7 +82,7 @@ def _school_year_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
     if second != first + 1:
         yield Finding.error(
             "spec.schoolYear",
-            "SchoolYearInvalid",
+            RuleCode.SCHOOL_YEAR_INVALID,
             f"{spec.school_year} is not two consecutive years; expected e.g. {first}-{first + 1}",
         )
 
@@ -94,12 +95,12 @@ def _readiness_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
             known = ", ".join(required_items(spec)) or "none"
             yield Finding.warning(
                 field,
-                "ReadinessItemUnknown",
+                RuleCode.READINESS_ITEM_UNKNOWN,
                 f"{ack.item!r} is not a readiness item of this district; items: {known}",
             )
         elif ack.item in seen:
             yield Finding.warning(
-                field, "ReadinessItemAcknowledgedTwice", f"{ack.item!r} is acknowledged twice"
+                field, RuleCode.READINESS_ITEM_ACKNOWLEDGED_TWICE, f"{ack.item!r} is acknowledged twice"
             )
         seen.add(ack.item)
 
@@ -120,7 +121,7 @@ def readiness_due_findings(spec: DistrictRolloverSpec, now: dt.datetime, busines
     return [
         Finding.warning(
             "spec.readiness",
-            "ReadinessDue",
+            RuleCode.READINESS_DUE,
             f"{when} on {schedule.pause_date}, readiness item(s) not acknowledged: {', '.join(items)}; "
             "add {item, by, at} entries to spec.readiness.acknowledged once the district has finished them",
         )
@@ -138,7 +139,7 @@ def _selector_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
     if not selector.match_labels and not selector.match_expressions:
         yield Finding.error(
             "spec.syncSelector",
-            "FieldInvalid",
+            RuleCode.FIELD_INVALID,
             "selects nothing: give matchLabels or matchExpressions; an empty selector pauses no roster "
             "sync, so archive and reset would run while it keeps syncing",
         )
@@ -149,23 +150,25 @@ def _selector_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
         # without some label, a co-located database included.
         yield Finding.error(
             "spec.syncSelector",
-            "SelectorMatchesByAbsence",
+            RuleCode.SELECTOR_MATCHES_BY_ABSENCE,
             "selects by absence only (NotIn/DoesNotExist), which matches every CronJob and Deployment "
             "of the namespace lacking a label; give a matchLabels entry or an In/Exists expression",
         )
     for key in selector.match_labels:
         if problem := label_key_problem(key):
             field = format_path(["spec", "syncSelector", "matchLabels", key])
-            yield Finding.error(field, "FieldInvalid", f"key {show_value(key)} {problem}")
+            yield Finding.error(field, RuleCode.FIELD_INVALID, f"key {show_value(key)} {problem}")
     for i, requirement in enumerate(selector.match_expressions):
         field = f"spec.syncSelector.matchExpressions[{i}]"
         if problem := label_key_problem(requirement.key):
-            yield Finding.error(f"{field}.key", "FieldInvalid", f"{show_value(requirement.key)} {problem}")
+            yield Finding.error(
+                f"{field}.key", RuleCode.FIELD_INVALID, f"{show_value(requirement.key)} {problem}"
+            )
         operator = requirement.operator
         if operator in (SelectorOperator.IN, SelectorOperator.NOT_IN) and not requirement.values:
             yield Finding.error(
                 f"{field}.values",
-                "FieldInvalid",
+                RuleCode.FIELD_INVALID,
                 f"operator {operator.value} needs at least one value; use Exists to select any value",
             )
         elif operator in (SelectorOperator.EXISTS, SelectorOperator.DOES_NOT_EXIST) and requirement.values:
@@ -174,7 +177,7 @@ def _selector_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
             )
             yield Finding.error(
                 f"{field}.values",
-                "FieldInvalid",
+                RuleCode.FIELD_INVALID,
                 f"operator {operator.value} takes no values; remove them, or use {comparing.value} "
                 "to compare values",
             )
@@ -223,12 +226,12 @@ def _product_findings(spec: DistrictRolloverSpec) -> Iterator[Finding]:
         field = f"spec.products[{i}]"
         if product in seen:
             yield Finding.error(
-                field, "ProductDuplicate", f"{product!r} is listed twice; list each product once"
+                field, RuleCode.PRODUCT_DUPLICATE, f"{product!r} is listed twice; list each product once"
             )
         elif product not in known:
             yield Finding.error(
                 field,
-                "ProductUnknown",
+                RuleCode.PRODUCT_UNKNOWN,
                 f"{product!r} is not in the product catalog; known: {', '.join(known)}",
             )
         seen.add(product)
@@ -240,25 +243,27 @@ def _reset_date_findings(
     field, day = "spec.resetDate", spec.reset_date
     if day.weekday() >= SATURDAY:
         yield Finding.error(
-            field, "ResetDateOnWeekend", f"{day} is a {day:%A}; choose a business day (Monday-Friday)"
+            field,
+            RuleCode.RESET_DATE_ON_WEEKEND,
+            f"{day} is a {day:%A}; choose a business day (Monday-Friday)",
         )
     elif calendar is not None and (holiday := calendar.holiday_name(day)):
         yield Finding.error(
             field,
-            "ResetDateOnHoliday",
+            RuleCode.RESET_DATE_ON_HOLIDAY,
             f"{day} is a holiday in {calendar.label} ({holiday}); choose a business day",
         )
     elif calendar is not None and calendar.is_closure(day):
         yield Finding.error(
             field,
-            "ResetDateOnClosure",
+            RuleCode.RESET_DATE_ON_CLOSURE,
             f"{day} is a district closure day (spec.calendar.closures); choose a business day",
         )
     if spec.exception is None:
         if not dt.date(day.year, *WINDOW_START) <= day <= dt.date(day.year, *WINDOW_END):
             yield Finding.error(
                 field,
-                "ResetDateOutsideWindow",
+                RuleCode.RESET_DATE_OUTSIDE_WINDOW,
                 f"{day} is outside the reset window June 1 - October 1; choose a date in the window "
                 "or add spec.exception (approvedBy, reason) approved by the district's CSM",
             )
@@ -267,20 +272,30 @@ def _reset_date_findings(
         if _school_year_valid(spec) and day.year != closing_year:
             yield Finding.error(
                 field,
-                "ResetDateWrongYear",
+                RuleCode.RESET_DATE_WRONG_YEAR,
                 f"{day} is not in {closing_year}, the second year of schoolYear {spec.school_year}; "
                 "the reset closes that school year (a CSM exception in spec.exception allows otherwise)",
             )
     if today is not None and day <= today:
         yield Finding.error(
             field,
-            "ResetDateNotInFuture",
+            RuleCode.RESET_DATE_NOT_IN_FUTURE,
             f"{day} is not in the future (today is {today} in {spec.time_zone}); "
             f"the earliest allowed date is {today + dt.timedelta(days=1)}",
         )
     for end_field, end, code, what in (
-        ("schoolYearEnd", spec.school_year_end, "ResetDateNotAfterSchoolYearEnd", "the school year ends"),
-        ("summerSchoolEnd", spec.summer_school_end, "ResetDateNotAfterSummerSchoolEnd", "summer school ends"),
+        (
+            "schoolYearEnd",
+            spec.school_year_end,
+            RuleCode.RESET_DATE_NOT_AFTER_SCHOOL_YEAR_END,
+            "the school year ends",
+        ),
+        (
+            "summerSchoolEnd",
+            spec.summer_school_end,
+            RuleCode.RESET_DATE_NOT_AFTER_SUMMER_SCHOOL_END,
+            "summer school ends",
+        ),
     ):
         if end is not None and day <= end:
             yield Finding.error(
@@ -295,7 +310,7 @@ def _schedule_findings(
     if summer_end is not None and schedule.pause_date <= summer_end < spec.reset_date:
         yield Finding.warning(
             "spec.summerSchoolEnd",
-            "PauseBeforeSummerSchoolEnd",
+            RuleCode.PAUSE_BEFORE_SUMMER_SCHOOL_END,
             f"summer school ends {summer_end}, on or after the pause on {schedule.pause_date}; the "
             "summer-school roster must be imported before the pause: move resetDate later or lower "
             "pause.businessDaysBefore",
@@ -303,7 +318,7 @@ def _schedule_findings(
     if now is not None and schedule.pause_at <= now < schedule.reset_at:
         yield Finding.warning(
             "spec.resetDate",
-            "PauseAlreadyStarted",
+            RuleCode.PAUSE_ALREADY_STARTED,
             f"the pause started at {schedule.pause_at.isoformat()}; roster sync pauses as soon as this "
             "is applied",
         )
@@ -323,10 +338,12 @@ def check_document(raw: Mapping[str, Any], now: dt.datetime, *, date_chosen: boo
     kind = raw.get("kind")
     if kind != KIND:
         problem = "is required" if kind is None else f"{show_value(kind)} is not {KIND}"
-        return DocumentReport(None, (Finding.error("kind", "KindUnexpected", f"{problem}; expected {KIND}"),))
+        return DocumentReport(
+            None, (Finding.error("kind", RuleCode.KIND_UNEXPECTED, f"{problem}; expected {KIND}"),)
+        )
     findings = list(_header_findings(raw))
     if raw.get("spec") is None:
-        findings.append(Finding.error("spec", "FieldRequired", "is required"))
+        findings.append(Finding.error("spec", RuleCode.FIELD_REQUIRED, "is required"))
         return DocumentReport(None, tuple(findings))
     try:
         spec = DistrictRolloverSpec.model_validate(raw.get("spec"))
@@ -341,16 +358,16 @@ def _header_findings(raw: Mapping[str, Any]) -> Iterator[Finding]:
     if raw.get("apiVersion") != API_VERSION:
         yield Finding.error(
             "apiVersion",
-            "ApiVersionUnsupported",
+            RuleCode.API_VERSION_UNSUPPORTED,
             f"{show_value(raw.get('apiVersion'))} is not supported; use {API_VERSION}",
         )
     metadata = raw.get("metadata")
     if not isinstance(metadata, Mapping):
-        yield Finding.error("metadata", "MetadataMissing", "is required, with at least a name")
+        yield Finding.error("metadata", RuleCode.METADATA_MISSING, "is required, with at least a name")
         return
     name, namespace = metadata.get("name"), metadata.get("namespace")
     if name is None:
-        yield Finding.error("metadata.name", "NameMissing", "is required")
+        yield Finding.error("metadata.name", RuleCode.NAME_MISSING, "is required")
     else:
         yield from name_findings(name)
     if namespace is not None and not (
@@ -358,7 +375,7 @@ def _header_findings(raw: Mapping[str, Any]) -> Iterator[Finding]:
     ):
         yield Finding.error(
             "metadata.namespace",
-            "NamespaceInvalid",
+            RuleCode.NAMESPACE_INVALID,
             f"{show_value(namespace)} is not a valid namespace; use lowercase letters, digits and '-', "
             "at most 63 characters",
         )
@@ -370,14 +387,14 @@ def name_findings(name: object) -> Iterator[Finding]:
     if not (isinstance(name, str) and len(name) <= NAME_MAX and re.fullmatch(NAME_PATTERN, name)):
         yield Finding.error(
             "metadata.name",
-            "NameInvalid",
+            RuleCode.NAME_INVALID,
             f"{show_value(name)} is not a valid name; use lowercase letters, digits, '-' and '.', "
             f"at most {ROLLOVER_NAME_MAX} characters",
         )
     elif len(name) > ROLLOVER_NAME_MAX:
         yield Finding.error(
             "metadata.name",
-            "NameInvalid",
+            RuleCode.NAME_INVALID,
             f"at most {ROLLOVER_NAME_MAX} characters, it labels the rollover's Jobs ({GROUP}/rollover); "
             f"this name has {len(name)}: choose a shorter one",
         )
@@ -389,7 +406,9 @@ def _label_findings(labels: object) -> Iterator[Finding]:
         return
     if not isinstance(labels, Mapping):
         yield Finding.error(
-            "metadata.labels", "FieldInvalid", f"expected a mapping of labels, got {type_name(labels)}"
+            "metadata.labels",
+            RuleCode.FIELD_INVALID,
+            f"expected a mapping of labels, got {type_name(labels)}",
         )
         return
     for key, value in labels.items():
@@ -397,9 +416,9 @@ def _label_findings(labels: object) -> Iterator[Finding]:
         short = isinstance(key, str) and len(key) <= LABEL_KEY_MAX
         field = format_path(["metadata", "labels", key]) if short else "metadata.labels"
         if problem := label_key_problem(key):
-            yield Finding.error(field, "FieldInvalid", f"key {show_value(key)} {problem}")
+            yield Finding.error(field, RuleCode.FIELD_INVALID, f"key {show_value(key)} {problem}")
         if problem := label_value_problem(value):
-            yield Finding.error(field, "FieldInvalid", f"{show_value(value)} {problem}")
+            yield Finding.error(field, RuleCode.FIELD_INVALID, f"{show_value(value)} {problem}")
 
 
 def _kind_of(value: Any) -> str:
@@ -429,7 +448,7 @@ def cross_document_findings(specs: Sequence[tuple[str, DistrictRolloverSpec]]) -
         first = first_exact.setdefault(district, i)
         if first != i:
             text = f"{district!r} is also used by {specs[first][0]}; one DistrictRollover per district"
-            findings.append((i, Finding.error("spec.districtId", "DistrictIdDuplicate", text)))
+            findings.append((i, Finding.error("spec.districtId", RuleCode.DISTRICT_ID_DUPLICATE, text)))
         first = first_folded.setdefault(district.casefold(), i)
         label, other = specs[first]
         if first != i and _dates(other) != _dates(spec):
@@ -438,7 +457,7 @@ def cross_document_findings(specs: Sequence[tuple[str, DistrictRolloverSpec]]) -
                 f"({', '.join(spec.products)}) here, {_describe_dates(other)} ({', '.join(other.products)}) "
                 f"in {label}; a district has one reset date, so put all its products in one DistrictRollover"
             )
-            findings.append((i, Finding.warning("spec.resetDate", "DistrictDatesDiverge", text)))
+            findings.append((i, Finding.warning("spec.resetDate", RuleCode.DISTRICT_DATES_DIVERGE, text)))
     return findings
 
 

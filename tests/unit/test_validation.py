@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from rollover.api.models import CONDITION_REASON_PATTERN, DistrictRolloverSpec
 from rollover.findings import Finding, format_path, parse_path
+from rollover.reasons import RuleCode
 from rollover.validation import check_document, cross_document_findings, validate_document, validate_spec
 
 pytestmark = pytest.mark.unit
@@ -638,6 +639,10 @@ def test_every_code_is_a_valid_condition_reason(changes: dict[str, Any]) -> None
 
     for finding in validate_document(raw, NOW):
         assert re.match(CONDITION_REASON_PATTERN, finding.code), finding
+
+
+def test_every_rule_code_is_a_valid_condition_reason() -> None:
+    assert [code for code in RuleCode if not re.match(CONDITION_REASON_PATTERN, code)] == []
 
 
 def test_rule_codes_are_valid_condition_reasons() -> None:

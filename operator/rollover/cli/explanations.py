@@ -100,7 +100,7 @@ REASONS: dict[Reason, str] = {
     "deleted, and roster sync resumed. This cycle is never reset later (the new year's data is in the "
     "tables by then).",
 }
-#: Reasons of SpecValid=False other than the above are validation rules (ResetDateOnHoliday, ...).
+#: Reasons of SpecValid=False other than the above are validation rules (`RuleCode`: ResetDateOnHoliday, ...).
 SPEC_RULE = "The spec breaks this rule, so nothing changes in the cluster. Fix the YAML in git."
 
 
