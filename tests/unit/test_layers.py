@@ -3,7 +3,8 @@
 Each top-level module or package of `rollover` has a rank; a module may import from lower ranks, and
 from its own rank only among the plain domain modules. So the API client never depends on the
 controller, the planner never on the cluster, `rollover-job` never on the operator, and nothing in
-the package on tests or benchmarks.
+the package on tests or benchmarks. Inside `controller/` and `cli/` their modules are ranked the same
+way, and no module imports another's private names.
 """
 
 from __future__ import annotations
@@ -58,6 +59,36 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
 )
 #: Modules of one layer that may import each other (the plain domain modules build on one another).
 PEERS_MAY_IMPORT = frozenset({"api", "domain"})
+#: Inside these packages the same rule holds among their modules, lowest first: what is retried and
+#: how long to wait sits below every controller module that retries; a command never imports another
+#: command, only what the commands share.
+INNER_LAYERS: dict[str, tuple[frozenset[str], ...]] = {
+    "controller": (
+        frozenset({"__init__", "clock", "metrics", "retry"}),
+        frozenset({"cache", "informer", "leader", "notifier"}),
+        frozenset({"reconciler"}),
+        frozenset({"handlers"}),
+    ),
+    "cli": (
+        frozenset({"__init__", "arguments", "explanations", "kubectl", "reporting", "tables"}),
+        frozenset({"status_text"}),
+        frozenset(
+            {
+                "dev_cluster_cmd",
+                "kubectl_plugin",
+                "lint_cmd",
+                "new_cmd",
+                "operator_cmd",
+                "plan_cmd",
+                "roll_forward_cmd",
+                "schema_cmd",
+                "set_date_cmd",
+                "verify_certificate_cmd",
+            }
+        ),
+        frozenset({"main"}),
+    ),
+}
 
 
 def _unit_of(module: str) -> str:
@@ -149,6 +180,36 @@ def test_imports_run_only_downhill() -> None:
             if target_rank > rank or (target_rank == rank and layer not in PEERS_MAY_IMPORT):
                 uphill.append(f"{path.relative_to(PACKAGE.parent)} imports {module}")
     assert uphill == []
+
+
+@pytest.mark.parametrize("package", sorted(INNER_LAYERS))
+def test_inside_a_package_imports_run_only_downhill(package: str) -> None:
+    rank = {name: r for r, names in enumerate(INNER_LAYERS[package]) for name in names}
+    modules = sorted((PACKAGE / package).glob("*.py"))
+    assert {path.stem for path in modules} == set(rank), f"add each module of {package}/ to INNER_LAYERS"
+    uphill = [
+        f"{package}/{path.name} imports {module}"
+        for path in modules
+        for module in _imports(path)
+        if module.startswith(f"rollover.{package}.")
+        and (target := module.split(".")[2]) != path.stem
+        and rank[target] >= rank[path.stem]
+    ]
+    assert uphill == []
+
+
+def test_the_package_imports_no_private_names_of_other_modules() -> None:
+    # A helper two modules need is public, in a module both may import (cli/tables.py, not plan_cmd's
+    # _columns).
+    offenders = [
+        f"{path.relative_to(PACKAGE.parent)} imports {node.module}.{alias.name}"
+        for path in _module_units()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert offenders == []
 
 
 def test_the_package_imports_no_tests_or_benchmarks() -> None:
