@@ -199,8 +199,8 @@ def test_inside_a_package_imports_run_only_downhill(package: str) -> None:
 
 
 def test_the_package_imports_no_private_names_of_other_modules() -> None:
-    # A helper two modules need is public, in a module both may import (cli/tables.py, not plan_cmd's
-    # _columns).
+    # A helper two modules need is public, in a module both may import (as cli/tables.py is for
+    # `rollover plan` and `kubectl rollover`).
     offenders = [
         f"{path.relative_to(PACKAGE.parent)} imports {node.module}.{alias.name}"
         for path in _module_units()
