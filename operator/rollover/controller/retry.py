@@ -3,7 +3,8 @@ log line, and how long to wait before the next try.
 
 The reconciler, the informers and the leader election all retry through here, so a 429 from API
 priority and fairness, a plain-text 5xx from a proxy or a dropped connection is handled the same way
-wherever it happens (controller-runtime keeps this in one package for the same reason).
+wherever it happens (controller-runtime keeps this in one package for the same reason). The notifier
+waits between failed deliveries with the same `Backoff`.
 """
 
 from __future__ import annotations
