@@ -334,9 +334,18 @@ def test_a_legal_hold_blocks_the_purge_until_it_is_released() -> None:
     assert not actions(held, CreateJob)
     assert cond(held, ConditionType.LEGAL_HOLD) == ("True", "LegalHoldSet")
     assert [e.reason for e in actions(held, EmitEvent)] == ["LegalHoldSet"]
+    assert held.status.legal_hold_by == "counsel:kim"
     assert not again(held, restored(), PURGE_AT + dt.timedelta(days=11), **HOLD).actions, "said once"
-    released = again(held, restored(), PURGE_AT + dt.timedelta(days=12))
+    other = {"legalHold": HOLD["legalHold"] | {"by": "counsel:lee"}}
+    moved = again(held, restored(), PURGE_AT + dt.timedelta(days=11), **other)
+    assert [e.message for e in actions(moved, EmitEvent)] == [
+        "Legal hold held by counsel:lee: litigation hold 2027-114; no reset and no purge runs while "
+        "spec.legalHold is set"
+    ], "another approver's hold is said again"
+    released = again(moved, restored(), PURGE_AT + dt.timedelta(days=12))
     assert [a.step for a in actions(released, CreateJob)] == [Step.PURGE]
+    assert actions(released, EmitEvent)[0].message == "Legal hold placed by counsel:lee released"
+    assert released.status.legal_hold_by is None
 
 
 def test_a_held_rollover_writes_nothing_more_when_nothing_happens() -> None:
