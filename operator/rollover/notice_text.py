@@ -40,6 +40,7 @@ def subject(notice: Notice) -> str:
         NoticeKind.STALLED: f"{who}: the rollover is stalled",
         NoticeKind.FAILED: f"{who}: the rollover failed",
         NoticeKind.COMPLETED: f"{who}: school year {notice.school_year} archived and reset",
+        NoticeKind.HELD: f"{who}: school year {notice.school_year} archived, not reset (legal hold)",
     }[notice.kind]
 
 
@@ -73,6 +74,18 @@ def paragraphs(notice: Notice) -> list[str]:
             f"deleted; archive: {o.archive or 'not reported'}"
             for o in notice.outcomes
         )
+    elif notice.kind is NoticeKind.HELD:
+        body.append(
+            f"School year {year} of {notice.district_name} was archived but not reset: the reset was skipped "
+            f"for a legal hold placed by {notice.hold}. Roster sync resumed {local(notice.occurred_at)}; "
+            "last year's data stays in our products."
+        )
+        body.extend(
+            f"- {o.product}: {_count(o.archived_rows)} rows archived, none deleted; archive: "
+            f"{o.archive or 'not reported'}"
+            for o in notice.outcomes
+        )
+        body.append(notice.next_step)
     else:
         state = {
             NoticeKind.PREFLIGHT_FAILED: f"The check before the pause ({pause}) found a problem",
@@ -147,8 +160,11 @@ def cloudevent(notice: Notice) -> tuple[dict[str, Any], dict[str, Any]]:
             }
             for o in notice.outcomes
         ]
+    if notice.hold:
+        data["legalHold"] = notice.hold
     if notice.problem:
         data["problem"] = notice.problem
+    if notice.next_step:
         data["nextStep"] = notice.next_step
     return attributes, data
 

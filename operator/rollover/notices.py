@@ -1,7 +1,7 @@
 """District notices: which are due at `now`, to whom, and which are already delivered. Pure.
 
 A notice is due while the state it tells of holds (PauseAhead from the business day before the
-pause until the pause; Paused while roster sync is paused; Completed, Failed, Stalled and
+pause until the pause; Paused while roster sync is paused; Completed, Held, Failed, Stalled and
 PreflightFailed while the status says so), once per cycle: its id is stable (namespace, name, school
 year, kind), and a notice recorded in `status.notices` for a channel is never due there again. The
 planner asks this module; the notifier (controller/notifier.py) delivers, one at a time per rollover,
@@ -50,6 +50,7 @@ class NoticeKind(StrEnum):
     STALLED = "Stalled"
     FAILED = "Failed"
     COMPLETED = "Completed"
+    HELD = "Held"
 
     @property
     def slug(self) -> str:
@@ -85,6 +86,8 @@ class Notice:
     outcomes: tuple[ProductOutcome, ...] = ()
     problem: str = ""
     next_step: str = ""
+    #: Held: who placed the legal hold the reset was skipped for, and why.
+    hold: str = ""
 
 
 @dataclass(frozen=True)
@@ -167,13 +170,40 @@ def due_notices(
         due.append(notice(NoticeKind.FAILED, problem=problem, next_step=_next_step(stalled.reason)))
     elif stalled is not None and stalled.status == "True" and status.phase in _PAUSED_PHASES:
         due.append(notice(NoticeKind.STALLED, problem=stalled.message, next_step=_next_step(stalled.reason)))
-    reset = status.condition(ConditionType.DATA_RESET)
-    if status.phase is Phase.COMPLETED and (
-        reset is None or reset.reason != Reason.RESET_SKIPPED_FOR_LEGAL_HOLD
-    ):
-        # A cycle whose reset a legal hold skipped was not "archived and reset": no such notice.
+    if status.phase is Phase.COMPLETED and status.reset_skipped_by is not None:
+        # A cycle whose reset a legal hold skipped was not "archived and reset": it is Held.
+        due.append(
+            notice(
+                NoticeKind.HELD,
+                outcomes=outcomes(status.jobs),
+                hold=status.reset_skipped_by,
+                next_step=_after_the_hold(_retention_until(status, spec.school_year)),
+            )
+        )
+    elif status.phase is Phase.COMPLETED:
         due.append(notice(NoticeKind.COMPLETED, outcomes=outcomes(status.jobs)))
     return due
+
+
+def _after_the_hold(retention_until: dt.date | None) -> str:
+    """What follows a Held cycle (docs/retention.md, "Legal hold")."""
+    archive = (
+        f"The archive is kept while the hold stands; once it is released, the archive is deleted after "
+        f"{retention_until.isoformat()}, the end of its retention."
+        if retention_until is not None
+        else "The archive is kept until it is removed by hand."
+    )
+    return (
+        "Nothing of the district's is deleted while the hold stands. This school year's reset will not run "
+        "later, even once the hold is released: roster sync has resumed and brings in the new year's data, "
+        f"so removing last year's data is a decision your CSM takes with you. {archive}"
+    )
+
+
+def _retention_until(status: DistrictRolloverStatus, school_year: str) -> dt.date | None:
+    """The retention date the cycle's history entry fixed, if any (none without a signing key)."""
+    entry = next((e for e in reversed(status.history) if e.school_year == school_year), None)
+    return entry.retention_until if entry is not None else None
 
 
 def _next_step(reason: str) -> str:

@@ -1470,22 +1470,30 @@ def _with_retention(
     decided: Plan, rollover: str, spec: DistrictRolloverSpec, observed: Observed, now: dt.datetime
 ) -> Plan:
     """Purge each finished cycle's archive once its retention passed, unless a legal hold is set;
-    report the hold. Decided after the current cycle's plan, whatever its phase: a purge concerns
-    a cycle of status.history only. Wakes up at the next purge due (one timer per rollover)."""
+    report the hold and who placed it (status.legalHoldBy). Decided after the current cycle's plan,
+    whatever its phase: a purge concerns a cycle of status.history only. Wakes up at the next purge
+    due (one timer per rollover)."""
     status, hold = decided.status, spec.legal_hold
     updates: list[tuple[ConditionType, ConditionStatus, str, str]] = []
     actions: list[Action] = []
+    held_by = hold.by if hold is not None else None
     if hold is not None:
         message = f"held by {hold.by}: {hold.reason}; no reset and no purge runs while spec.legalHold is set"
         updates.append((ConditionType.LEGAL_HOLD, "True", Reason.LEGAL_HOLD_SET, message))
-        if _condition_reason(decided.status, ConditionType.LEGAL_HOLD) != Reason.LEGAL_HOLD_SET:
+        if (
+            _condition_reason(decided.status, ConditionType.LEGAL_HOLD) != Reason.LEGAL_HOLD_SET
+            or status.legal_hold_by != held_by
+        ):
             actions.append(EmitEvent("Normal", EventReason.LEGAL_HOLD_SET, f"Legal hold {message}"))
     elif status.condition(ConditionType.LEGAL_HOLD) is not None:
         updates.append(
             (ConditionType.LEGAL_HOLD, "False", Reason.LEGAL_HOLD_RELEASED, "spec.legalHold removed")
         )
         if _condition_reason(decided.status, ConditionType.LEGAL_HOLD) != Reason.LEGAL_HOLD_RELEASED:
-            actions.append(EmitEvent("Normal", EventReason.LEGAL_HOLD_RELEASED, "Legal hold released"))
+            released = f" placed by {status.legal_hold_by}" if status.legal_hold_by else ""
+            actions.append(
+                EmitEvent("Normal", EventReason.LEGAL_HOLD_RELEASED, f"Legal hold{released} released")
+            )
     wake_at = decided.wake_at
     history = []
     for entry in status.history:
@@ -1493,10 +1501,12 @@ def _with_retention(
             entry, due = _purge(rollover, entry, observed, now, actions)
             wake_at = _earliest(wake_at, due)
         history.append(entry)
-    if not updates and history == status.history and not actions:
+    if not updates and history == status.history and not actions and status.legal_hold_by == held_by:
         return replace(decided, wake_at=wake_at)
     conditions = merge_conditions(status.conditions, updates, now=now, generation=status.observed_generation)
-    status = status.model_copy(update={"history": history, "conditions": conditions})
+    status = status.model_copy(
+        update={"history": history, "conditions": conditions, "legal_hold_by": held_by}
+    )
     return replace(decided, status=status, actions=(*decided.actions, *actions), wake_at=wake_at)
 
 

@@ -210,6 +210,37 @@ def test_an_exception_added_later_by_someone_not_an_approver_is_refused(
     refused(result, EXCEPTIONS, "csm-alice may not set or change spec.exception")
 
 
+# --- legal holds (the same policy and approvers) ----------------------------------------------------
+
+HOLD = {"by": "counsel:kim.lee", "reason": "litigation hold 2027-114"}
+NOT_A_HOLD_APPROVER = "csm-alice may not set, change or lift spec.legalHold"
+
+
+def test_only_an_approver_sets_changes_or_lifts_a_legal_hold_and_anyone_may_edit_around_it(
+    control_plane: RunningControlPlane, editable_namespace: str
+) -> None:
+    def as_csm(**spec: Any) -> subprocess.CompletedProcess[str]:
+        return apply(control_plane, rollover_doc(editable_namespace, **spec), *CSM)
+
+    def lift(*who: str) -> subprocess.CompletedProcess[str]:
+        return control_plane.kubectl(
+            "-n", editable_namespace, "patch", "dro", "springfield", "--type=merge",
+            "-p", json.dumps({"spec": {"legalHold": None}}), *who, check=False,
+        )  # fmt: skip
+
+    held = rollover_doc(editable_namespace, legalHold=HOLD)
+    until_refused(lambda: apply(control_plane, held, *CSM, "--dry-run=server"))  # the policy is in effect
+    refused(as_csm(legalHold=HOLD), EXCEPTIONS, NOT_A_HOLD_APPROVER)
+    passed(apply(control_plane, held, *APPROVER))
+
+    passed(as_csm(legalHold=HOLD, displayName="Springfield"))
+    refused(as_csm(legalHold=HOLD | {"by": "csm-alice"}), EXCEPTIONS, NOT_A_HOLD_APPROVER)
+    refused(lift(*CSM), EXCEPTIONS, NOT_A_HOLD_APPROVER)
+    passed(lift(*APPROVER))
+    passed(as_csm(displayName="Springfield Unified"))  # no hold before, none after: nothing to approve
+    refused(as_csm(legalHold=HOLD), EXCEPTIONS, NOT_A_HOLD_APPROVER)
+
+
 # --- sync selectors -------------------------------------------------------------------------------
 
 SELECTOR = "districtrollovers.rostering.k12.dev-sync-selector"

@@ -169,3 +169,32 @@ def test_a_failed_archive_tells_what_broke_and_what_the_csm_does_next(
     text = failed.get_body(("plain",)).get_content()
     assert "archive destination unreachable" in text
     assert "nothing was deleted" in text and "kubectl rollover retry" in text
+
+
+def test_a_cycle_held_before_its_reset_tells_the_district_held_not_completed(
+    control_plane: RunningControlPlane, kube: Kube, receivers: Receivers, tmp_path: Path
+) -> None:
+    config = receivers.write_config(tmp_path / "config.yaml", CHANNELS)
+    kube.cronjob("clever-sync", LABELS)
+    hold = {"by": "counsel:kim.lee", "reason": "litigation hold 2027-114"}
+    kube.apply(rollover_doc(kube.ns, products=["twig-science"], notify=NOTIFY, legalHold=hold))
+    with operator(control_plane, kube.ns, tmp_path / "operator.log", config=config):
+        kube.wait_phase("springfield", "Archiving", timeout=60)
+        wait_for(lambda: kube.items("pods", "-l", ARCHIVE), what="archive pod")
+        kube.finish_pods(ARCHIVE, message={"rows": {"twig.classes": 17}})
+        kube.wait_phase("springfield", "Completed")
+        wait_for(lambda: any(i.startswith("held.") for i, _ in recorded(kube)), what="Held recorded")
+        wait_for(lambda: len([i for i, _ in recorded(kube) if i.startswith("held.")]) == 3, what="3 channels")
+    assert not kube.items("pods", "-l", RESET)
+    arrivals = receivers.received()
+    for channel in ("email", "webhook:ops"):
+        got = kinds(arrivals, channel)
+        assert got[-1] == "held" and "completed" not in got
+    email = next(a for a in arrivals if a.channel == "email" and a.id.startswith("held."))
+    text = email.body.get_body(("plain",)).get_content()
+    assert "archived but not reset" in text
+    assert "counsel:kim.lee (litigation hold 2027-114)" in text and "twig-science: 17 rows archived" in text
+    event = next(a for a in arrivals if a.channel == "webhook:ops" and a.id.startswith("held.")).body
+    assert event["type"] == "dev.k12.rostering.rollover.held"
+    assert event["data"]["legalHold"] == "counsel:kim.lee (litigation hold 2027-114)"
+    assert "archived, not reset (legal hold)" in kinds(arrivals, "webhook:chat")[-1]

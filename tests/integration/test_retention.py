@@ -161,6 +161,7 @@ def test_a_legal_hold_keeps_the_data_and_the_archive_until_it_is_released(
         assert student_accounts(store) == students, "nothing deleted"
         assert not kube.items("jobs", "-l", f"{STEP} in (reset,certify)")
         assert history(kube)["outcome"] == "Held"
+        assert done["status"]["legalHoldBy"] == "counsel:kim"
 
         wait_for(
             lambda: clock.now() > PURGE_AT + dt.timedelta(hours=12), timeout=60, what="past the purge date"
@@ -177,5 +178,6 @@ def test_a_legal_hold_keeps_the_data_and_the_archive_until_it_is_released(
             what="the purge after the release",
         )
     assert not (archive / DISTRICT / YEAR / "imagine-math").exists()
+    assert "legalHoldBy" not in kube.rollover("springfield")["status"]
     assert student_accounts(store) == students, "a reset skipped for the hold never comes back"
     assert purged["purgeCertificate"]["location"].endswith("purge-certificate.json")

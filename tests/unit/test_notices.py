@@ -302,6 +302,29 @@ def test_completed_lists_each_product_with_its_archive_and_no_credentials() -> N
     assert "secret" not in content
 
 
+def test_held_says_archived_not_reset_under_whose_hold_and_what_happens_next() -> None:
+    archived = JobRecord(
+        name="a", step=Step.ARCHIVE, product="twig-science", state=JobState.SUCCEEDED, result={"rows": 9}
+    )
+    status = at_phase(
+        Phase.COMPLETED, jobs=[archived], reset_skipped_by="counsel:kim <lee> (records request)"
+    )
+    (notice,) = due_notices(NS, NAME, _spec(), status, RESET_AT)
+    assert notice.kind is NoticeKind.HELD and notice.id == notice_id(NS, NAME, YEAR, NoticeKind.HELD)
+    content = notice_text.email(notice)
+    assert content.subject.endswith("school year 2026-2027 archived, not reset (legal hold)")
+    assert "skipped for a legal hold placed by counsel:kim <lee> (records request)" in content.text
+    assert "twig-science: 9 rows archived, none deleted" in content.text
+    assert "will not run later" in content.text and "removed by hand" in content.text, "no retention here"
+    assert "counsel:kim &lt;lee&gt;" in content.html
+    _, data = cloudevent(notice)
+    assert data["legalHold"] == "counsel:kim <lee> (records request)" and "problem" not in data
+    assert data["products"] == [
+        {"product": "twig-science", "archive": "", "archivedRows": 9, "deletedRows": None}
+    ]
+    assert data["nextStep"] == notice.next_step
+
+
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
 
 

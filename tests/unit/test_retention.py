@@ -334,9 +334,18 @@ def test_a_legal_hold_blocks_the_purge_until_it_is_released() -> None:
     assert not actions(held, CreateJob)
     assert cond(held, ConditionType.LEGAL_HOLD) == ("True", "LegalHoldSet")
     assert [e.reason for e in actions(held, EmitEvent)] == ["LegalHoldSet"]
+    assert held.status.legal_hold_by == "counsel:kim"
     assert not again(held, restored(), PURGE_AT + dt.timedelta(days=11), **HOLD).actions, "said once"
-    released = again(held, restored(), PURGE_AT + dt.timedelta(days=12))
+    other = {"legalHold": HOLD["legalHold"] | {"by": "counsel:lee"}}
+    moved = again(held, restored(), PURGE_AT + dt.timedelta(days=11), **other)
+    assert [e.message for e in actions(moved, EmitEvent)] == [
+        "Legal hold held by counsel:lee: litigation hold 2027-114; no reset and no purge runs while "
+        "spec.legalHold is set"
+    ], "another approver's hold is said again"
+    released = again(moved, restored(), PURGE_AT + dt.timedelta(days=12))
     assert [a.step for a in actions(released, CreateJob)] == [Step.PURGE]
+    assert actions(released, EmitEvent)[0].message == "Legal hold placed by counsel:lee released"
+    assert released.status.legal_hold_by is None
 
 
 def test_a_held_rollover_writes_nothing_more_when_nothing_happens() -> None:
@@ -428,13 +437,18 @@ def test_explain_shows_the_legal_hold_the_certificate_and_the_purge_to_come() ->
     assert next_step(_view(held, **HOLD))[0] == "next school year", "nothing is purged under a hold"
 
 
-def test_a_cycle_whose_reset_a_hold_skipped_is_never_announced_as_archived_and_reset() -> None:
+def test_a_cycle_whose_reset_a_hold_skipped_is_announced_as_held_never_as_archived_and_reset() -> None:
     notify = {"notify": {"emails": ["it@springfield.k12.il.us"]}}
     archived = paused_observed(*(job(Step.ARCHIVE, p, JobState.SUCCEEDED) for p in PRODUCTS))
     p = plan(rollover(paused_status(), **HOLD, **notify), archived, RESET_AT, CERTIFY)
     done = plan(rollover(p.status, **HOLD, **notify), restored(*archived.jobs), RESET_AT, CERTIFY)
     assert done.status.phase is Phase.COMPLETED
-    assert NoticeKind.COMPLETED not in {d.notice.kind for d in done.deliveries}
+    assert [d.notice.kind for d in done.deliveries] == [NoticeKind.HELD]
+    (held,) = done.deliveries
+    assert held.notice.hold == "counsel:kim (litigation hold 2027-114)"
+    assert f"deleted after {RETENTION_UNTIL.isoformat()}" in held.notice.next_step
+    released = plan(rollover(done.status, **notify), restored(*archived.jobs), LATER, CERTIFY)
+    assert [d.notice.kind for d in released.deliveries] == [NoticeKind.HELD], "still Held once released"
     reset = plan(rollover(**notify), restored(*done_jobs()), LATER, Settings(preflight_business_days=None))
     assert NoticeKind.COMPLETED in {d.notice.kind for d in reset.deliveries}
 

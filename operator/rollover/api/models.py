@@ -457,6 +457,11 @@ class DistrictRolloverStatus(_Model):
         description="Who approved the spec.exception this cycle runs under (admission lets only the "
         "configured approvers set it).",
     )
+    legal_hold_by: str | None = Field(
+        default=None,
+        description="Who placed the spec.legalHold in force (admission lets only the configured approvers "
+        "set or lift it); cleared when it is lifted.",
+    )
     conditions: list[Condition] = Field(default_factory=list, description="Ready, SpecValid, Stalled, ...")
     sync_targets: list[SyncTarget] = Field(
         default_factory=list, description="Roster-sync objects paused this cycle."

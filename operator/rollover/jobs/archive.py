@@ -14,7 +14,6 @@ streams, and named `<file>.age`; the Job holds only those public keys.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 import logging
 import time
 import uuid
@@ -49,6 +48,7 @@ from rollover.jobs.migrate import require_current
 from rollover.jobs.psql import CopyStats, SnapshotCopier, export_snapshot
 from rollover.jobs.store import connect, hold_step_lock, require_district
 from rollover.jobs.tables import StoreTable, scope, tables_for
+from rollover.jobs.version import running_as
 
 log = logging.getLogger(__name__)
 APPLICATION = "rollover-job archive"
@@ -192,7 +192,7 @@ def _write(
         schema_version=schema_version,
         snapshot_time=snapshot_time,
         created_at=dt.datetime.now(dt.UTC),
-        created_by=f"rollover-job {version()}",
+        created_by=running_as(),
         tables=tuple(archived_tables),
         student_data_export=student_export,
         files=tuple(files),
@@ -256,11 +256,3 @@ def _result(status: str, manifest: Manifest, dest: Destination, target: Target) 
     if manifest.encryption is not None:
         result["encryptedTo"] = list(manifest.encryption.recipients)
     return result
-
-
-def version() -> str:
-    """This package's version, as manifests and certificates name it."""
-    try:
-        return importlib.metadata.version("district-rollover")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree that is not installed
-        return "unknown"

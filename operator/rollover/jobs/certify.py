@@ -2,10 +2,11 @@
 
 A cycle is one district's school year, over the products it rolled over. certify runs after every
 reset of the cycle succeeded: from each product's manifest (rows archived, which tables the reset
-deletes) and its row in rollover.resets (rows deleted, IDs retired, when; the archive digest it proved)
-it writes `<district>/<school-year>/certificate.json` (signed) and `certificate.html`, next to the
-products' archive directories. It refuses while any product lacks its archive or its completed reset,
-or when they disagree. Re-running it signs the same facts again.
+deletes, the version that archived) and its row in rollover.resets (rows deleted, IDs retired, when, the
+version that reset; the archive digest it proved) it writes `<district>/<school-year>/certificate.json`
+(signed) and `certificate.html`, next to the products' archive directories. It refuses while any
+product lacks its archive or its completed reset, or when they disagree. Re-running it signs the same
+facts again.
 
 purge runs when the archive's retention has expired: it deletes every object of the cycle's archives
 (the archive, superseded copies, leftovers of interrupted runs), lists again to prove nothing is left,
@@ -24,7 +25,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from rollover.jobs import certificate
-from rollover.jobs.archive import version
 from rollover.jobs.config import ArchiveKey, Database
 from rollover.jobs.destination import Destination
 from rollover.jobs.errors import StepFailed
@@ -38,9 +38,12 @@ from rollover.jobs.manifest import (
 )
 from rollover.jobs.migrate import require_current
 from rollover.jobs.store import connect, require_district
+from rollover.jobs.version import running_as
 
 log = logging.getLogger(__name__)
 APPLICATION = "rollover-job certify"
+#: resetBy of a reset recorded before rollover.resets kept the version (migration 0006).
+UNRECORDED_VERSION = "not recorded (reset before rollover-job recorded its version)"
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,8 @@ def certify(
         require_current(conn)
         require_district(conn, cycle.district_id)
         rows = conn.execute(
-            "SELECT product, archive_digest, deleted, retired_ids, completed_at FROM rollover.resets"
-            " WHERE district_id = %s AND school_year = %s AND product = ANY(%s)",
+            "SELECT product, archive_digest, deleted, retired_ids, completed_at, reset_by"
+            " FROM rollover.resets WHERE district_id = %s AND school_year = %s AND product = ANY(%s)",
             (cycle.district_id, cycle.school_year, list(cycle.products)),
         ).fetchall()
     resets: dict[str, tuple[Any, ...]] = {str(row[0]): tuple(row[1:]) for row in rows}
@@ -84,13 +87,15 @@ def certify(
         manifest, manifest_sha256 = manifests[k.product]
         if k.product not in resets:
             raise StepFailed(f"{k.product} has not been reset for {cycle.district_id} {cycle.school_year}")
-        digest, deleted, retired, completed_at = resets[k.product]
+        digest, deleted, retired, completed_at, reset_by = resets[k.product]
         if digest != manifest.digest():
             raise StepFailed(
                 f"{k.product}: the reset proved archive {digest[:12]}…, the archive at "
                 f"{location(dest, k)} is {manifest.digest()[:12]}… (superseded after the reset?)"
             )
-        archives.append(_archive_facts(dest, k, manifest, manifest_sha256, deleted, retired, completed_at))
+        archives.append(
+            _archive_facts(dest, k, manifest, manifest_sha256, deleted, retired, completed_at, reset_by)
+        )
     body = {
         "format": certificate.FORMAT,
         "kind": "deletion",
@@ -105,7 +110,7 @@ def certify(
         | {"retiredIds": sum(a["retiredIds"] for a in archives)},
         "retentionUntil": retention_until.isoformat(),
         "issuedAt": _timestamp(now),
-        "issuedBy": f"rollover-job {version()}",
+        "issuedBy": running_as(),
     }
     path, sha256 = _write(dest, cycle, body, key, certificate.DELETION_JSON, certificate.DELETION_HTML)
     log.info("certificate of deletion written to %s", path)
@@ -125,6 +130,7 @@ def _archive_facts(
     deleted: dict[str, int],
     retired: int,
     completed_at: dt.datetime,
+    reset_by: str | None,
 ) -> dict[str, Any]:
     return {
         "product": key.product,
@@ -137,6 +143,7 @@ def _archive_facts(
         "archivedBy": manifest.created_by,
         "resetDate": manifest.reset_date.isoformat(),
         "resetAt": _timestamp(completed_at),
+        "resetBy": reset_by or UNRECORDED_VERSION,
         "retiredIds": retired,
         "tables": [
             {
@@ -184,7 +191,7 @@ def purge(cycle: Cycle, dest: Destination, key: Ed25519PrivateKey, now: dt.datet
         "archives": archives,
         "deletionCertificateSha256": deletion_sha256,
         "purgedAt": _timestamp(now),
-        "issuedBy": f"rollover-job {version()}",
+        "issuedBy": running_as(),
     }
     path, sha256 = _write(dest, cycle, body, key, certificate.PURGE_JSON, certificate.PURGE_HTML)
     log.info("purge certificate written to %s", path)

@@ -7,7 +7,8 @@ mean the rows are byte for byte those in the archive's CSV. The DELETEs then run
 transaction, hence the same snapshot: they remove exactly the rows just compared. A row a late sync
 changes meanwhile makes its DELETE fail with a serialization error (rolling everything back); a row
 inserted meanwhile is invisible to the snapshot and stays, unarchived and undeleted. Account rows go to
-the retired-ID ledger, and a row in rollover.resets marks completion, in the same commit.
+the retired-ID ledger, and a row in rollover.resets (with the version that ran it) marks completion, in
+the same commit.
 
 One transaction even at the largest scale: PostgreSQL deletes by marking tuples, so 20 million rows
 cost WAL and time but neither undo space nor memory, and a kill at any point leaves nothing half done.
@@ -31,6 +32,7 @@ from rollover.jobs.migrate import require_current
 from rollover.jobs.psql import SnapshotCopier, export_snapshot
 from rollover.jobs.store import completed_reset, connect, hold_step_lock, require_district
 from rollover.jobs.tables import StoreTable, scope, tables_for
+from rollover.jobs.version import running_as
 
 log = logging.getLogger(__name__)
 APPLICATION = "rollover-job reset"
@@ -118,8 +120,8 @@ def _delete_archived_rows(
                 log.info("%s: deleted %d rows in %.1f s", table.name, count, time.monotonic() - started)
             conn.execute(
                 "INSERT INTO rollover.resets"
-                " (district_id, school_year, product, archive_digest, deleted, retired_ids)"
-                " VALUES (%s, %s, %s, %s, %s, %s)",
+                " (district_id, school_year, product, archive_digest, deleted, retired_ids, reset_by)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (
                     target.district_id,
                     target.school_year,
@@ -127,6 +129,7 @@ def _delete_archived_rows(
                     manifest.digest(),
                     Jsonb(deleted),
                     retired,
+                    running_as(),
                 ),
             )
     except psycopg.errors.SerializationFailure:

@@ -18,8 +18,10 @@ from pyrage import x25519
 from rollover.cli.main import main as rollover
 from rollover.devcluster.keys import new_signing_key
 from rollover.devcluster.s3 import S3Endpoint, S3Server
+from rollover.jobs.certify import UNRECORDED_VERSION
 from rollover.jobs.destination import Destination, open_destination
 from rollover.jobs.encryption import fingerprint
+from rollover.jobs.version import running_as
 from tests.integration.jobs.conftest import DISTRICT, YEAR, Store
 
 pytestmark = pytest.mark.integration
@@ -229,7 +231,11 @@ def test_the_certificate_of_deletion_verifies_any_edit_breaks_it_and_purge_leave
     kept = {t["table"]: t["kept"] for t in twig["tables"]}
     assert kept["twig.student_answers"] > 0 and kept["twig.classes"] == 0
     assert body["totals"]["deleted"] == sum(t["deleted"] for a in body["archives"] for t in a["tables"]) > 0
-    assert b"Certificate of deletion" in archive.read(f"{DISTRICT}/{YEAR}/certificate.html")
+    # The versions that ran: each product's archive and reset, and the certify step.
+    assert [(a["archivedBy"], a["resetBy"]) for a in body["archives"]] == [(running_as(), running_as())] * 2
+    assert body["issuedBy"] == running_as()
+    rendered = archive.read(f"{DISTRICT}/{YEAR}/certificate.html")
+    assert b"Certificate of deletion" in rendered and b"<th>resetBy</th>" in rendered
     local = tmp_path / "certificate.json"
     local.write_bytes(raw)
     assert rollover(["verify-certificate", str(local), "--public-key", str(keys.public_key)]) == 0
@@ -272,3 +278,20 @@ def test_the_certificate_of_deletion_verifies_any_edit_breaks_it_and_purge_leave
         ]
         == purge["archives"][0]["manifestDigest"]
     )
+
+
+def test_a_reset_recorded_before_versions_were_kept_is_certified_as_not_recorded(
+    store: Store, keys: Keys
+) -> None:
+    archive = Archive(store.archive_root.as_uri(), {})
+    assert run(store, archive, "archive")[0] == 0
+    assert run(store, archive, "reset")[0] == 0
+    store.query("UPDATE rollover.resets SET reset_by = NULL")  # as migration 0006 leaves earlier resets
+
+    code, result = run(
+        store, archive, "certify", RETENTION_UNTIL="2027-07-19", CERTIFICATE_KEY_FILE=str(keys.signing_key)
+    )
+
+    assert code == 0, result
+    (facts,) = json.loads(archive.read(f"{DISTRICT}/{YEAR}/certificate.json"))["certificate"]["archives"]
+    assert facts["resetBy"] == UNRECORDED_VERSION
