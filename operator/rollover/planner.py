@@ -1140,6 +1140,68 @@ def _draining(draft: _Draft, observed: Observed, schedule: Schedule, settings: S
     )
 
 
+@dataclass(frozen=True)
+class _StepGate:
+    """How one Job step of the cycle shows while it cannot go on yet."""
+
+    condition: ConditionType
+    failed: Reason
+    running: Reason
+    running_message: str
+    progress_message: str
+    phase: Phase  # while its Jobs run, or while Jobs not ours hold their names
+
+
+_GATES = {
+    Step.ARCHIVE: _StepGate(
+        ConditionType.ARCHIVED,
+        Reason.ARCHIVE_FAILED,
+        Reason.ARCHIVING,
+        "archive Job(s) running",
+        "archive Job(s) running",
+        Phase.ARCHIVING,
+    ),
+    Step.RESET: _StepGate(
+        ConditionType.DATA_RESET,
+        Reason.RESET_FAILED,
+        Reason.RESETTING,
+        "reset Job(s) running",
+        "reset Job(s) running",
+        Phase.RESETTING,
+    ),
+    Step.CERTIFY: _StepGate(
+        ConditionType.CERTIFIED,
+        Reason.CERTIFY_FAILED,
+        Reason.CERTIFYING,
+        "certify Job running",
+        "roster sync resumed; certify Job running",
+        Phase.RESUMING,
+    ),
+}
+
+
+def _unfinished(
+    draft: _Draft, step: Step, outcome: tuple[JobState, list[str]], jobs: list[JobRecord]
+) -> Phase | None:
+    """The phase to finish the pass with while `step` cannot go on (names taken, Jobs running or
+    failed), its condition and progress marked; None once every one of its Jobs succeeded."""
+    state, taken = outcome
+    gate = _GATES[step]
+    if taken:
+        _mark_names_taken(draft, taken)
+        return gate.phase
+    _announce_created(draft, step)
+    if state is JobState.FAILED:
+        draft.condition(gate.condition, "False", gate.failed, _failures(jobs, step))
+        _mark_failed(draft, step, _failures(jobs, step))
+        return Phase.FAILED
+    if state is not JobState.SUCCEEDED:
+        draft.condition(gate.condition, "False", gate.running, gate.running_message)
+        _mark_progressing(draft, gate.running, gate.progress_message)
+        return gate.phase
+    return None
+
+
 def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Settings) -> Plan:
     status = draft.status
     assert status.school_year is not None
@@ -1165,19 +1227,9 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Set
     if settings.readiness_blocks_archive and not archive_started and (items := open_items(cycle.spec)):
         _wait_for_readiness(draft, items)
         return finish_with(Phase.PAUSED)
-    archive, taken = _run_step(draft, cycle, Step.ARCHIVE, jobs, retry, observed)
-    if taken:
-        _mark_names_taken(draft, taken)
-        return finish_with(Phase.ARCHIVING)
-    _announce_created(draft, Step.ARCHIVE)
-    if archive is JobState.FAILED:
-        draft.condition(ConditionType.ARCHIVED, "False", Reason.ARCHIVE_FAILED, _failures(jobs, Step.ARCHIVE))
-        _mark_failed(draft, Step.ARCHIVE, _failures(jobs, Step.ARCHIVE))
-        return finish_with(Phase.FAILED)
-    if archive is not JobState.SUCCEEDED:
-        draft.condition(ConditionType.ARCHIVED, "False", Reason.ARCHIVING, "archive Job(s) running")
-        _mark_progressing(draft, Reason.ARCHIVING, "archive Job(s) running")
-        return finish_with(Phase.ARCHIVING)
+    archive = _run_step(draft, cycle, Step.ARCHIVE, jobs, retry, observed)
+    if (phase := _unfinished(draft, Step.ARCHIVE, archive, jobs)) is not None:
+        return finish_with(phase)
     draft.condition(
         ConditionType.ARCHIVED, "True", Reason.ARCHIVE_SUCCEEDED, "every product's archive Job succeeded"
     )
@@ -1187,19 +1239,9 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Set
         return _held(draft, cycle, observed, jobs, settings)
     # Only here, after every archive Job succeeded, may a reset Job be created (a failed one is not
     # retried under a legal hold: roster sync stays paused, so the reset may still run once released).
-    reset, taken = _run_step(draft, cycle, Step.RESET, jobs, retry and hold is None, observed)
-    if taken:
-        _mark_names_taken(draft, taken)
-        return finish_with(Phase.RESETTING)
-    _announce_created(draft, Step.RESET)
-    if reset is JobState.FAILED:
-        draft.condition(ConditionType.DATA_RESET, "False", Reason.RESET_FAILED, _failures(jobs, Step.RESET))
-        _mark_failed(draft, Step.RESET, _failures(jobs, Step.RESET))
-        return finish_with(Phase.FAILED)
-    if reset is not JobState.SUCCEEDED:
-        draft.condition(ConditionType.DATA_RESET, "False", Reason.RESETTING, "reset Job(s) running")
-        _mark_progressing(draft, Reason.RESETTING, "reset Job(s) running")
-        return finish_with(Phase.RESETTING)
+    reset = _run_step(draft, cycle, Step.RESET, jobs, retry and hold is None, observed)
+    if (phase := _unfinished(draft, Step.RESET, reset, jobs)) is not None:
+        return finish_with(phase)
     draft.condition(
         ConditionType.DATA_RESET, "True", Reason.RESET_SUCCEEDED, "every product's reset Job succeeded"
     )
@@ -1215,23 +1257,11 @@ def _jobs_phases(draft: _Draft, cycle: _Cycle, observed: Observed, settings: Set
     if settings.certify:
         # Only here, after every reset Job succeeded (and roster sync resumed), the certificate.
         retention_until = _retention_until(cycle.spec, settings)
-        certify, taken = _run_step(
+        certify = _run_step(
             draft, cycle, Step.CERTIFY, jobs, retry, observed, for_cycle=True, retention_until=retention_until
         )
-        if taken:
-            _mark_names_taken(draft, taken)
-            return finish_with(Phase.RESUMING)
-        _announce_created(draft, Step.CERTIFY)
-        if certify is JobState.FAILED:
-            draft.condition(
-                ConditionType.CERTIFIED, "False", Reason.CERTIFY_FAILED, _failures(jobs, Step.CERTIFY)
-            )
-            _mark_failed(draft, Step.CERTIFY, _failures(jobs, Step.CERTIFY))
-            return finish_with(Phase.FAILED)
-        if certify is not JobState.SUCCEEDED:
-            draft.condition(ConditionType.CERTIFIED, "False", Reason.CERTIFYING, "certify Job running")
-            _mark_progressing(draft, Reason.CERTIFYING, "roster sync resumed; certify Job running")
-            return finish_with(Phase.RESUMING)
+        if (phase := _unfinished(draft, Step.CERTIFY, certify, jobs)) is not None:
+            return finish_with(phase)
         certificate = _certificate_link(_latest(jobs, Step.CERTIFY).get(""))
         draft.condition(
             ConditionType.CERTIFIED,
