@@ -5,13 +5,13 @@ fix before the pause, and its preview counts what the reset then deletes."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import RunningControlPlane
+from tests.integration.configs import jobs_config
 from tests.integration.kube import Kube, condition, operator, rollover_doc, wait_for
 
 pytestmark = pytest.mark.integration
@@ -41,21 +41,7 @@ def test_preflight_fails_on_an_unreachable_archive_turns_green_after_the_fix_and
 ) -> None:
     kube = Kube(control_plane, namespace)
     archive = tmp_path / "archive"  # not there yet: the volume "is not mounted"
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                "defaultJob": {
-                    "backoffLimit": 0,
-                    "env": [
-                        {"name": "DATABASE_URL", "value": store},
-                        {"name": "ARCHIVE_URI", "value": archive.as_uri()},
-                    ],
-                },
-                "preflight": {"businessDaysBefore": 2},
-            }
-        )
-    )
+    config = jobs_config(tmp_path / "config.yaml", store, archive, preflight={"businessDaysBefore": 2})
     kube.cronjob("clever-sync", LABELS)
     kube.apply(rollover_doc(namespace, products=PRODUCTS))
 

@@ -18,6 +18,7 @@ from rollover.cli.main import main as rollover
 from rollover.controller.clock import AcceleratedClock
 from rollover.devcluster.keys import new_signing_key
 from tests.conftest import RunningControlPlane
+from tests.integration.configs import jobs_config
 from tests.integration.conftest import DISTRICT, YEAR
 from tests.integration.kube import Kube, operator, rollover_doc, wait_for
 
@@ -42,22 +43,13 @@ def write_config(tmp_path: Path, store_url: str, archive: Path) -> tuple[Path, P
     keys.mkdir()
     public = tmp_path / "public.pem"
     new_signing_key(keys / "key.pem", public)
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                "defaultJob": {
-                    "backoffLimit": 0,
-                    "env": [
-                        {"name": "DATABASE_URL", "value": store_url},
-                        {"name": "ARCHIVE_URI", "value": archive.as_uri()},
-                    ],
-                },
-                "preflight": {"enabled": False},
-                "certificates": {"secretName": "rollover-certificate-key", "mountPath": str(keys)},
-                "archives": {"retentionDays": 30, "minRetentionDays": 1},
-            }
-        )
+    config = jobs_config(
+        tmp_path / "config.yaml",
+        store_url,
+        archive,
+        preflight={"enabled": False},
+        certificates={"secretName": "rollover-certificate-key", "mountPath": str(keys)},
+        archives={"retentionDays": 30, "minRetentionDays": 1},
     )
     return config, public
 
