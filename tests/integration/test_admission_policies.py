@@ -276,6 +276,30 @@ def test_a_selector_matching_by_presence_is_accepted(
     passed(apply(control_plane, rollover_doc(namespace, syncSelector=selector)))
 
 
+# --- legal holds ----------------------------------------------------------------------------------
+
+LEGAL_HOLD = "districtrollovers.rostering.k12.dev-legal-hold"
+HOLD = {"by": "counsel:kim", "reason": "litigation hold 2027-114"}
+RELEASER = ("--as=lead-bob", "--as-group=rostering.k12.dev:legal-hold-releasers")
+NOT_A_RELEASER = "csm-alice may not release or change spec.legalHold: only legal-hold releasers may"
+
+
+def test_anyone_may_place_a_legal_hold_but_only_a_releaser_may_release_or_change_it(
+    control_plane: RunningControlPlane, editable_namespace: str
+) -> None:
+    held = rollover_doc(editable_namespace, legalHold=HOLD)
+    passed(apply(control_plane, rollover_doc(editable_namespace), *CSM))
+    passed(apply(control_plane, held, *CSM))
+    released = rollover_doc(editable_namespace)
+    changed = rollover_doc(editable_namespace, legalHold=HOLD | {"reason": "no longer needed"})
+
+    result = until_refused(lambda: apply(control_plane, released, *CSM, "--dry-run=server"))
+    refused(result, LEGAL_HOLD, NOT_A_RELEASER)
+    refused(apply(control_plane, changed, *CSM), LEGAL_HOLD, NOT_A_RELEASER)
+    passed(apply(control_plane, rollover_doc(editable_namespace, legalHold=HOLD, displayName="S"), *CSM))
+    passed(apply(control_plane, released, *RELEASER))
+
+
 # --- the operator's fence -------------------------------------------------------------------------
 
 
@@ -688,7 +712,7 @@ def variables_of(policy: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_exception_approvers_come_from_the_values(helm: Path) -> None:
+def test_exception_approvers_and_legal_hold_releasers_come_from_the_values(helm: Path) -> None:
     argocd = "system:serviceaccount:argocd:argocd-application-controller"
     docs = render(
         helm, "r", "ops", "--show-only", "templates/admission-exception-approvers.yaml",
@@ -698,6 +722,14 @@ def test_exception_approvers_come_from_the_values(helm: Path) -> None:
 
     (policy,) = only(docs, "ValidatingAdmissionPolicy")
     assert variables_of(policy) == {"approverUsers": [argocd], "approverGroups": ["platform-leads"]}
+
+    docs = render(
+        helm, "r", "ops", "--show-only", "templates/admission-legal-hold.yaml",
+        "--set", f"admissionPolicy.legalHoldReleasers.users={{{argocd}}}",
+        "--set", "admissionPolicy.legalHoldReleasers.groups={counsel}",
+    )  # fmt: skip
+    (policy,) = only(docs, "ValidatingAdmissionPolicy")
+    assert variables_of(policy) == {"releaserUsers": [argocd], "releaserGroups": ["counsel"]}
 
 
 def test_the_fence_allows_exactly_the_operator_s_account_and_what_its_job_templates_make(
@@ -746,7 +778,7 @@ def test_the_fence_allows_exactly_the_operator_s_account_and_what_its_job_templa
     [
         ("admissionPolicy.enabled=false", {"r-district-rollover-operator-fence"}),
         ("admissionPolicy.operatorFence.enabled=false", {f"districtrollovers.rostering.k12.dev-{p}" for p in (
-            "lock-after-archive", "district-ownership", "exception-approvers", "sync-selector"
+            "lock-after-archive", "district-ownership", "exception-approvers", "legal-hold", "sync-selector"
         )}),
     ],
     ids=["rollover-policies-off", "fence-off"],
