@@ -9,6 +9,7 @@ RBAC broader than the chart's, so that every refusal seen here is the fence's an
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import time
@@ -19,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lightkube.resources.batch_v1 import Job
 
 from rollover.api.models import Step
 from rollover.catalog import load_catalog
-from rollover.config import load_config
+from rollover.cluster.jobs import job_manifest, secret_names
+from rollover.config import OperatorConfig, load_config
+from rollover.planner import CreateJob
 from tests.conftest import RunningControlPlane
 from tests.integration import test_chart
 from tests.integration.kube import rollover_doc
@@ -45,6 +49,15 @@ APPROVERS_GROUP = "rostering.k12.dev:exception-approvers"
 EXCEPTION = {"approvedBy": "csm:jane.doe", "reason": "the district calendar runs late"}
 JOB_IMAGE = "registry.example/rollover-job:2.0"
 JOB_ACCOUNT = "rollover-jobs"
+SIGNING_KEY_SECRET = "rollover-certificate-key"
+STORE_SECRET = "rollover-roster-store"  # the chart's default jobs.rosterStoreSecret
+RECIPIENTS = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+#: The job templates of the fenced release: its own image, account and a plain variable; certificates on.
+JOB_VALUES = (
+    "--set", f"jobs.defaultJob.image={JOB_IMAGE},jobs.defaultJob.serviceAccountName={JOB_ACCOUNT}",
+    "--set", f"jobs.defaultJob.env[0].name=ARCHIVE_RECIPIENTS,jobs.defaultJob.env[0].value={RECIPIENTS}",
+    "--set", f"operator.certificates.secretName={SIGNING_KEY_SECRET}",
+)  # fmt: skip
 FENCE = "templates/admission-operator-fence.yaml"
 #: How long a new policy may take to reach the apiserver's admission plugin (its informer).
 POLICY_SYNC_TIMEOUT_S = 30.0
@@ -210,37 +223,6 @@ def test_an_exception_added_later_by_someone_not_an_approver_is_refused(
     refused(result, EXCEPTIONS, "csm-alice may not set or change spec.exception")
 
 
-# --- legal holds (the same policy and approvers) ----------------------------------------------------
-
-HOLD = {"by": "counsel:kim.lee", "reason": "litigation hold 2027-114"}
-NOT_A_HOLD_APPROVER = "csm-alice may not set, change or lift spec.legalHold"
-
-
-def test_only_an_approver_sets_changes_or_lifts_a_legal_hold_and_anyone_may_edit_around_it(
-    control_plane: RunningControlPlane, editable_namespace: str
-) -> None:
-    def as_csm(**spec: Any) -> subprocess.CompletedProcess[str]:
-        return apply(control_plane, rollover_doc(editable_namespace, **spec), *CSM)
-
-    def lift(*who: str) -> subprocess.CompletedProcess[str]:
-        return control_plane.kubectl(
-            "-n", editable_namespace, "patch", "dro", "springfield", "--type=merge",
-            "-p", json.dumps({"spec": {"legalHold": None}}), *who, check=False,
-        )  # fmt: skip
-
-    held = rollover_doc(editable_namespace, legalHold=HOLD)
-    until_refused(lambda: apply(control_plane, held, *CSM, "--dry-run=server"))  # the policy is in effect
-    refused(as_csm(legalHold=HOLD), EXCEPTIONS, NOT_A_HOLD_APPROVER)
-    passed(apply(control_plane, held, *APPROVER))
-
-    passed(as_csm(legalHold=HOLD, displayName="Springfield"))
-    refused(as_csm(legalHold=HOLD | {"by": "csm-alice"}), EXCEPTIONS, NOT_A_HOLD_APPROVER)
-    refused(lift(*CSM), EXCEPTIONS, NOT_A_HOLD_APPROVER)
-    passed(lift(*APPROVER))
-    passed(as_csm(displayName="Springfield Unified"))  # no hold before, none after: nothing to approve
-    refused(as_csm(legalHold=HOLD), EXCEPTIONS, NOT_A_HOLD_APPROVER)
-
-
 # --- sync selectors -------------------------------------------------------------------------------
 
 SELECTOR = "districtrollovers.rostering.k12.dev-sync-selector"
@@ -294,6 +276,30 @@ def test_a_selector_matching_by_presence_is_accepted(
     passed(apply(control_plane, rollover_doc(namespace, syncSelector=selector)))
 
 
+# --- legal holds ----------------------------------------------------------------------------------
+
+LEGAL_HOLD = "districtrollovers.rostering.k12.dev-legal-hold"
+HOLD = {"by": "counsel:kim", "reason": "litigation hold 2027-114"}
+RELEASER = ("--as=lead-bob", "--as-group=rostering.k12.dev:legal-hold-releasers")
+NOT_A_RELEASER = "csm-alice may not release or change spec.legalHold: only legal-hold releasers may"
+
+
+def test_anyone_may_place_a_legal_hold_but_only_a_releaser_may_release_or_change_it(
+    control_plane: RunningControlPlane, editable_namespace: str
+) -> None:
+    held = rollover_doc(editable_namespace, legalHold=HOLD)
+    passed(apply(control_plane, rollover_doc(editable_namespace), *CSM))
+    passed(apply(control_plane, held, *CSM))
+    released = rollover_doc(editable_namespace)
+    changed = rollover_doc(editable_namespace, legalHold=HOLD | {"reason": "no longer needed"})
+
+    result = until_refused(lambda: apply(control_plane, released, *CSM, "--dry-run=server"))
+    refused(result, LEGAL_HOLD, NOT_A_RELEASER)
+    refused(apply(control_plane, changed, *CSM), LEGAL_HOLD, NOT_A_RELEASER)
+    passed(apply(control_plane, rollover_doc(editable_namespace, legalHold=HOLD, displayName="S"), *CSM))
+    passed(apply(control_plane, released, *RELEASER))
+
+
 # --- the operator's fence -------------------------------------------------------------------------
 
 
@@ -304,6 +310,7 @@ class Fence:
     policy: dict[str, Any]
     release_namespace: str
     account: str
+    config: OperatorConfig  # the operator's configuration rendered with the fence
 
     @property
     def name(self) -> str:
@@ -311,19 +318,20 @@ class Fence:
 
 
 @pytest.fixture(scope="module")
-def fence(control_plane: RunningControlPlane, helm: Path) -> Iterator[Fence]:
-    """The fence rendered by helm (jobs configured with their own image and ServiceAccount) and applied;
-    the operator's ServiceAccount may write workloads anywhere as far as RBAC is concerned."""
+def fence(
+    control_plane: RunningControlPlane, helm: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fence]:
+    """The fence rendered by helm (`JOB_VALUES`) and applied, with the operator configuration of the
+    same values; the operator's ServiceAccount may write workloads anywhere as far as RBAC is concerned."""
     release = f"f{uuid.uuid4().hex[:8]}"
     release_namespace = f"{release}-ops"
     control_plane.kubectl("create", "namespace", release_namespace)
-    docs = render(
-        helm, release, release_namespace, "--show-only", FENCE,
-        "--set", f"jobs.defaultJob.image={JOB_IMAGE},jobs.defaultJob.serviceAccountName={JOB_ACCOUNT}",
-    )  # fmt: skip
+    docs = render(helm, release, release_namespace, *JOB_VALUES)
+    config = load_config(operator_config(docs, tmp_path_factory.mktemp("fence") / "config.yaml"))
+    fence_docs = [d for d in docs if d["metadata"]["name"] == f"{release}-district-rollover-operator-fence"]
     passed(
         control_plane.kubectl(
-            "apply", "-f", "-", input=json.dumps({"kind": "List", "apiVersion": "v1", "items": docs})
+            "apply", "-f", "-", input=json.dumps({"kind": "List", "apiVersion": "v1", "items": fence_docs})
         )
     )
     account = f"system:serviceaccount:{release_namespace}:{release}-district-rollover"
@@ -336,8 +344,8 @@ def fence(control_plane: RunningControlPlane, helm: Path) -> Iterator[Fence]:
     control_plane.kubectl(
         "create", "clusterrolebinding", release, f"--clusterrole={release}", f"--user={account}"
     )
-    (policy,) = only(docs, "ValidatingAdmissionPolicy")
-    yield Fence(policy, release_namespace, account)
+    (policy,) = only(fence_docs, "ValidatingAdmissionPolicy")
+    yield Fence(policy, release_namespace, account, config)
     for kind in ("validatingadmissionpolicy", "validatingadmissionpolicybinding"):
         control_plane.kubectl("delete", kind, policy["metadata"]["name"], check=False)
     control_plane.kubectl("delete", "clusterrole,clusterrolebinding", release, check=False)
@@ -373,7 +381,7 @@ class District:
         pod_spec = {
             "restartPolicy": "Never",
             "serviceAccountName": JOB_ACCOUNT,
-            "containers": [{"name": "archive", "image": JOB_IMAGE}],
+            "containers": [job_container()],
         } | changes
         job = {
             "apiVersion": "batch/v1",
@@ -387,6 +395,10 @@ class District:
         }
         return self.as_operator("create", "-f", "-", namespace=namespace, input=json.dumps(job))
 
+    def create(self, job: Job) -> subprocess.CompletedProcess[str]:
+        """Create the Job (a server-side dry run) as the operator."""
+        return self.as_operator("create", "--dry-run=server", "-f", "-", input=json.dumps(job.to_dict()))
+
     def owner_reference(self) -> dict[str, Any]:
         meta = self.rollover["metadata"]
         return {
@@ -397,6 +409,45 @@ class District:
             "controller": True,
             "blockOwnerDeletion": True,
         }
+
+
+NOT_A_TEMPLATE_COMMAND = (
+    "must run a command of its job templates: rollover-job preflight, rollover-job archive"
+)
+NOT_A_TEMPLATE_SECRET = f"may use only the Secrets of its job templates: {STORE_SECRET}, {SIGNING_KEY_SECRET}"
+NOT_A_TEMPLATE_VOLUME = "may mount only volumes of the kinds its job templates use: emptyDir, secret"
+NOT_UNPRIVILEGED = "runs without host namespaces, privilege, privilege escalation or added capabilities"
+
+
+#: A variable read from the pod's own annotations, which whoever creates the Job writes.
+POD_ANNOTATION = {"fieldRef": {"fieldPath": "metadata.annotations['archive']"}}
+
+
+def plain(name: str, value: str) -> dict[str, str]:
+    return {"name": name, "value": value}
+
+
+def pod_of(**changes: Any) -> dict[str, Any]:
+    """The pod spec changes of a Job whose one container is `job_container(**changes)`."""
+    return {"containers": [job_container(**changes)]}
+
+
+def job_container(**changes: Any) -> dict[str, Any]:
+    """An archive container as the operator's job template makes it, with `changes`."""
+    return {
+        "name": "archive",
+        "image": JOB_IMAGE,
+        "command": ["rollover-job", "archive"],
+        "env": [
+            plain("DISTRICT_ID", DISTRICT),
+            plain("ARCHIVE_RECIPIENTS", RECIPIENTS),
+            {
+                "name": "DATABASE_URL",
+                "valueFrom": {"secretKeyRef": {"name": STORE_SECRET, "key": "DATABASE_URL"}},
+            },
+        ],
+        "securityContext": {"allowPrivilegeEscalation": False},
+    } | changes
 
 
 @pytest.fixture
@@ -508,7 +559,7 @@ def test_a_job_of_the_operator_with_the_configured_image_and_its_rollover_as_own
     [
         ({"containers": [{"name": "archive", "image": "evil:1"}]}, f"must run one of the images {JOB_IMAGE}"),
         (
-            {"initContainers": [{"name": "first", "image": "evil:1"}]},
+            {"initContainers": [job_container(name="first", image="evil:1")]},
             f"must run one of the images {JOB_IMAGE}",
         ),
         (
@@ -521,15 +572,74 @@ def test_a_job_of_the_operator_with_the_configured_image_and_its_rollover_as_own
             {"owner": {"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "1", "controller": True}},
             "must have a controller ownerReference to its DistrictRollover",
         ),
+        # With the configured image, the attacks that remain: another command or the image's own
+        # entrypoint (a shell, python), another Secret, a host path, a variable that points the archive
+        # elsewhere, privilege.
+        (pod_of(command=["python", "-c", "..."]), NOT_A_TEMPLATE_COMMAND),
+        (pod_of(command=None), NOT_A_TEMPLATE_COMMAND),
+        (pod_of(args=["--archive-uri", "s3://elsewhere/"]), NOT_A_TEMPLATE_COMMAND),
+        ({"volumes": [{"name": "key", "secret": {"secretName": "payroll-db"}}]}, NOT_A_TEMPLATE_SECRET),
+        (pod_of(envFrom=[{"secretRef": {"name": "payroll-db"}}]), NOT_A_TEMPLATE_SECRET),
+        ({"volumes": [{"name": "root", "hostPath": {"path": "/"}}]}, NOT_A_TEMPLATE_VOLUME),
+        (pod_of(env=[plain("ARCHIVE_URI", "s3://elsewhere/loot")]), "not ARCHIVE_URI"),
+        (
+            pod_of(env=[plain("ARCHIVE_RECIPIENTS", "age1attacker")]),
+            "not ARCHIVE_RECIPIENTS",
+        ),
+        (pod_of(env=[plain("DATABASE_URL", "postgresql://x/y")]), "not DATABASE_URL"),
+        (pod_of(env=[{"name": "ARCHIVE_URI", "valueFrom": POD_ANNOTATION}]), "not ARCHIVE_URI"),
+        # (privileged: true is refused before admission by this apiserver's --allow-privileged=false)
+        (pod_of(securityContext={"capabilities": {"add": ["SYS_ADMIN"]}}), NOT_UNPRIVILEGED),
+        ({"hostNetwork": True}, NOT_UNPRIVILEGED),
     ],
-    ids=["image", "init-container-image", "service-account", "no-service-account", "no-owner", "other-owner"],
-)
+    ids=[
+        "image", "init-container-image", "service-account", "no-service-account", "no-owner", "other-owner",
+        "command", "entrypoint", "args", "secret-volume", "secret-env-from", "host-path", "archive-uri",
+        "archive-recipients", "database-url", "from-own-annotation", "added-capability", "host-network",
+    ],
+)  # fmt: skip
 def test_a_job_of_the_operator_must_be_one_its_templates_make(
     district: District, changes: dict[str, Any], message: str
 ) -> None:
     result = until_refused(lambda: district.create_job(**changes))
 
     refused(result, district.fence.name, message)
+
+
+def test_every_job_the_operator_makes_passes_the_fence_the_signing_key_only_in_certify_and_purge(
+    district: District,
+) -> None:
+    until_refused(lambda: district.create_job(owner=None))
+    config = district.fence.config
+    products = tuple(load_catalog().products)
+
+    for step in Step:
+        per_product = step not in (Step.CERTIFY, Step.PURGE)
+        for product in products if per_product else ("",):
+            action = CreateJob(
+                name=f"springfield-{step.value}-{product or 'all'}",
+                step=step,
+                product=product,
+                attempt=0,
+                school_year="2026-2027",
+                reset_date=dt.date(2027, 7, 16),
+                products=() if per_product else products,
+                retention_until=None if per_product else dt.date(2028, 7, 16),
+            )
+            template = config.template(product or products[0], step)
+            job = job_manifest(district.rollover, action, template, config.job_ttl_seconds_after_finished)
+            passed(district.create(job))
+            assert (SIGNING_KEY_SECRET in secret_names(template)) is (not per_product), step
+            # Every kind of Job, the new ones too: ours by controller UID, deleted after its TTL, and
+            # an API token only for a ServiceAccount the template asks for.
+            assert job.metadata.ownerReferences[0].uid == district.rollover["metadata"]["uid"]
+            assert job.metadata.ownerReferences[0].controller is True
+            assert job.spec.ttlSecondsAfterFinished == config.job_ttl_seconds_after_finished
+            pod = job.spec.template.spec
+            assert pod.serviceAccountName == JOB_ACCOUNT and pod.automountServiceAccountToken is None
+            bare = template.model_copy(update={"service_account_name": None})
+            unaccounted = job_manifest(district.rollover, action, bare, 60).spec.template.spec
+            assert unaccounted.automountServiceAccountToken is False
 
 
 @pytest.mark.parametrize(
@@ -602,7 +712,7 @@ def variables_of(policy: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_exception_approvers_come_from_the_values(helm: Path) -> None:
+def test_exception_approvers_and_legal_hold_releasers_come_from_the_values(helm: Path) -> None:
     argocd = "system:serviceaccount:argocd:argocd-application-controller"
     docs = render(
         helm, "r", "ops", "--show-only", "templates/admission-exception-approvers.yaml",
@@ -612,6 +722,14 @@ def test_exception_approvers_come_from_the_values(helm: Path) -> None:
 
     (policy,) = only(docs, "ValidatingAdmissionPolicy")
     assert variables_of(policy) == {"approverUsers": [argocd], "approverGroups": ["platform-leads"]}
+
+    docs = render(
+        helm, "r", "ops", "--show-only", "templates/admission-legal-hold.yaml",
+        "--set", f"admissionPolicy.legalHoldReleasers.users={{{argocd}}}",
+        "--set", "admissionPolicy.legalHoldReleasers.groups={counsel}",
+    )  # fmt: skip
+    (policy,) = only(docs, "ValidatingAdmissionPolicy")
+    assert variables_of(policy) == {"releaserUsers": [argocd], "releaserGroups": ["counsel"]}
 
 
 def test_the_fence_allows_exactly_the_operator_s_account_and_what_its_job_templates_make(
@@ -624,6 +742,8 @@ def test_the_fence_allows_exactly_the_operator_s_account_and_what_its_job_templa
         "--set", "jobs.perProduct.twig-science.archive.image=registry.example/twig-archive:3",
         "--set", "jobs.perProduct.twig-science.reset.serviceAccountName=twig-reset",
         "--set", "admissionPolicy.operatorFence.protectedNamespaces={argocd}",
+        "--set", "jobs.perProduct.twig-science.reset.command={rollover-job,reset,--verbose}",
+        "--set", f"operator.certificates.secretName={SIGNING_KEY_SECRET}",
     )  # fmt: skip
 
     (policy,) = only(docs, "ValidatingAdmissionPolicy", "r-district-rollover-operator-fence")
@@ -643,6 +763,14 @@ def test_the_fence_allows_exactly_the_operator_s_account_and_what_its_job_templa
         {t.service_account_name or "" for t in templates}
     )
     assert set(variables["jobServiceAccounts"]) == accounts
+    commands = [
+        config.template(product, step).command or ["rollover-job", step.value]
+        for product in load_catalog().products
+        for step in Step
+    ]
+    assert sorted(variables["jobCommands"]) == sorted(map(list, {tuple(c) for c in commands}))
+    assert sorted(variables["jobSecrets"]) == sorted({name for t in templates for name in secret_names(t)})
+    assert sorted(variables["jobSecrets"]) == sorted([STORE_SECRET, SIGNING_KEY_SECRET])
 
 
 @pytest.mark.parametrize(
@@ -650,7 +778,7 @@ def test_the_fence_allows_exactly_the_operator_s_account_and_what_its_job_templa
     [
         ("admissionPolicy.enabled=false", {"r-district-rollover-operator-fence"}),
         ("admissionPolicy.operatorFence.enabled=false", {f"districtrollovers.rostering.k12.dev-{p}" for p in (
-            "lock-after-archive", "district-ownership", "exception-approvers", "sync-selector"
+            "lock-after-archive", "district-ownership", "exception-approvers", "legal-hold", "sync-selector"
         )}),
     ],
     ids=["rollover-policies-off", "fence-off"],

@@ -99,9 +99,10 @@ def test_forged_succeeded_jobs_with_our_labels_do_not_complete_the_rollover(
     control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
 ) -> None:
     kube.cronjob("clever-sync", LABELS)
-    forged_job(kube, "springfield-archive-done", Step.ARCHIVE)
-    forged_job(kube, "springfield-reset-done", Step.RESET)
-    succeed_forged_jobs(kube, 2)
+    forged = {f"springfield-{step.value}-done": step for step in (Step.PREFLIGHT, Step.ARCHIVE, Step.RESET)}
+    for name, step in forged.items():
+        forged_job(kube, name, step)
+    succeed_forged_jobs(kube, len(forged))
     kube.apply(rollover_doc(kube.ns, products=[PRODUCT]))
 
     with operator(control_plane, kube.ns, tmp_path / "operator.log"):
@@ -110,6 +111,9 @@ def test_forged_succeeded_jobs_with_our_labels_do_not_complete_the_rollover(
         time.sleep(1.5)  # fifteen simulated hours: the forged "archive succeeded" must not move it
         rollover = kube.rollover("springfield")
         assert rollover["status"]["phase"] == "Archiving"
+        recorded = {j["name"] for j in rollover["status"]["jobs"]}
+        assert not recorded & set(forged), "no forged Job (preflight included) is recorded as a step of ours"
+        assert our_jobs(kube, Step.PREFLIGHT), "the preflight that ran is the operator's own"
         assert [j["name"] for j in rollover["status"]["jobs"] if j["step"] != "preflight"] == [
             job_name("springfield", YEAR, Step.ARCHIVE, PRODUCT, 0)
         ]

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlsplit
 
+from rollover.jobs import redaction
 from rollover.jobs.errors import StepFailed, UsageError
 
 MANIFEST = "manifest.json"
@@ -62,6 +63,12 @@ def open_destination(uri: str, env: Mapping[str, str] | None = None) -> Destinat
     """The destination of an ARCHIVE_URI; UsageError for a scheme we do not write to. An s3:// store
     takes its endpoint and credentials from the Job's AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and
     AWS_SECRET_ACCESS_KEY when set (else from botocore's usual places: a profile, the pod's role)."""
+    if redaction.uri_may_carry_credentials(uri):  # quoted in results and certificates: keep it clean
+        raise UsageError(
+            f"ARCHIVE_URI {redaction.describe_uri(uri)}: no user, key, query or fragment in the URI; an "
+            "s3:// store takes its keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (a Secret) or the "
+            "pod's cloud role"
+        )
     parts = urlsplit(uri)
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):

@@ -1,10 +1,13 @@
-"""Keeping database credentials inside the Job: what a connection string may show, and scrubbing the rest.
+"""Keeping credentials inside the Job: what a connection string or an archive URI may show, and
+scrubbing the rest.
 
 The result of a step ends up in `status.jobs[].result` of a DistrictRollover, which every reader of
 rollovers sees, so a connection string is described only by libpq's own parse of it (a URL parser
 disagrees with libpq: libpq takes `#` and `?` unencoded in a password), and only by host, port and
 database. Error texts that might quote a connection string (libpq's parse errors do, verbatim) are
-scrubbed of every secret the Job was given before they are printed or reported.
+scrubbed of every secret the Job was given before they are printed or reported. An archive URI is
+quoted in results, logs and signed certificates, so one that may carry credentials (a user or key
+before `@`, a signature in a query) is refused, and described by its scheme only.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ UNPARSEABLE = "<unparseable connection string>"
 #: which may be the password), or UnicodeDecodeError when percent-decoding yields bytes that are not UTF-8.
 PARSE_ERRORS = (psycopg.ProgrammingError, UnicodeDecodeError)
 MASK = "***"
+#: What may carry credentials in a URI: userinfo (`key:secret@`, where the secret may itself hold '/',
+#: so no URL parser can be trusted to find where the host starts), a query or a fragment.
+_CREDENTIAL_MARKS = frozenset("@?#")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 #: What a description may show; user, password and every other parameter stay out.
 SHOWN = ("host", "port", "dbname")
 #: A value of a shown parameter must look like one: anything else means libpq read a password (an
@@ -77,3 +84,16 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, MASK)
     return text
+
+
+def uri_may_carry_credentials(uri: str) -> bool:
+    """Whether an archive URI has userinfo, a query or a fragment, any of which may hold a secret."""
+    return not _CREDENTIAL_MARKS.isdisjoint(uri)
+
+
+def describe_uri(uri: str) -> str:
+    """The URI as it may be shown: as it is when it cannot carry credentials, else its scheme only."""
+    if not uri_may_carry_credentials(uri):
+        return uri
+    scheme = _SCHEME.match(uri)
+    return f"{scheme.group(0) if scheme else ''}{MASK}"

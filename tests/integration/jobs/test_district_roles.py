@@ -144,3 +144,20 @@ def test_check_ids_of_another_district_is_refused(store: Store, role_b: str) -> 
 
     assert code == 1
     assert "is bound to district d2, not d1" in json.loads(log.read_text())["error"]
+
+
+def test_every_district_scoped_table_is_under_row_level_security(store: Store) -> None:
+    """A guard for later migrations: a new table with a district_id column (resets, certificates, ...)
+    must enable row-level security and carry the district policy, or district roles would read it whole."""
+    tables = store.query(
+        "SELECT c.oid::regclass::text, c.relrowsecurity,"
+        "       EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'district_rows')"
+        " FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'district_id' AND NOT a.attisdropped"
+        " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        "   AND c.oid <> 'rollover.district_roles'::regclass"
+    )
+
+    assert {"rollover.resets", "rollover.retired_ids", "roster.users"} <= {name for name, _, _ in tables}
+    assert [name for name, secured, policy in tables if not (secured and policy)] == []

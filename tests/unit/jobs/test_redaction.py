@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rollover.jobs import config, redaction
+from rollover.jobs.destination import open_destination
 from rollover.jobs.errors import UsageError
+from rollover.jobs.main import main
 from tests.unit.jobs.passwords import FORMS, credentials, passwords, spellings
 
 pytestmark = pytest.mark.unit
@@ -69,3 +73,52 @@ def test_every_well_formed_spelling_reaches_libpq_intact(password: str) -> None:
         url = credentials(form, "rollover", password, "db", 5432, "roster").database_url
 
         assert config.database(namespace(), {"DATABASE_URL": url}).params()["password"] == password
+
+
+#: Archive URIs that carry a secret, raw as a platform admin might paste them (an AWS secret key holds
+#: '/' and '+', so a URL parser may take part of it for the path).
+ARCHIVE_URIS_WITH_SECRETS = (
+    "s3://AKIAEXAMPLE:{secret}@rollover-archives/district",
+    "s3://rollover-archives/district?aws_secret_access_key={secret}",
+    "https://archive:{secret}@store.example/rollover",
+    "file://backup:{secret}@/archive",
+    "s3://rollover-archives/district#{secret}",
+)
+
+
+@given(secret=passwords, form=st.sampled_from(ARCHIVE_URIS_WITH_SECRETS))
+def test_an_archive_uri_with_credentials_is_refused_and_described_by_its_scheme_only(
+    secret: str, form: str
+) -> None:
+    uri = form.format(secret=secret)
+
+    with pytest.raises(UsageError) as refused:
+        open_destination(uri, {})
+
+    assert redaction.describe_uri(uri) == uri.split("://")[0] + "://***"
+    assert not any(spelling in str(refused.value) for spelling in spellings(secret))
+
+
+@pytest.mark.parametrize("form", ARCHIVE_URIS_WITH_SECRETS)
+def test_no_archive_uri_secret_reaches_the_job_s_result_or_log(
+    form: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+    log = tmp_path / "result.json"
+    env = {
+        "DISTRICT_ID": "IL-0631950", "SCHOOL_YEAR": "2026-2027", "PRODUCT": "imagine-math",
+        "RESET_DATE": "2027-07-16", "DATABASE_URL": "postgresql://rollover@db.internal/roster",
+        "ARCHIVE_URI": form.format(secret=secret),
+    }  # fmt: skip
+
+    code = main(["archive", "--termination-log", str(log)], env=env)
+
+    assert code == 2
+    assert "no user, key, query or fragment in the URI" in json.loads(log.read_text())["error"]
+    assert secret not in log.read_text() and secret not in caplog.text
+    assert "wJalrXUtnFEMI" not in log.read_text() + caplog.text
+
+
+@pytest.mark.parametrize("uri", ["s3://rollover-archives/district-il", "file:///archive", "file:///"])
+def test_an_archive_uri_without_credentials_is_shown_as_it_is(uri: str) -> None:
+    assert redaction.describe_uri(uri) == uri
