@@ -63,6 +63,18 @@ def start_of_day(day: dt.date, zone: ZoneInfo) -> dt.datetime:
     return naive_midnight.astimezone(dt.UTC).astimezone(zone)
 
 
+#: The last time zone to leave a day (UTC-12): a day is over everywhere once it is over here.
+LAST_TIME_ZONE = dt.timezone(dt.timedelta(hours=-12))
+
+
+def purge_not_before(retention_until: dt.date) -> dt.datetime:
+    """The first instant an archive kept until `retention_until` may be purged: when that day has ended
+    in every time zone. The operator plans the purge then, and the purge Job refuses any earlier run
+    (by its own clock, against the date its signed certificate states), so "kept until" holds for the
+    district wherever it is, without the Job knowing its time zone."""
+    return dt.datetime.combine(retention_until + dt.timedelta(days=1), dt.time(), tzinfo=LAST_TIME_ZONE)
+
+
 class BusinessCalendar:
     """Which days are business days for one district calendar."""
 

@@ -50,6 +50,7 @@ from rollover.calendar import (
     compute_schedule,
     next_business_day_start,
     preflight_window,
+    purge_not_before,
     start_of_day,
     time_zone,
 )
@@ -1417,11 +1418,7 @@ def _with_history(
         jobs=[j.model_copy(update={"result": None}) for j in status.jobs],
         certificate=status.certificate,
         retention_until=retention_until,
-        purge_at=(
-            start_of_day(retention_until + dt.timedelta(days=1), time_zone(cycle.spec.time_zone))
-            if retention_until
-            else None
-        ),
+        purge_at=purge_not_before(retention_until) if retention_until else None,
     )
     history = [*status.history, entry]
     kept = [e for i, e in enumerate(history) if i >= len(history) - HISTORY_KEPT or _purge_pending(e)]

@@ -19,8 +19,11 @@ DISTRICT, YEAR = "IL-0631950", "2026-2027"
 
 
 @pytest.fixture
-def store() -> Iterator[str]:
-    """A migrated roster store with the district seeded for the school year."""
+def store(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated roster store with the district seeded for the school year (YEAR, or the test's
+    `school_year` marker)."""
+    marker = request.node.get_closest_marker("school_year")
+    year = marker.args[0] if marker else YEAR
     with PostgresServer() as server:
         with psycopg.connect(server.url, autocommit=True) as conn:
             conn.execute("CREATE DATABASE roster")
@@ -31,7 +34,7 @@ def store() -> Iterator[str]:
             "--district",
             DISTRICT,
             "--school-year",
-            YEAR,
+            year,
             "--students",
             "25",
             "--database-url",

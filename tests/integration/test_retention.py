@@ -19,21 +19,26 @@ from rollover.controller.clock import AcceleratedClock
 from rollover.devcluster.keys import new_signing_key
 from tests.conftest import RunningControlPlane
 from tests.integration.configs import jobs_config
-from tests.integration.conftest import DISTRICT, YEAR
+from tests.integration.conftest import DISTRICT
 from tests.integration.kube import Kube, operator, rollover_doc, wait_for
-
-pytestmark = pytest.mark.integration
 
 LABELS = {"district": "springfield"}
 
 PRODUCTS = ["imagine-math", "twig-science"]
-#: The pause is Thursday 2027-07-15 00:00; two simulated hours per real second from two hours before.
-CLOCK_START = "2027-07-14T22:00:00-05:00"
+#: A cycle already past on the wall clock: the Jobs run on it, and a purge Job refuses to run before the
+#: retention its certificate states has ended. Reset Friday 2026-07-17, the pause Thursday 00:00; two
+#: simulated hours per real second from two hours before.
+YEAR = "2025-2026"
+RESET_DATE = "2026-07-17"
+CLOCK_START = "2026-07-15T22:00:00-05:00"
 RATE = 7200
-#: Kept two days after the reset (Friday 2027-07-16): purged at Monday 2027-07-19 00:00 Chicago.
+#: Kept two days after the reset, until Sunday 2026-07-19: purged once that day ended everywhere
+#: (midnight at UTC-12, Monday 07:00 in Chicago).
 RETENTION_DAYS = 2
-PURGE_AT = dt.datetime.fromisoformat("2027-07-19T00:00:00-05:00")
+PURGE_AT = dt.datetime.fromisoformat("2026-07-20T07:00:00-05:00")
 STEP = "rostering.k12.dev/step"
+
+pytestmark = [pytest.mark.integration, pytest.mark.school_year(YEAR)]
 
 
 def write_config(tmp_path: Path, store_url: str, archive: Path) -> tuple[Path, Path]:
@@ -79,7 +84,7 @@ def test_a_cycle_ends_with_a_verified_certificate_and_its_retention_with_a_certi
     archive.mkdir()
     config, public = write_config(tmp_path, store, archive)
     kube.cronjob("clever-sync", LABELS)
-    kube.apply(rollover_doc(namespace, retentionDays=RETENTION_DAYS))
+    kube.apply(rollover_doc(namespace, schoolYear=YEAR, resetDate=RESET_DATE, retentionDays=RETENTION_DAYS))
 
     log = tmp_path / "operator.log"
     with operator(control_plane, namespace, log, clock_start=CLOCK_START, rate=RATE, config=config):
@@ -90,7 +95,7 @@ def test_a_cycle_ends_with_a_verified_certificate_and_its_retention_with_a_certi
         assert rollover(["verify-certificate", str(local), "--public-key", str(public)]) == 0
         assert link["sha256"] == hashlib.sha256(local.read_bytes()).hexdigest()
         entry = history(kube)
-        assert entry["certificate"] == link and entry["retentionUntil"] == "2027-07-18"
+        assert entry["certificate"] == link and entry["retentionUntil"] == "2026-07-19"
         assert dt.datetime.fromisoformat(entry["purgeAt"]) == PURGE_AT
         (certify,) = kube.items("jobs", "-l", f"{STEP}=certify")
         volumes = certify["spec"]["template"]["spec"]["volumes"]
@@ -135,7 +140,11 @@ def test_a_legal_hold_keeps_the_data_and_the_archive_until_it_is_released(
     config, _ = write_config(tmp_path, store, archive)
     kube.cronjob("clever-sync", LABELS)
     hold = {"by": "counsel:kim", "reason": "litigation hold 2027-114"}
-    kube.apply(rollover_doc(namespace, retentionDays=RETENTION_DAYS, legalHold=hold))
+    kube.apply(
+        rollover_doc(
+            namespace, schoolYear=YEAR, resetDate=RESET_DATE, retentionDays=RETENTION_DAYS, legalHold=hold
+        )
+    )
     students = student_accounts(store)
     assert students > 0
     clock = AcceleratedClock(dt.datetime.fromisoformat(CLOCK_START), RATE)

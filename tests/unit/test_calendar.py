@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from rollover import calendar as calendar_module
 from rollover.api.models import CalendarSpec, DistrictRolloverSpec
-from rollover.calendar import BusinessCalendar, CalendarError, compute_schedule, start_of_day, time_zone
+from rollover.calendar import (
+    BusinessCalendar,
+    CalendarError,
+    compute_schedule,
+    purge_not_before,
+    start_of_day,
+    time_zone,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -255,3 +262,13 @@ def test_pause_and_reset_start_at_the_first_instant_of_their_day(district: Distr
     assert _first_instant_of(schedule.pause_at, schedule.pause_date, zone)
     assert _first_instant_of(schedule.reset_at, district.reset_date, zone)
     assert schedule.pause_at < schedule.reset_at
+
+
+@given(
+    st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 1, 1)),
+    st.sampled_from([*ZONES, "Pacific/Kiritimati", "Etc/GMT+12", "Pacific/Guam"]),
+)
+def test_a_purge_is_never_due_while_the_retention_day_lasts_anywhere(day: dt.date, zone: str) -> None:
+    due = purge_not_before(day)
+    assert due.astimezone(ZoneInfo(zone)).date() > day
+    assert due - dt.timedelta(days=2) < dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)

@@ -36,9 +36,10 @@ pytestmark = pytest.mark.unit
 PRODUCTS = ("imagine-math", "twig-science")
 CERTIFY = Settings(preflight_business_days=None, certify=True, retention_days=365)
 LATER = RESET_AT + dt.timedelta(hours=1)
-#: The reset date 2027-07-16 plus 365 days, and its purge at the next midnight in the district.
+#: The reset date 2027-07-16 plus 365 days, and its purge once that day has ended everywhere on Earth
+#: (midnight at UTC-12: 07:00 in Chicago).
 RETENTION_UNTIL = dt.date(2028, 7, 15)
-PURGE_AT = dt.datetime(2028, 7, 16, tzinfo=CHICAGO)
+PURGE_AT = dt.datetime(2028, 7, 16, 7, tzinfo=CHICAGO)
 CERTIFIED_RESULT = {
     "status": "certified",
     "certificate": "s3://archives/IL-0631950/2026-2027/certificate.json",
@@ -428,7 +429,7 @@ def test_explain_shows_the_legal_hold_the_certificate_and_the_purge_to_come() ->
     assert "LegalHold=True (LegalHoldSet)" in text and "counsel:kim" in text
     assert "LEGAL HOLD: held by counsel:kim" in text
     assert f"certificate of deletion: {CERTIFIED_RESULT['certificate']} (sha256 abababababab…)" in text
-    assert "kept until 2028-07-15, purge due Sun 2028-07-16 00:00 CDT" in text
+    assert "kept until 2028-07-15, purge due Sun 2028-07-16 07:00 CDT" in text
     purged = again(
         completed(), restored(cycle_job(Step.PURGE, JobState.SUCCEEDED, result=PURGED_RESULT)), PURGE_AT
     )

@@ -6,12 +6,17 @@ deletes, the version that archived) and its row in rollover.resets (rows deleted
 version that reset; the archive digest it proved) it writes `<district>/<school-year>/certificate.json`
 (signed) and `certificate.html`, next to the products' archive directories. It refuses while any
 product lacks its archive or its completed reset, or when they disagree. Re-running it signs the same
-facts again.
+facts again, and refuses to replace a certificate that promises a later retention date (a shorter
+promise would let a purge come early).
 
-purge runs when the archive's retention has expired: it deletes every object of the cycle's archives
-(the archive, superseded copies, leftovers of interrupted runs), lists again to prove nothing is left,
-and writes `purge-certificate.json` and `.html` beside the deletion certificate, which it keeps (it
-holds counts, no student data). A purge interrupted after deleting re-runs to the same certificate.
+purge runs when the archive's retention has expired, by its own clock against the retention date the
+signed deletion certificate states (`calendar.purge_not_before`): it refuses earlier, whoever created
+the Job. A cycle with no deletion certificate (its reset skipped for a legal hold) has no signed date
+to check: the operator's plan alone times that purge. Once due, it deletes every object of the
+cycle's archives (the archive, superseded copies, leftovers of interrupted runs), lists again to prove
+nothing is left, and writes `purge-certificate.json` and `.html` beside the deletion certificate,
+which it keeps (it holds counts, no student data). A purge interrupted after deleting re-runs to the
+same certificate.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from rollover.calendar import purge_not_before
 from rollover.jobs import certificate
 from rollover.jobs.config import ArchiveKey, Database
 from rollover.jobs.destination import Destination
@@ -72,6 +78,7 @@ def certify(
 ) -> dict[str, Any]:
     """Write the cycle's signed certificate of deletion; the step's result."""
     dest.check()
+    _refuse_a_shorter_promise(dest, cycle, key, retention_until)
     manifests = {k.product: require_manifest_and_sha256(dest, k) for k in cycle.archives()}
     with connect(db, APPLICATION) as conn:
         require_current(conn)
@@ -160,7 +167,14 @@ def _archive_facts(
 def purge(cycle: Cycle, dest: Destination, key: Ed25519PrivateKey, now: dt.datetime) -> dict[str, Any]:
     """Delete the cycle's archives, prove them gone, write the signed purge certificate; the result."""
     dest.check()
-    deletion_sha256, certified_digests = _deletion_certificate(dest, cycle, key)
+    deletion = _deletion_certificate(dest, cycle, key)
+    if deletion is not None and now < (due := purge_not_before(deletion.retention_until)):
+        raise StepFailed(
+            f"the certificate of deletion keeps the archive until {deletion.retention_until}: "
+            f"no purge before {_timestamp(due)}"
+        )
+    deletion_sha256 = deletion.sha256 if deletion is not None else None
+    certified_digests = deletion.digests if deletion is not None else {}
     archives, deleted = [], {}
     for k in cycle.archives():
         manifest = read_manifest(dest, k)
@@ -217,22 +231,45 @@ def _files_of(dest: Destination, key: ArchiveKey) -> list[str]:
     return [f"{name}/{path}" for name in _entries_of(dest, key) for path in dest.files(f"{directory}/{name}")]
 
 
+@dataclass(frozen=True)
+class _DeletionCertificate:
+    """What purge and a re-run of certify take from a cycle's signed certificate of deletion."""
+
+    sha256: str
+    digests: dict[str, str]  # product -> manifest digest (what a purge re-run after the manifests certifies)
+    retention_until: dt.date
+
+
 def _deletion_certificate(
     dest: Destination, cycle: Cycle, key: Ed25519PrivateKey
-) -> tuple[str | None, dict[str, str]]:
-    """From the cycle's deletion certificate, if any: its SHA-256 and each product's manifest digest
-    (what a re-run after the manifests are gone still certifies). StepFailed if it does not verify."""
+) -> _DeletionCertificate | None:
+    """The cycle's certificate of deletion, if there is one; StepFailed if it does not verify."""
     path = f"{cycle.directory}/{certificate.DELETION_JSON}"
     if not dest.exists(path):
-        return None, {}
+        return None
     with dest.open_read(path) as fh:
         raw = fh.read()
     try:
         body = certificate.verify(raw, key.public_key())
     except certificate.CertificateInvalid as exc:
         raise StepFailed(f"{dest.uri}/{path} does not verify with the certificate key: {exc}") from None
-    digests = {str(a["product"]): str(a["manifestDigest"]) for a in body.get("archives", [])}
-    return hashlib.sha256(raw).hexdigest(), digests
+    return _DeletionCertificate(
+        sha256=hashlib.sha256(raw).hexdigest(),
+        digests={str(a["product"]): str(a["manifestDigest"]) for a in body.get("archives", [])},
+        retention_until=dt.date.fromisoformat(str(body["retentionUntil"])),
+    )
+
+
+def _refuse_a_shorter_promise(
+    dest: Destination, cycle: Cycle, key: Ed25519PrivateKey, retention_until: dt.date
+) -> None:
+    """StepFailed if the cycle is already certified with a later retention date (a longer one is kept)."""
+    existing = _deletion_certificate(dest, cycle, key)
+    if existing is not None and retention_until < existing.retention_until:
+        raise StepFailed(
+            f"the certificate of deletion already keeps the archive until {existing.retention_until}; "
+            f"refusing to shorten it to {retention_until}"
+        )
 
 
 def _write(

@@ -200,6 +200,10 @@ def test_tampered_ciphertext_is_refused_at_reset_and_at_restore(
     assert not store.query("SELECT 1 FROM pg_namespace WHERE nspname = 'restored'")
 
 
+#: A retention that has already ended by the wall clock (the Jobs run on it): the purge may run now.
+KEPT_UNTIL = "2026-07-19"
+
+
 def test_the_certificate_of_deletion_verifies_any_edit_breaks_it_and_purge_leaves_nothing_but_proof(
     store: Store, archive: Archive, keys: Keys, tmp_path: Path
 ) -> None:
@@ -210,7 +214,7 @@ def test_the_certificate_of_deletion_verifies_any_edit_breaks_it_and_purge_leave
     stored = {p: archive.dest.files(f"{DISTRICT}/{YEAR}/{p}") for p in products}
     assert all("manifest.json" in files for files in stored.values())
     code, result = run(
-        store, archive, "certify", product=",".join(products), RETENTION_UNTIL="2027-07-19", **signing
+        store, archive, "certify", product=",".join(products), RETENTION_UNTIL=KEPT_UNTIL, **signing
     )
     assert code == 1  # no reset yet
     assert "has not been reset" in result["error"]
@@ -218,7 +222,7 @@ def test_the_certificate_of_deletion_verifies_any_edit_breaks_it_and_purge_leave
         assert run(store, archive, "reset", product=product)[0] == 0
 
     code, result = run(
-        store, archive, "certify", product=",".join(products), RETENTION_UNTIL="2027-07-19", **signing
+        store, archive, "certify", product=",".join(products), RETENTION_UNTIL=KEPT_UNTIL, **signing
     )
 
     assert code == 0, result
@@ -226,7 +230,7 @@ def test_the_certificate_of_deletion_verifies_any_edit_breaks_it_and_purge_leave
     body = json.loads(raw)["certificate"]
     assert (body["kind"], body["districtId"], body["schoolYear"]) == ("deletion", DISTRICT, YEAR)
     assert body["products"] == list(products)
-    assert body["retentionUntil"] == "2027-07-19"
+    assert body["retentionUntil"] == KEPT_UNTIL
     twig = next(a for a in body["archives"] if a["product"] == "twig-science")
     kept = {t["table"]: t["kept"] for t in twig["tables"]}
     assert kept["twig.student_answers"] > 0 and kept["twig.classes"] == 0
@@ -244,6 +248,12 @@ def test_the_certificate_of_deletion_verifies_any_edit_breaks_it_and_purge_leave
         edited[position] ^= 0x01
         local.write_bytes(bytes(edited))
         assert rollover(["verify-certificate", str(local), "--public-key", str(keys.public_key)]) == 1
+
+    code, result = run(
+        store, archive, "certify", product=",".join(products), RETENTION_UNTIL="2026-07-01", **signing
+    )
+    assert code == 1 and "refusing to shorten it to 2026-07-01" in result["error"]
+    assert archive.read(f"{DISTRICT}/{YEAR}/certificate.json") == raw
 
     code, result = run(store, archive, "purge", product=",".join(products), **signing)
 
@@ -295,3 +305,10 @@ def test_a_reset_recorded_before_versions_were_kept_is_certified_as_not_recorded
     assert code == 0, result
     (facts,) = json.loads(archive.read(f"{DISTRICT}/{YEAR}/certificate.json"))["certificate"]["archives"]
     assert facts["resetBy"] == UNRECORDED_VERSION
+
+    # Kept until 2027-07-19: a purge before that day ended everywhere is refused, whoever made the Job.
+    before = archive.dest.files(DISTRICT)
+    code, result = run(store, archive, "purge", CERTIFICATE_KEY_FILE=str(keys.signing_key))
+    assert code == 1
+    assert "until 2027-07-19: no purge before 2027-07-20T12:00:00Z" in result["error"]
+    assert archive.dest.files(DISTRICT) == before
