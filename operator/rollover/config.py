@@ -77,6 +77,10 @@ class ChannelConfig(_Config):
     #: A file holding one `Header-Name: value` line (e.g. a shared secret), sent with every request.
     secret_header_file: Path | None = None
     timeout_seconds: float = Field(default=10.0, gt=0)
+    #: The namespaces whose DistrictRollovers may name this channel; unset: every namespace. A channel
+    #: that posts into one district's room lists that district's namespace, so no other district's
+    #: YAML can post there.
+    namespaces: list[str] | None = None
 
 
 class NotificationsConfig(_Config):
@@ -90,6 +94,13 @@ class NotificationsConfig(_Config):
     #: `retryCapSeconds`; they never hold up the rollover.
     retry_first_seconds: float = Field(default=30.0, gt=0)
     retry_cap_seconds: float = Field(default=1800.0, gt=0)
+
+    def channel_scopes(self) -> dict[str, frozenset[str] | None]:
+        """Each channel's name and the namespaces that may name it (None: every namespace)."""
+        return {
+            name: frozenset(c.namespaces) if c.namespaces is not None else None
+            for name, c in self.channels.items()
+        }
 
 
 class PreflightConfig(_Config):

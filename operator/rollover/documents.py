@@ -18,7 +18,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from rollover.api.models import DistrictRolloverSpec
 from rollover.findings import Finding, parse_path
-from rollover.notices import unknown_channels
+from rollover.notices import ChannelScopes, unknown_channels, usable_channels
 from rollover.reasons import Reason
 from rollover.validation import check_document, cross_document_findings, readiness_due_findings
 
@@ -181,7 +181,7 @@ def load_paths(paths: Iterable[str]) -> tuple[list[Document], list[LoadError]]:
 def check_documents(
     documents: Sequence[Document],
     now: dt.datetime,
-    channels: frozenset[str] | None = None,
+    channels: ChannelScopes | None = None,
     readiness_days: int | None = None,
 ) -> list[CheckedDocument]:
     """Validate each document (with the date treated as being chosen now) and the documents together;
@@ -198,10 +198,10 @@ def check_documents(
             Finding.warning(
                 path,
                 Reason.NOTIFY_CHANNEL_UNKNOWN,
-                f"no webhook channel {name!r} in the operator configuration; known: "
-                f"{', '.join(sorted(channels or ())) or 'none'}",
+                f"no webhook channel {name!r} for this namespace in the operator configuration; known: "
+                f"{', '.join(sorted(usable_channels(channels or {}, documents[i].namespace))) or 'none'}",
             )
-            for path, name in unknown_channels(spec, channels or ())
+            for path, name in unknown_channels(spec, channels or {}, documents[i].namespace)
         )
     if readiness_days is not None:
         for i, spec in parsed:

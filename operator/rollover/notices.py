@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -304,8 +304,27 @@ def kept_records(records: Sequence[NoticeRecord], school_year: str) -> list[Noti
     return [r for r in records if r.id.count(".") < 3 or r.id.split(".")[1] in keep]
 
 
-def unknown_channels(spec: DistrictRolloverSpec, configured: Iterable[str]) -> list[tuple[str, str]]:
-    """(field path, name) of each channel in spec.notify that the operator configuration lacks."""
-    known = set(configured)
+#: The operator configuration's webhook channels: each name, and the namespaces whose rollovers may
+#: name it (None: every namespace).
+ChannelScopes = Mapping[str, frozenset[str] | None]
+
+
+def usable_channels(scopes: ChannelScopes, namespace: str | None) -> set[str]:
+    """The channels a rollover in `namespace` may name: those for every namespace and those listing
+    it; `namespace` None (a file not yet applied anywhere): every configured one."""
+    return {
+        name
+        for name, allowed in scopes.items()
+        if allowed is None or namespace is None or namespace in allowed
+    }
+
+
+def unknown_channels(
+    spec: DistrictRolloverSpec, scopes: ChannelScopes, namespace: str | None
+) -> list[tuple[str, str]]:
+    """(field path, name) of each channel in spec.notify that a rollover in `namespace` may not use:
+    not configured, or configured for other namespaces only (told apart nowhere, so a district learns
+    nothing of another's channels)."""
+    known = usable_channels(scopes, namespace)
     channels = spec.notify.channels if spec.notify else []
     return [(f"spec.notify.channels[{i}]", c) for i, c in enumerate(channels) if c not in known]

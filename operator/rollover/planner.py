@@ -59,7 +59,15 @@ from rollover.conditions import merge_conditions
 from rollover.findings import Finding
 from rollover.labels import DISTRICTS_ANNOTATION
 from rollover.notice_text import local
-from rollover.notices import Delivery, deliveries, due_notices, kept_records, next_notice_at, unknown_channels
+from rollover.notices import (
+    ChannelScopes,
+    Delivery,
+    deliveries,
+    due_notices,
+    kept_records,
+    next_notice_at,
+    unknown_channels,
+)
 from rollover.observed import Observed, ObservedJob, ObservedTarget, OriginalState
 from rollover.readiness import open_items
 from rollover.reasons import EventReason, Reason, RuleCode
@@ -117,8 +125,9 @@ class Settings:
 
     drain_timeout: dt.timedelta = dt.timedelta(hours=6)
     drain_poll: dt.timedelta = dt.timedelta(seconds=30)
-    #: The webhook channels of the operator configuration; None when unknown (a local preview).
-    notice_channels: frozenset[str] | None = None
+    #: The webhook channels of the operator configuration and who may name them; None when unknown
+    #: (a local preview).
+    notice_channels: ChannelScopes | None = None
     #: The preflight starts this many business days before the pause; None: no preflight.
     preflight_business_days: int | None = 5
     #: Unacknowledged readiness items hold the archive (never the pause).
@@ -329,7 +338,8 @@ def _with_notices(
     status = status.model_copy(update={"notices": kept_records(recorded, spec.school_year)})
     if spec.notify is None or observed.deleting:
         return replace(decided, status=status)
-    unknown = unknown_channels(spec, settings.notice_channels) if settings.notice_channels is not None else []
+    channels = settings.notice_channels
+    unknown = unknown_channels(spec, channels, rollover.namespace) if channels is not None else []
     unknown_names = {name for _, name in unknown}
     owed = [
         d
@@ -339,7 +349,8 @@ def _with_notices(
     update: tuple[ConditionType, ConditionStatus, str, str] | None = None
     if unknown:
         named = "; ".join(
-            f"{path}: no channel {name!r} in the operator configuration" for path, name in unknown
+            f"{path}: no channel {name!r} for this namespace in the operator configuration"
+            for path, name in unknown
         )
         update = (ConditionType.NOTIFICATIONS_DELIVERED, "False", Reason.NOTIFY_CHANNEL_UNKNOWN, named)
     elif observed.notice_error is not None:

@@ -308,8 +308,8 @@ def test_notify_channels_are_checked_against_the_operator_config_when_given(
 
     assert status == 0, "a notice channel never blocks the rollover: a warning"
     assert lines == [
-        f"{path}:21:25: warning: spec.notify.channels[1]: no webhook channel 'csm-chat' in the operator "
-        "configuration; known: csm-ops"
+        f"{path}:21:25: warning: spec.notify.channels[1]: no webhook channel 'csm-chat' for this namespace "
+        "in the operator configuration; known: csm-ops"
     ]
 
 

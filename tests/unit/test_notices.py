@@ -41,6 +41,8 @@ from rollover.notices import (
     kept_records,
     notice_id,
     pause_ahead_at,
+    unknown_channels,
+    usable_channels,
 )
 from rollover.observed import Observed
 from rollover.planner import Plan, Rollover, Settings, plan
@@ -53,7 +55,10 @@ pytestmark = pytest.mark.unit
 NS = "district-il"
 AHEAD_AT = dt.datetime(2027, 7, 14, 9, tzinfo=CHICAGO)  # Wednesday 09:00: the business day before
 NOTIFY = {"emails": ["it@springfield.k12.il.us", "principal@springfield.k12.il.us"], "channels": ["ops"]}
-SETTINGS = Settings(notice_channels=frozenset({"ops", "csm"}), preflight_business_days=None)
+SETTINGS = Settings(
+    notice_channels={"ops": None, "csm": None, "other-district-room": frozenset({"district-ca"})},
+    preflight_business_days=None,
+)
 
 
 def spec(**overrides: Any) -> dict[str, Any]:
@@ -169,6 +174,31 @@ def test_an_unknown_channel_names_the_field_and_the_others_still_get_notices() -
     assert (condition.status, condition.reason) == ("False", "NotifyChannelUnknown")
     assert "spec.notify.channels[0]" in condition.message
     assert channels(p) == [("PauseAhead", "webhook:ops")]
+
+
+def test_a_channel_scoped_to_another_namespace_is_unknown_here_and_gets_nothing() -> None:
+    p = planned(accepted(), AHEAD_AT, notify={"emails": [], "channels": ["other-district-room", "ops"]})
+    condition = p.status.condition(ConditionType.NOTIFICATIONS_DELIVERED)
+    assert condition is not None
+    assert (condition.status, condition.reason) == ("False", "NotifyChannelUnknown")
+    assert "spec.notify.channels[0]: no channel 'other-district-room' for this namespace" in condition.message
+    assert channels(p) == [("PauseAhead", "webhook:ops")], "nothing is posted into another district's room"
+
+
+@given(st.sets(st.sampled_from(["a", "b", "c"])), st.sampled_from(["ns-1", "ns-2", None]))
+def test_a_channel_is_usable_from_the_namespaces_it_lists_or_from_all_when_it_lists_none(
+    listed: set[str], namespace: str | None
+) -> None:
+    scopes: dict[str, frozenset[str] | None] = {"open": None, "scoped": frozenset({"ns-1"})}
+    usable = usable_channels(scopes, namespace)
+    assert "open" in usable
+    assert ("scoped" in usable) == (namespace in (None, "ns-1"))
+    assert {name for name in listed if name not in scopes} == {
+        n
+        for _, n in unknown_channels(
+            DistrictRolloverSpec.model_validate(spec(notify={"channels": sorted(listed)})), scopes, namespace
+        )
+    }
 
 
 def test_a_failed_delivery_says_why_without_holding_up_the_rollover() -> None:

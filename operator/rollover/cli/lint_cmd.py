@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     """Lint the paths; returns the exit status."""
     try:
         documents, load_errors = load_paths(args.paths)
-        channels = frozenset(load_config(args.config).notifications.channels) if args.config else None
+        channels = load_config(args.config).notifications.channel_scopes() if args.config else None
     except (UsageError, ConfigError) as exc:
         return fail_usage("lint", exc)
     now = now_of(args)

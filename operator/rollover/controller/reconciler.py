@@ -76,7 +76,7 @@ class Reconciler:
         self._settings = Settings(
             drain_timeout=self.config.drain_timeout,
             drain_poll=self.config.drain_poll,
-            notice_channels=frozenset(self.config.notifications.channels),
+            notice_channels=self.config.notifications.channel_scopes(),
             preflight_business_days=(
                 self.config.preflight.business_days_before if self.config.preflight.enabled else None
             ),
