@@ -18,27 +18,22 @@ from tests.conftest import RunningControlPlane
 DISTRICT, YEAR = "IL-0631950", "2026-2027"
 
 
+def seed_roster(server: PostgresServer) -> None:
+    """Create the `roster` database on `server`, migrated, with the district seeded for the year."""
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE roster")
+    url = server.database_url("roster")
+    assert rollover_job(["migrate", "--database-url", url], env={}) == 0
+    seed = ["seed", "--district", DISTRICT, "--school-year", YEAR, "--students", "25", "--database-url", url]
+    assert rollover_job(seed, env={}) == 0
+
+
 @pytest.fixture
 def store() -> Iterator[str]:
     """A migrated roster store with the district seeded for the school year."""
     with PostgresServer() as server:
-        with psycopg.connect(server.url, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE roster")
-        url = server.database_url("roster")
-        assert rollover_job(["migrate", "--database-url", url], env={}) == 0
-        seed = [
-            "seed",
-            "--district",
-            DISTRICT,
-            "--school-year",
-            YEAR,
-            "--students",
-            "25",
-            "--database-url",
-            url,
-        ]
-        assert rollover_job(seed, env={}) == 0
-        yield url
+        seed_roster(server)
+        yield server.database_url("roster")
 
 
 @pytest.fixture
