@@ -82,6 +82,9 @@ def test_the_kubelet_listens_on_loopback_with_cgroupfs_and_swap_allowed() -> Non
     assert config["cgroupDriver"] == "cgroupfs" and config["cgroupRoot"] == layout.cgroup_root
     assert config["failSwapOn"] is False
     assert config["containerRuntimeEndpoint"] == "unix:///state/node/containerd.sock"
+    # Pods resolve the kubernetes Service's name with the node's DNS on the host address.
+    assert config["clusterDNS"] == [layout.pod_network.host_address]
+    assert config["clusterDomain"] == "cluster.local"
 
 
 def test_the_project_image_is_keyed_by_what_the_dockerignore_lets_the_build_read() -> None:

@@ -11,7 +11,8 @@ Pods reach the host at `PodNetwork.host_address`, the bridge's gateway address, 
 creates before any pod runs: servers beside the cluster (the harness PostgreSQL and S3) listen on it.
 There is no kube-proxy, so Service IPs route nowhere; the one exception is the `kubernetes` Service,
 which a NAT rule on the bridge sends to the loopback apiserver (in-cluster clients such as the
-operator's Deployment use it).
+operator's Deployment use it), and whose name the node's cluster DNS (rollover.devcluster.clusterdns)
+answers.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -35,6 +37,7 @@ from typing import Any
 
 from rollover.devcluster import cache_root
 from rollover.devcluster.binaries import ensure_binaries, ensure_node_binaries, repo_root
+from rollover.devcluster.clusterdns import CLUSTER_DOMAIN
 from rollover.devcluster.controlplane import (
     SERVICE_CIDR,
     ControlPlane,
@@ -62,7 +65,7 @@ CNI_BIN_DIR = Path("/usr/lib/cni")
 CGROUP_V1 = Path("/sys/fs/cgroup")
 # What must be installed (Debian: containerd runc containernetworking-plugins mmdebstrap podman catatonit).
 HOST_TOOLS = ("containerd", "ctr", "runc", "mmdebstrap", "podman", "ip", "iptables")
-COMPONENTS = ("containerd", "kube-controller-manager", "kube-scheduler", "kubelet")
+COMPONENTS = ("containerd", "cluster-dns", "kube-controller-manager", "kube-scheduler", "kubelet")
 # Controllers a node needs that the control plane leaves out: the not-ready taint comes off a Ready
 # node, each namespace gets the CA ConfigMap service-account volumes mount, and orphans are reaped.
 NODE_CONTROLLERS = (
@@ -247,6 +250,9 @@ def kubelet_config(layout: NodeLayout, ca_cert: Path, port: int, healthz_port: i
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
         "resolvConf": "/etc/resolv.conf",
+        # rollover.devcluster.clusterdns on the host address: the apiserver's Service name only.
+        "clusterDNS": [layout.pod_network.host_address],
+        "clusterDomain": CLUSTER_DOMAIN,
     }
 
 
@@ -432,6 +438,12 @@ class Node:
             self._spawn(state, "containerd", ["containerd", "--config", str(layout.root / "containerd.toml")])
             self._wait_for(lambda: self._ctr("version") is not None, timeout, "containerd answers")
             self._import_images(archives)
+            self._spawn(
+                state,
+                "cluster-dns",
+                [sys.executable, "-m", "rollover.devcluster.clusterdns", layout.pod_network.host_address,
+                 KUBERNETES_SERVICE_IP],
+            )  # fmt: skip
             self._allow_node_user()
             self._make_cgroup_root()
             kubeconfig = str(self.plane.kubeconfig)
@@ -442,6 +454,10 @@ class Node:
                     str(plane_bin / "kube-controller-manager"),
                     f"--kubeconfig={kubeconfig}",
                     f"--controllers={','.join(NODE_CONTROLLERS)}",
+                    # What the kube-root-ca.crt ConfigMaps publish (pods' ca.crt): without it, the
+                    # kubeconfig's inline CA data, which ours does not have (it names a file): an empty
+                    # ca.crt, and in-cluster clients failed with NO_CERTIFICATE_OR_CRL_FOUND.
+                    f"--root-ca-file={self.plane.pki.ca_cert}",
                     "--leader-elect=false",
                     "--bind-address=127.0.0.1",
                     "--secure-port=0",
