@@ -3,7 +3,7 @@ preflight, archive, reset, certify and purge against the harness PostgreSQL and 
 address, their results read from termination messages the kubelet wrote, the certificate signed
 with the key from a mounted Secret.
 
-One node for the module, on the session's control plane. Never skipped (as tests/test_local_node.py):
+One node for the module, on the session's control plane. Never skipped (as test_local_node.py):
 where the node cannot run, the tests fail naming what is missing.
 """
 
