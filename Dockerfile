@@ -13,10 +13,10 @@ WORKDIR /src
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 # Dependencies first (a layer that survives source edits): the runtime requirements of
-# pyproject.toml, every version constrained by requirements.lock (the lock also pins dev tools,
-# which are not installed).
+# pyproject.toml and its s3 extra (the Jobs archive to object stores), every version constrained by
+# requirements.lock (the lock also pins dev tools, which are not installed).
 COPY pyproject.toml requirements.lock ./
-RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
+RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["s3"]))' \
       > runtime-requirements.txt \
  && pip install --no-cache-dir --constraint requirements.lock --requirement runtime-requirements.txt
 COPY README.md ./

@@ -216,7 +216,9 @@ def _with_signing_key(template: JobTemplate, certificates: CertificatesConfig) -
         "secret": {
             "secretName": certificates.secret_name,
             "items": [{"key": certificates.key_file, "path": "key.pem"}],
-            "defaultMode": 0o400,
+            # Readable by the Job's user: the files are root's (no fsGroup: the image chooses the
+            # user), and only the certify and purge pods mount them.
+            "defaultMode": 0o444,
         },
     }
     mount = {"name": SIGNING_KEY_VOLUME, "mountPath": certificates.mount_path, "readOnly": True}

@@ -18,6 +18,16 @@ from tests.conftest import RunningControlPlane
 DISTRICT, YEAR = "IL-0631950", "2026-2027"
 
 
+def seed_roster(server: PostgresServer, year: str = YEAR) -> None:
+    """Create the `roster` database on `server`, migrated, with the district seeded for `year`."""
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE roster")
+    url = server.database_url("roster")
+    assert rollover_job(["migrate", "--database-url", url], env={}) == 0
+    seed = ["seed", "--district", DISTRICT, "--school-year", year, "--students", "25", "--database-url", url]
+    assert rollover_job(seed, env={}) == 0
+
+
 @pytest.fixture
 def store(request: pytest.FixtureRequest) -> Iterator[str]:
     """A migrated roster store with the district seeded for the school year (YEAR, or the test's
@@ -25,23 +35,8 @@ def store(request: pytest.FixtureRequest) -> Iterator[str]:
     marker = request.node.get_closest_marker("school_year")
     year = marker.args[0] if marker else YEAR
     with PostgresServer() as server:
-        with psycopg.connect(server.url, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE roster")
-        url = server.database_url("roster")
-        assert rollover_job(["migrate", "--database-url", url], env={}) == 0
-        seed = [
-            "seed",
-            "--district",
-            DISTRICT,
-            "--school-year",
-            year,
-            "--students",
-            "25",
-            "--database-url",
-            url,
-        ]
-        assert rollover_job(seed, env={}) == 0
-        yield url
+        seed_roster(server, year)
+        yield server.database_url("roster")
 
 
 @pytest.fixture

@@ -93,6 +93,8 @@ def _assert_nothing_left(node: Node, tmp_path: Path) -> None:
     assert str(tmp_path.resolve()) not in Path("/proc/self/mountinfo").read_text()
     assert not Path(f"/sys/class/net/{node.layout.bridge}").exists()
     assert not list(Path("/sys/fs/cgroup").glob(f"*/{node.layout.cgroup_root.lstrip('/')}"))
+    nat = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True, text=True, check=True).stdout
+    assert node.layout.nat_comment not in nat  # the kubernetes Service's rule went with the bridge
 
 
 def test_a_pod_runs_on_the_node_and_stopping_leaves_nothing_behind(tmp_path: Path) -> None:

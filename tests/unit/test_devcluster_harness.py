@@ -16,10 +16,13 @@ from rollover.api.models import DistrictRolloverSpec
 from rollover.devcluster.chaos import seeded
 from rollover.devcluster.demo import (
     ARCHIVE_PREFIX,
+    CERTIFICATE_KEY_FILE,
+    CERTIFICATE_SECRET,
     S3_SECRET,
     S3_SECRET_KEYS,
     _demo_keys,
     _job_env,
+    _sync_objects,
     selected_labels,
 )
 from rollover.devcluster.districts import District, fails, plan_districts
@@ -117,6 +120,20 @@ def test_the_demo_jobs_read_the_s3_credentials_from_the_secret_never_from_a_lite
     for name in S3_SECRET_KEYS:
         assert env[name]["valueFrom"] == {"secretKeyRef": {"name": S3_SECRET, "key": name}}
     assert "sk-secret" not in json.dumps(list(env.values()))
+
+
+def test_each_district_namespace_gets_the_archive_credentials_and_the_certificate_key(tmp_path: Path) -> None:
+    _demo_keys(tmp_path / "keys")
+    key = tmp_path / "keys" / "certificate-key" / "key.pem"
+    s3 = S3Endpoint(endpoint="http://127.0.0.1:1", access_key="ak", secret_key="sk", bucket="b", pid=1)
+    doc = district_rollover(
+        "r", "district-x", district_id="X-1", reset_date="2027-07-16", products=["p"], sync_labels={"d": "x"}
+    )
+    secrets = {o["metadata"]["name"]: o for o in _sync_objects(doc, s3, key) if o["kind"] == "Secret"}
+    assert secrets[S3_SECRET]["stringData"] == {"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "sk"}
+    # The key the certify Job mounts (certificates.keyFile), as the chart's default names it.
+    assert secrets[CERTIFICATE_SECRET]["stringData"] == {CERTIFICATE_KEY_FILE: key.read_text()}
+    assert {s["metadata"]["namespace"] for s in secrets.values()} == {"district-x"}
 
 
 def test_the_demo_labels_its_cronjobs_to_match_every_example_selector() -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from ruamel.yaml import YAML
 
+from rollover.devcluster.chart import ChartError, chart_values
+from rollover.devcluster.controlplane import SERVICE_CIDR
 from rollover.devcluster.node import (
     PAUSE_IMAGE,
     NodeLayout,
@@ -21,6 +25,8 @@ from rollover.devcluster.node import (
 
 pytestmark = pytest.mark.unit
 
+REPO = Path(__file__).resolve().parents[2]
+
 _dirs = st.lists(st.text(alphabet="abcdefghij-_0123456789", min_size=1, max_size=12), min_size=1, max_size=5)
 
 
@@ -31,6 +37,9 @@ def test_the_host_wide_names_are_valid_and_follow_from_the_directory(parts: list
     assert len(layout.bridge) <= 15  # Linux's interface name limit
     assert ipaddress.ip_network(layout.subnet).subnet_of(ipaddress.ip_network("10.244.0.0/16"))
     assert layout.cgroup_root.startswith("/district-rollover-")
+    pods = layout.pod_network
+    assert pods.subnet == layout.subnet
+    assert ipaddress.ip_address(pods.host_address) == ipaddress.ip_network(layout.subnet)[1]  # the gateway
 
 
 def test_two_directories_claim_different_bridges_and_cgroups() -> None:
@@ -57,6 +66,8 @@ def test_the_pod_network_is_the_layouts_bridge_and_subnet() -> None:
     assert bridge["bridge"] == layout.bridge
     assert bridge["ipam"]["ranges"] == [[{"subnet": layout.subnet}]]
     assert bridge["ipam"]["dataDir"].startswith("/state/node/")
+    # Pods reach the Service range (the kubernetes Service's NAT rule) through the host, nothing else.
+    assert bridge["isGateway"] is True and bridge["ipam"]["routes"] == [{"dst": SERVICE_CIDR}]
 
 
 def test_the_kubelet_listens_on_loopback_with_cgroupfs_and_swap_allowed() -> None:
@@ -71,6 +82,9 @@ def test_the_kubelet_listens_on_loopback_with_cgroupfs_and_swap_allowed() -> Non
     assert config["cgroupDriver"] == "cgroupfs" and config["cgroupRoot"] == layout.cgroup_root
     assert config["failSwapOn"] is False
     assert config["containerRuntimeEndpoint"] == "unix:///state/node/containerd.sock"
+    # Pods resolve the kubernetes Service's name with the node's DNS on the host address.
+    assert config["clusterDNS"] == [layout.pod_network.host_address]
+    assert config["clusterDomain"] == "cluster.local"
 
 
 def test_the_project_image_is_keyed_by_what_the_dockerignore_lets_the_build_read() -> None:
@@ -83,3 +97,35 @@ def test_the_project_image_is_keyed_by_what_the_dockerignore_lets_the_build_read
     inputs = {p.relative_to(repo).parts[0] for p in project_image_inputs(repo)}
     assert inputs == {*allowed, "Dockerfile"}
     assert not any("__pycache__" in p.parts for p in project_image_inputs(repo))
+
+
+def test_chart_values_put_each_operator_setting_where_the_charts_values_have_it() -> None:
+    chart = REPO / "charts" / "district-rollover"
+    chart_defaults = YAML(typ="safe").load((chart / "values.yaml").read_text())
+    settings = {
+        "defaultJob": {"backoffLimit": 0},
+        "certificates": {"secretName": "k"},
+        "archives": {"retentionDays": 30},
+        "preflight": {"enabled": False},
+        "notifications": {"channels": {}},
+    }
+    clock = ("2027-01-01", 2.0)
+    values = chart_values("localhost/x/operator:abc123", settings, namespaces=["a"], clock=clock)
+    assert values["image"] == {"repository": "localhost/x/operator", "tag": "abc123", "pullPolicy": "Never"}
+    assert values["jobs"]["defaultJob"] == {"backoffLimit": 0} and values["jobs"]["rosterStoreSecret"] == ""
+    assert values["operator"]["certificates"] == {"secretName": "k"}
+    assert values["operator"]["demoClock"] == {"start": "2027-01-01", "rate": 2.0}
+    assert values["scope"] == {"mode": "namespaces", "namespaces": ["a"]}
+
+    def paths(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+        """Every key path down to the settings' level (the chart's own maps below are free-form)."""
+        found = set()
+        for key, value in tree.items():
+            found.add((*prefix, key))
+            if isinstance(value, dict) and key not in ("defaultJob", "certificates", "archives", "preflight"):
+                found |= paths(value, (*prefix, key))
+        return found
+
+    assert paths(values) - {("notifications", "channels")} <= paths(chart_defaults)
+    with pytest.raises(ChartError, match="no chart value"):
+        chart_values("i:t", {"workers": 3})

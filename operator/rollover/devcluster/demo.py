@@ -7,7 +7,12 @@ printed at every change. Archives are encrypted to a demo age identity and every
 certificate of deletion signed by a demo Ed25519 key, both generated into the demo's directory.
 Every district is sent its notices (spec.notify is added to each example): a local SMTP server and
 webhook receiver (rollover.devcluster.receivers) print each one's subject as it arrives.
-Job pods are run by the demo pod runner (rollover.devcluster.podrunner), since there is no kubelet.
+
+Where the local node can run (root and the Debian packages scripts/bootstrap.sh installs), the
+cluster gets it: the operator is installed by its Helm chart from the image built here, its Jobs run
+as pods of that image, and PostgreSQL, S3 and the receivers listen on the node's host address.
+Elsewhere the demo says why and runs the operator as a local process and each Job pod's command with
+the demo pod runner (rollover.devcluster.podrunner).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +33,11 @@ from pyrage import x25519
 from ruamel.yaml import YAML
 
 from rollover.devcluster import default_crd_dir
-from rollover.devcluster.binaries import repo_root
+from rollover.devcluster.binaries import BinariesUnavailable, repo_root
+from rollover.devcluster.chart import chart_values, installed_operator
 from rollover.devcluster.controlplane import ControlPlane, install_manifests
 from rollover.devcluster.keys import new_signing_key, write_private
+from rollover.devcluster.node import Node, NodeUnavailable, missing_prerequisites
 from rollover.devcluster.objects import district_namespace, sync_cronjob
 from rollover.devcluster.postgres import PostgresServer
 from rollover.devcluster.receivers import Arrival, Receivers
@@ -42,6 +51,10 @@ NOTICE_CHANNELS = {"csm-events": "cloudevents", "csm-chat": "slack"}
 ARCHIVE_PREFIX = "demo"
 S3_SECRET = "rollover-archive-s3"  # noqa: S105 - a Secret's name
 S3_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+#: The Secret (in each district namespace) with the certificate signing key, mounted into certify Jobs.
+CERTIFICATE_SECRET = "rollover-certificate-key"  # noqa: S105 - a Secret's name
+CERTIFICATE_KEY_FILE = "certificate-key.pem"  # the key in it (the chart's default keyFile)
+RELEASE = "district-rollover"
 
 
 def _examples(directory: Path) -> list[dict[str, Any]]:
@@ -64,21 +77,17 @@ def selected_labels(selector: dict[str, Any]) -> dict[str, str]:
     return labels
 
 
-def _sync_objects(doc: dict[str, Any], s3: S3Endpoint) -> list[dict[str, Any]]:
-    """A namespace with the archive store's credentials Secret, and the district's roster-sync
-    CronJobs, labelled to match its syncSelector."""
+def _sync_objects(doc: dict[str, Any], s3: S3Endpoint, signing_key: Path) -> list[dict[str, Any]]:
+    """A namespace with the archive store's credentials Secret and the certificate signing key's
+    Secret, and the district's roster-sync CronJobs, labelled to match its syncSelector."""
     ns = doc["metadata"]["namespace"]
     labels = selected_labels(doc["spec"]["syncSelector"])
     credentials = {k: v for k, v in s3.env().items() if k in S3_SECRET_KEYS}
-    objects: list[dict[str, Any]] = [
-        district_namespace(ns, [doc["spec"]["districtId"]]),
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": S3_SECRET, "namespace": ns},
-            "stringData": credentials,
-        },
-    ]
+    secrets = {S3_SECRET: credentials, CERTIFICATE_SECRET: {CERTIFICATE_KEY_FILE: signing_key.read_text()}}
+    objects: list[dict[str, Any]] = [district_namespace(ns, [doc["spec"]["districtId"]])]
+    for name, data in secrets.items():
+        meta = {"name": name, "namespace": ns}
+        objects.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": data})
     for name in SYNC_CRONJOBS:
         objects.append(sync_cronjob(f"{doc['metadata']['name']}-{name}"[:52], ns, labels))
     return objects
@@ -146,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "district-rollover"
     state = cache / "demo-cluster"
     plane = ControlPlane(state, default_crd_dir())
+    Node(plane).stop()  # before the control plane: the node's pods are deleted through it
     plane.stop()
     leftover_s3 = S3Server.running_in(state / "s3")
     if leftover_s3 is not None:
@@ -153,8 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(state, ignore_errors=True)  # a fresh cluster each run: the demo starts from nothing
     print("== starting the local control plane (etcd, kube-apiserver, kube-controller-manager)", flush=True)
     plane.start()
+    node = _start_node(plane)
+    host = node.pod_network.host_address if node else "127.0.0.1"
     # Left running with the cluster (`rollover dev-cluster down --dir` stops it): the archives stay readable.
-    s3 = S3Server(state / "s3").start()
+    s3 = S3Server(state / "s3", address=host).start()
     print(
         f"== S3 object store (SeaweedFS) up at {s3.endpoint}; archives go to {s3.uri}/{ARCHIVE_PREFIX}",
         flush=True,
@@ -169,7 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
     examples = _examples(root / "examples" / "districts")
 
-    with PostgresServer() as pg, Receivers(on_arrival=_print_arrival) as receivers:
+    with (
+        PostgresServer(pods=node.pod_network if node else None) as pg,
+        Receivers(on_arrival=_print_arrival, host=host) as receivers,
+    ):
         db = pg.url
         print(f"== PostgreSQL roster store up; seeding {len(examples)} districts", flush=True)
         _rollover_job(plane.log_dir / "seed.log", "migrate", f"--database-url={db}")
@@ -183,23 +198,23 @@ def main(argv: list[str] | None = None) -> int:
                 f"--students={args.students}",
                 "--seed=7",
             )
-        config = state / "operator-config.yaml"
-        config.write_text(
-            json.dumps(
-                {
-                    "defaultJob": {"backoffLimit": 0, "env": _job_env(db, s3, recipient)},
-                    "notifications": receivers.config(NOTICE_CHANNELS),
-                    # The pod runner mounts no volume: mountPath is the local directory holding key.pem.
-                    "certificates": {
-                        "secretName": "rollover-certificate-key",
-                        "mountPath": str(state / "keys" / "certificate-key"),
-                    },
-                }
-            )
-        )
+        settings: dict[str, Any] = {
+            "defaultJob": {
+                "backoffLimit": 0,
+                "env": _job_env(pg.pod_url("postgres") if node else db, s3, recipient),
+                # The demo's Jobs are small: requests that let a 2-core node run a dozen at once
+                # (the chart's default asks half a core for each).
+                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
+            },
+            "notifications": receivers.config(NOTICE_CHANNELS),
+            "certificates": {"secretName": CERTIFICATE_SECRET, "keyFile": CERTIFICATE_KEY_FILE},
+        }
+        if node is None:  # the pod runner mounts no volume: mountPath is the local directory holding key.pem
+            settings["certificates"]["mountPath"] = str(state / "keys" / "certificate-key")
 
         objects = state / "sync-objects.yaml"
-        _write_yaml_stream(objects, [o for d in examples for o in _sync_objects(d, s3)])
+        signing_key = state / "keys" / "certificate-key" / "key.pem"
+        _write_yaml_stream(objects, [o for d in examples for o in _sync_objects(d, s3, signing_key)])
         install_manifests(plane.kubeconfig, [objects])
         districts = state / "districts.yaml"
         _write_yaml_stream(districts, [_with_notify(d) for d in examples])
@@ -215,20 +230,12 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         logs = state / "logs"
-        operator_args = [
-            "--config",
-            str(config),
-            "--clock-start",
-            args.clock_start,
-            "--clock-rate",
-            str(args.clock_rate),
-        ]
-        with (
-            running_operator(plane.kubeconfig, logs / "operator.log", *operator_args),
-            running_podrunner(env, logs / "podrunner.log", stop_timeout=20),
-        ):
+        clock = (args.clock_start, args.clock_rate)
+        with _running_operator(plane, node, settings, clock, logs) as operator_log:
             ok = _watch(env, len(examples), args.timeout)
             _await_completed_notices(receivers, len(examples))
+            if node is not None:
+                print(f"\n$ kubectl get pods -A -o wide\n{_kubectl(env, 'get', 'pods', '-A', '-o', 'wide')}")
         showcase = max(examples, key=lambda d: len(d["spec"]["products"]))
         _show_archive(env, showcase, s3)
     archive_env = state / "archive.env"
@@ -251,12 +258,71 @@ def main(argv: list[str] | None = None) -> int:
         f"  #   rollover-job restore --identity-file {identity_file} --into-schema restored_2026_2027"
     )
     print(
-        f"\nOperator log: {logs / 'operator.log'}\n"
+        f"\nOperator log: {operator_log}\n"
         "The cluster and the S3 store are still up for you to explore:\n"
         f"  export KUBECONFIG={plane.kubeconfig}\n  kubectl get dro -A; kubectl describe dro -n "
         f"{showcase['metadata']['namespace']}\n  rollover dev-cluster down --dir {state}"
     )
     return 0 if ok else 1
+
+
+def _start_node(plane: ControlPlane) -> Node | None:
+    """The local node, or None (saying why) where it cannot run."""
+    missing = missing_prerequisites()
+    if missing:
+        print(
+            f"== no local node here (missing: {', '.join(missing)}; scripts/bootstrap.sh installs the "
+            "packages): the operator runs as a local process and the demo pod runner runs each Job's command",
+            flush=True,
+        )
+        return None
+    print("== starting the local node (containerd, kubelet; images built on first use)", flush=True)
+    node = Node(plane)
+    try:
+        node.start()
+    except (NodeUnavailable, BinariesUnavailable) as exc:
+        print(f"== the local node did not start ({exc}); using the demo pod runner instead", flush=True)
+        return None
+    print(f"== node Ready; the project's image {node.project_image}; host address for pods: "
+          f"{node.pod_network.host_address}", flush=True)  # fmt: skip
+    return node
+
+
+@contextmanager
+def _running_operator(
+    plane: ControlPlane, node: Node | None, settings: dict[str, Any], clock: tuple[str, float], logs: Path
+) -> Iterator[Path]:
+    """The operator with `settings` and the demo clock until the block ends: installed by its chart
+    on the node (its log saved when it is uninstalled), or else a local process beside the pod
+    runner. Yields where its log is."""
+    log = logs / "operator.log"
+    kubeconfig = plane.kubeconfig
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    if node is None:
+        config = plane.state_dir / "operator-config.yaml"
+        config.write_text(json.dumps(settings))
+        flags = ["--config", str(config), "--clock-start", clock[0], "--clock-rate", str(clock[1])]
+        with (
+            running_operator(kubeconfig, log, *flags),
+            running_podrunner(env, logs / "podrunner.log", stop_timeout=20),
+        ):
+            yield log
+        return
+    assert node.project_image is not None  # built from this checkout
+    values = chart_values(node.project_image, settings, clock=clock)
+    print(f"== helm install {RELEASE} charts/district-rollover (image {node.project_image})", flush=True)
+    with installed_operator(plane, RELEASE, values, plane.state_dir) as namespace:
+        pods = _kubectl(env, "-n", namespace, "get", "pods")
+        print(f"$ kubectl -n {namespace} get pods\n{pods}", flush=True)
+        try:
+            yield log
+        finally:
+            selector = f"app.kubernetes.io/instance={RELEASE}"
+            log.write_text(_kubectl(env, "-n", namespace, "logs", "-l", selector, "--tail=-1"))
+
+
+def _kubectl(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(["kubectl", *args], env=env, capture_output=True, text=True, check=False).stdout
 
 
 def _watch(env: dict[str, str], count: int, timeout: float) -> bool:

@@ -5,20 +5,31 @@ project's image (its Dockerfile on that base) built here, since no registry can 
 it really run; nothing else in the harness depends on it (docs/local-node.md).
 
 Its files live in `<control plane state>/node`. Every process is recorded like the control
-plane's, and `stop()` leaves no container, mount, network interface or cgroup behind.
+plane's, and `stop()` leaves no container, mount, network interface, cgroup or NAT rule behind.
+
+Pods reach the host at `PodNetwork.host_address`, the bridge's gateway address, which `start()`
+creates before any pod runs: servers beside the cluster (the harness PostgreSQL and S3) listen on it.
+There is no kube-proxy, so Service IPs route nowhere; the one exception is the `kubernetes` Service,
+which a NAT rule on the bridge sends to the loopback apiserver (in-cluster clients such as the
+operator's Deployment use it), and whose name the node's cluster DNS (rollover.devcluster.clusterdns)
+answers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +37,9 @@ from typing import Any
 
 from rollover.devcluster import cache_root
 from rollover.devcluster.binaries import ensure_binaries, ensure_node_binaries, repo_root
+from rollover.devcluster.clusterdns import CLUSTER_DOMAIN
 from rollover.devcluster.controlplane import (
+    SERVICE_CIDR,
     ControlPlane,
     ManagedProcess,
     StateFile,
@@ -51,8 +64,8 @@ CATATONIT = Path("/usr/bin/catatonit")
 CNI_BIN_DIR = Path("/usr/lib/cni")
 CGROUP_V1 = Path("/sys/fs/cgroup")
 # What must be installed (Debian: containerd runc containernetworking-plugins mmdebstrap podman catatonit).
-HOST_TOOLS = ("containerd", "ctr", "runc", "mmdebstrap", "podman", "ip")
-COMPONENTS = ("containerd", "kube-controller-manager", "kube-scheduler", "kubelet")
+HOST_TOOLS = ("containerd", "ctr", "runc", "mmdebstrap", "podman", "ip", "iptables")
+COMPONENTS = ("containerd", "cluster-dns", "kube-controller-manager", "kube-scheduler", "kubelet")
 # Controllers a node needs that the control plane leaves out: the not-ready taint comes off a Ready
 # node, each namespace gets the CA ConfigMap service-account volumes mount, and orphans are reaped.
 NODE_CONTROLLERS = (
@@ -61,10 +74,22 @@ NODE_CONTROLLERS = (
     "pod-garbage-collector-controller",
 )
 READY_TIMEOUT_S = 120.0
+# The `kubernetes` Service's ClusterIP: the first of the service range (its address in the apiserver's
+# serving certificate too).
+KUBERNETES_SERVICE_IP = str(ipaddress.ip_network(SERVICE_CIDR)[1])
 
 
 class NodeUnavailable(RuntimeError):
     """The node cannot run here (a tool is missing) or did not come up."""
+
+
+@dataclass(frozen=True)
+class PodNetwork:
+    """Where pods are and how they reach the host: servers for pods listen on `host_address` and
+    admit clients from `subnet`."""
+
+    host_address: str
+    subnet: str
 
 
 def missing_prerequisites() -> list[str]:
@@ -96,6 +121,17 @@ class NodeLayout:
     @property
     def subnet(self) -> str:
         return f"10.244.{int(self._tag[:2], 16)}.0/24"
+
+    @property
+    def pod_network(self) -> PodNetwork:
+        """The subnet, and its first address (host-local's default gateway) as the host's."""
+        gateway = ipaddress.ip_network(self.subnet)[1]
+        return PodNetwork(host_address=str(gateway), subnet=self.subnet)
+
+    @property
+    def nat_comment(self) -> str:
+        """Marks this node's NAT rules, so stop() deletes exactly them."""
+        return f"district-rollover {self.bridge}"
 
     @property
     def cgroup_root(self) -> str:
@@ -174,6 +210,9 @@ def cni_config(layout: NodeLayout) -> dict[str, Any]:
                     "type": "host-local",
                     "dataDir": str(layout.run / "ipam"),
                     "ranges": [[{"subnet": layout.subnet}]],
+                    # The Service range via the host (its NAT rule serves the kubernetes Service);
+                    # nothing beyond the host is routed.
+                    "routes": [{"dst": SERVICE_CIDR}],
                 },
             },
             {"type": "loopback"},
@@ -211,6 +250,9 @@ def kubelet_config(layout: NodeLayout, ca_cert: Path, port: int, healthz_port: i
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
         "resolvConf": "/etc/resolv.conf",
+        # rollover.devcluster.clusterdns on the host address: the apiserver's Service name only.
+        "clusterDNS": [layout.pod_network.host_address],
+        "clusterDomain": CLUSTER_DOMAIN,
     }
 
 
@@ -390,10 +432,18 @@ class Node:
         state = _State(free_port(), free_port(), project_image=project_image)
         self._state.save(state)
         try:
+            self._make_bridge()
+            self._route_kubernetes_service()
             self._write_configs(state)
             self._spawn(state, "containerd", ["containerd", "--config", str(layout.root / "containerd.toml")])
             self._wait_for(lambda: self._ctr("version") is not None, timeout, "containerd answers")
             self._import_images(archives)
+            self._spawn(
+                state,
+                "cluster-dns",
+                [sys.executable, "-m", "rollover.devcluster.clusterdns", layout.pod_network.host_address,
+                 KUBERNETES_SERVICE_IP],
+            )  # fmt: skip
             self._allow_node_user()
             self._make_cgroup_root()
             kubeconfig = str(self.plane.kubeconfig)
@@ -404,6 +454,10 @@ class Node:
                     str(plane_bin / "kube-controller-manager"),
                     f"--kubeconfig={kubeconfig}",
                     f"--controllers={','.join(NODE_CONTROLLERS)}",
+                    # What the kube-root-ca.crt ConfigMaps publish (pods' ca.crt): without it, the
+                    # kubeconfig's inline CA data, which ours does not have (it names a file): an empty
+                    # ca.crt, and in-cluster clients failed with NO_CERTIFICATE_OR_CRL_FOUND.
+                    f"--root-ca-file={self.plane.pki.ca_cert}",
                     "--leader-elect=false",
                     "--bind-address=127.0.0.1",
                     "--secure-port=0",
@@ -477,6 +531,36 @@ class Node:
         ]
         kubeconfig["contexts"][0]["context"]["user"] = "node"
         (layout.root / "kubelet.kubeconfig").write_text(json.dumps(kubeconfig, indent=2))
+
+    def _make_bridge(self) -> None:
+        # The CNI bridge plugin adopts an existing bridge with its gateway address; made now, servers
+        # can listen on the host address before the first pod runs.
+        bridge, network = self.layout.bridge, self.layout.pod_network
+        prefix = ipaddress.ip_network(network.subnet).prefixlen
+        _run(["ip", "link", "add", "name", bridge, "type", "bridge"])
+        _run(["ip", "addr", "add", f"{network.host_address}/{prefix}", "dev", bridge])
+        _run(["ip", "link", "set", bridge, "up"])
+
+    def _route_kubernetes_service(self) -> None:
+        """Send pods' connections to the `kubernetes` Service to the apiserver on loopback (what
+        kube-proxy would do for this one Service; the apiserver's certificate names the Service IP)."""
+        bridge = self.layout.bridge
+        # Without route_localnet the kernel drops a packet from the bridge rewritten to 127.0.0.1.
+        Path(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet").write_text("1")
+        apiserver_port = urllib.parse.urlsplit(self.plane.server).port
+        _run(
+            [
+                "iptables", "-t", "nat", "-A", "PREROUTING", "-i", bridge, "-p", "tcp",
+                "-d", f"{KUBERNETES_SERVICE_IP}/32", "--dport", "443",
+                "-m", "comment", "--comment", self.layout.nat_comment,
+                "-j", "DNAT", "--to-destination", f"127.0.0.1:{apiserver_port}",
+            ]
+        )  # fmt: skip
+
+    @property
+    def pod_network(self) -> PodNetwork:
+        """How pods reach servers on the host (valid once `start` made the bridge)."""
+        return self.layout.pod_network
 
     @property
     def project_image(self) -> str | None:
@@ -619,6 +703,8 @@ class Node:
         wipe the runtime directories."""
         for mount in sorted(_mounts_under(self.layout.root), key=len, reverse=True):
             subprocess.run(["umount", "--lazy", mount], capture_output=True, check=False)
+        for rule in _nat_rules_marked(self.layout.nat_comment):
+            subprocess.run(["iptables", "-t", "nat", "-D", *rule], capture_output=True, check=False)
         if Path(f"/sys/class/net/{self.layout.bridge}").exists():
             subprocess.run(["ip", "link", "delete", self.layout.bridge], capture_output=True, check=False)
         cgroups = [h / self.layout.cgroup_root.lstrip("/") for h in _cgroup_hierarchies(with_unified=True)]
@@ -645,6 +731,13 @@ def _cgroup_hierarchies(*, with_unified: bool = False) -> list[Path]:
         if fstype in fstypes and target.startswith(f"{CGROUP_V1}/"):
             found.append(Path(target))
     return found
+
+
+def _nat_rules_marked(comment: str) -> list[list[str]]:
+    """The NAT rules (as `iptables -D` arguments, chain first) carrying `comment`."""
+    done = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True, text=True, check=False)
+    rules = [shlex.split(line) for line in done.stdout.splitlines() if line.startswith("-A ")]
+    return [rule[1:] for rule in rules if comment in rule]
 
 
 def _mounts_under(root: Path) -> list[str]:

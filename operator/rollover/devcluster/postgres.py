@@ -5,6 +5,9 @@ several can run side by side and none touches the machine's PostgreSQL. The supe
 password (scram over TCP), so `.url` carries credentials just as a real DATABASE_URL does. initdb and
 postgres refuse to run as root: under root they run as the unprivileged `postgres` user that Debian's
 package creates, and the directory is handed to it.
+
+Given the local node's `PodNetwork`, it also listens on the host address pods reach and admits the
+pods' subnet (password auth), and `pod_url` is the URL a Job pod uses.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 
 from rollover.devcluster.controlplane import free_port
+from rollover.devcluster.node import PodNetwork
 
 #: For tests: durability buys nothing in a throwaway cluster and costs seconds per test.
 FAST_SETTINGS: Mapping[str, str] = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
@@ -64,8 +68,15 @@ def _major_version(path: str) -> int:
 class PostgresServer:
     """One private PostgreSQL cluster; `start()` (or `with`) runs it, `stop()` removes it entirely."""
 
-    def __init__(self, *, settings: Mapping[str, str] = FAST_SETTINGS, base_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Mapping[str, str] = FAST_SETTINGS,
+        base_dir: Path | None = None,
+        pods: PodNetwork | None = None,
+    ) -> None:
         self.settings = dict(settings)
+        self.pods = pods
         self._base_dir = base_dir
         self._bindir = find_bindir()
         self._run_as: list[str] = []
@@ -90,9 +101,18 @@ class PostgresServer:
 
     def database_url(self, dbname: str) -> str:
         """postgresql:// URL of another database on this server."""
+        return self._url("127.0.0.1", dbname)
+
+    def pod_url(self, dbname: str) -> str:
+        """postgresql:// URL of a database as the node's pods reach it."""
+        if self.pods is None:
+            raise PostgresUnavailable("not started for a pod network")
+        return self._url(self.pods.host_address, dbname)
+
+    def _url(self, host: str, dbname: str) -> str:
         if self.root is None:
             raise PostgresUnavailable("the server is not running")
-        return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/{dbname}"
+        return f"postgresql://postgres:{self.password}@{host}:{self.port}/{dbname}"
 
     @property
     def log_file(self) -> Path:
@@ -165,12 +185,15 @@ class PostgresServer:
             "--no-sync",
         )
         pwfile.unlink()
+        if self.pods is not None:
+            with (root / "data" / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.pods.subnet} scram-sha-256\n")
 
     def _pg_ctl(self, action: str, *, check: bool) -> bool:
         root = self._require_root()
         options = {
             "port": str(self.port),
-            "listen_addresses": "127.0.0.1",
+            "listen_addresses": ",".join(["127.0.0.1", *([self.pods.host_address] if self.pods else [])]),
             "unix_socket_directories": str(root / "socket"),
             **self.settings,
         }

@@ -43,6 +43,8 @@ class Receivers:
     """An SMTP server and a webhook receiver; `arrivals` in the order they came."""
 
     on_arrival: Callable[[Arrival], None] | None = None
+    #: The address both listen on (the local node's host address when the operator runs in a pod).
+    host: str = LOCALHOST
     arrivals: list[Arrival] = field(default_factory=list)
     #: While set, every webhook POST is answered with this status and not recorded.
     webhook_failure: int | None = None
@@ -55,9 +57,9 @@ class Receivers:
 
     def start(self) -> Receivers:
         self.smtp_port, self.http_port = free_port(), free_port()
-        self._smtp = Controller(_MailHandler(self), hostname=LOCALHOST, port=self.smtp_port)
+        self._smtp = Controller(_MailHandler(self), hostname=self.host, port=self.smtp_port)
         self._smtp.start()
-        self._http = ThreadingHTTPServer((LOCALHOST, self.http_port), _webhook_handler(self))
+        self._http = ThreadingHTTPServer((self.host, self.http_port), _webhook_handler(self))
         threading.Thread(target=self._http.serve_forever, name="webhook-receiver", daemon=True).start()
         return self
 
@@ -76,12 +78,12 @@ class Receivers:
 
     def url(self, channel: str) -> str:
         """Where the channel named `channel` posts."""
-        return f"http://{LOCALHOST}:{self.http_port}/{channel}"
+        return f"http://{self.host}:{self.http_port}/{channel}"
 
     def config(self, channels: dict[str, str], sender: str = "rollover@k12.dev") -> dict[str, Any]:
         """The operator configuration's `notifications:` for these receivers: channel name -> format."""
         return {
-            "smtp": {"host": LOCALHOST, "port": self.smtp_port, "from": sender, "starttls": False},
+            "smtp": {"host": self.host, "port": self.smtp_port, "from": sender, "starttls": False},
             "channels": {name: {"url": self.url(name), "format": fmt} for name, fmt in channels.items()},
             "retryFirstSeconds": 60,
             "retryCapSeconds": 600,

@@ -1,7 +1,8 @@
 """A real S3-compatible object store for tests, the dev cluster and benchmarks: SeaweedFS on loopback.
 
 `weed server` (master, volume server, filer and S3 gateway in one process) is built from its Go module
-by tools/build-seaweedfs.sh and cached. Every port is chosen free on 127.0.0.1 and bound there only,
+by tools/build-seaweedfs.sh and cached. Every port is chosen free on 127.0.0.1 (or, for the local
+node's pods, on its host address: `S3Server(address=node.pod_network.host_address)`) and bound there only,
 the anonymous telemetry SeaweedFS sends by default is off, and S3 takes one identity with random
 credentials, so `env()` carries credentials just as a Job's Secret would. One bucket is created.
 
@@ -88,8 +89,9 @@ def ensure_weed() -> Path:
 class S3Server:
     """One private SeaweedFS in `root` (a fresh temp dir if none is given; removed by `stop`)."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, address: str = "127.0.0.1") -> None:
         self._given_root = root
+        self.address = address
         self.root: Path | None = root
         self.endpoint: S3Endpoint | None = None
         self._proc: subprocess.Popen[bytes] | None = None  # when this process started it
@@ -124,7 +126,8 @@ class S3Server:
         config.chmod(0o600)
         ports = {flag: (free_port(), free_port()) for flag in PORT_FLAGS}
         command = [
-            str(weed), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={self.root / 'data'}",
+            str(weed), "server", f"-ip={self.address}", f"-ip.bind={self.address}",
+            f"-dir={self.root / 'data'}",
             "-filer", "-s3", f"-s3.config={config}", "-master.telemetry=false",
             "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=256", "-volume.max=0",
             f"-filer.localSocket={self.root / 'filer.sock'}", f"-s3.localSocket={self.root / 's3.sock'}",
@@ -142,7 +145,7 @@ class S3Server:
             )
         self._proc = proc
         endpoint = S3Endpoint(
-            endpoint=f"http://127.0.0.1:{ports['s3.port'][0]}",
+            endpoint=f"http://{self.address}:{ports['s3.port'][0]}",
             access_key=access_key,
             secret_key=secret_key,
             bucket=BUCKET,

@@ -1,0 +1,205 @@
+"""Rollovers whose Jobs run as real pods of the project's image on the local node (docs/local-node.md):
+preflight, archive, reset, certify and purge against the harness PostgreSQL and S3 on the node's host
+address, their results read from termination messages the kubelet wrote, the certificate signed
+with the key from a mounted Secret.
+
+One node for the module, on the session's control plane. Never skipped (as test_local_node.py):
+where the node cannot run, the tests fail naming what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rollover.cli.main import main as rollover
+from rollover.devcluster.chart import chart_values, installed_operator
+from rollover.devcluster.keys import new_signing_key
+from rollover.devcluster.node import NODE_NAME, Node, missing_prerequisites
+from rollover.devcluster.postgres import PostgresServer
+from rollover.devcluster.s3 import S3Endpoint, S3Server
+from tests.conftest import RunningControlPlane
+from tests.integration.conftest import DISTRICT, YEAR, seed_roster
+from tests.integration.kube import Kube, operator, rollover_doc, wait_for
+
+pytestmark = pytest.mark.integration
+
+LABELS = {"district": "springfield"}
+#: Two simulated hours per real second from Tuesday 22:00: the preflight one business day before the
+#: pause (Wednesday 00:00), the pause Thursday 2027-07-15 00:00 (13 s later), the reset on Friday.
+CLOCK_START = "2027-07-13T22:00:00-05:00"
+RATE = 7200
+#: Kept two days after the reset (Friday): purged Monday 00:00, 96 simulated hours (48 s) after the pause.
+RETENTION_DAYS = 2
+ROSTER_SECRET = "rollover-roster-store"
+CERTIFICATE_SECRET = "rollover-certificate-key"
+#: Every step of a cycle, each a Job whose pods the kubelet ran.
+STEPS = {"preflight", "archive", "reset", "certify", "purge"}
+
+
+@pytest.fixture(scope="module")
+def node(control_plane: RunningControlPlane) -> Iterator[Node]:
+    if missing := missing_prerequisites():
+        pytest.fail(
+            f"the local node cannot start here: missing {', '.join(missing)} (run scripts/bootstrap.sh)"
+        )
+    node = Node(control_plane.plane)
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(node: Node) -> Iterator[S3Endpoint]:
+    """The archive store, on the host address the pods reach."""
+    with S3Server(address=node.pod_network.host_address) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def pod_store(node: Node) -> Iterator[PostgresServer]:
+    """A seeded roster store the node's pods reach (`pod_url`)."""
+    with PostgresServer(pods=node.pod_network) as server:
+        seed_roster(server)
+        yield server
+
+
+def job_settings(node: Node, s3: S3Endpoint, namespace: str) -> dict[str, Any]:
+    """The operator configuration's Jobs: the project's image, the store and the archive's credentials
+    from a Secret (as jobs.rosterStoreSecret documents), the certificate key from another."""
+    endpoint = s3.env()
+    secret_env = ("DATABASE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    return {
+        "defaultJob": {
+            "image": node.project_image,
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": 600,
+            "env": [
+                {"name": "ARCHIVE_URI", "value": f"{s3.uri}/{namespace}"},
+                {"name": "AWS_ENDPOINT_URL", "value": endpoint["AWS_ENDPOINT_URL"]},
+                {"name": "AWS_DEFAULT_REGION", "value": endpoint["AWS_DEFAULT_REGION"]},
+                *(
+                    {"name": k, "valueFrom": {"secretKeyRef": {"name": ROSTER_SECRET, "key": k}}}
+                    for k in secret_env
+                ),
+            ],
+        },
+        "preflight": {"businessDaysBefore": 1},
+        "certificates": {"secretName": CERTIFICATE_SECRET},
+        "archives": {"retentionDays": 30, "minRetentionDays": 1},
+    }
+
+
+def create_job_secrets(kube: Kube, store: PostgresServer, s3: S3Endpoint, keys: Path) -> Path:
+    """The namespace's Secrets the Jobs read: the store's URL and the archive's credentials, and a
+    fresh certificate signing key; returns the key's public half."""
+    keys.mkdir()
+    public = keys / "public.pem"
+    new_signing_key(keys / "key.pem", public)
+    credentials = {k: v for k, v in s3.env().items() if k.startswith("AWS_") and k.endswith(("_ID", "_KEY"))}
+    roster = {"DATABASE_URL": store.pod_url("roster"), **credentials}
+    for name, data in (
+        (ROSTER_SECRET, roster),
+        (CERTIFICATE_SECRET, {"certificate-key.pem": (keys / "key.pem").read_text()}),
+    ):
+        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}
+        assert kube.apply(secret).returncode == 0
+    return public
+
+
+def assert_completed_by_the_kubelet(kube: Kube, s3: S3Endpoint, public_key: Path, tmp_path: Path) -> None:
+    """Every step's Job ran as a pod of the node, its result parsed from the termination message the
+    kubelet reported; the certificates in S3 verify with the public key."""
+
+    def purge_certified() -> dict[str, Any] | None:
+        status = kube.rollover("springfield").get("status", {})
+        assert status.get("phase") != "Failed", json.dumps(status.get("jobs"), indent=1)
+        history = status.get("history") or [{}]
+        return history[-1] if history[-1].get("purgeCertificate") else None
+
+    entry = wait_for(purge_certified, timeout=240, what="the purge certified")
+    rollover_status = kube.rollover("springfield")["status"]
+    assert rollover_status["phase"] == "Completed"
+    jobs = rollover_status["jobs"]
+    assert {j["step"] for j in jobs} >= STEPS - {"purge"} and entry["purge"]["state"] == "Succeeded"
+    assert all(j["state"] == "Succeeded" and j.get("result") for j in jobs), jobs
+    pods = kube.items("pods", "-l", "rostering.k12.dev/step")
+    assert {p["metadata"]["labels"]["rostering.k12.dev/step"] for p in pods} == STEPS
+    for pod in pods:
+        assert pod["spec"]["nodeName"] == NODE_NAME
+        (container,) = pod["status"]["containerStatuses"]
+        assert container["imageID"].startswith("sha256:")  # a kubelet's report, not a hand-written one
+        terminated = container["state"]["terminated"]
+        assert terminated["exitCode"] == 0 and json.loads(terminated["message"]), terminated
+    fs = s3.filesystem()
+    for link in (entry["certificate"], entry["purgeCertificate"]):
+        local = tmp_path / Path(link["location"]).name
+        fs.get_file(link["location"], str(local))
+        assert rollover(["verify-certificate", str(local), "--public-key", str(public_key)]) == 0
+    reset = {j["product"]: j["result"] for j in jobs if j["step"] == "reset"}
+    assert all(sum(r["deleted"].values()) > 0 for r in reset.values()), reset
+
+
+def test_a_rollovers_jobs_run_as_pods_of_the_project_image_against_postgres_and_s3(
+    control_plane: RunningControlPlane,
+    namespace: str,
+    node: Node,
+    s3: S3Endpoint,
+    pod_store: PostgresServer,
+    tmp_path: Path,
+) -> None:
+    kube = Kube(control_plane, namespace)
+    public = create_job_secrets(kube, pod_store, s3, tmp_path / "keys")
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps(job_settings(node, s3, namespace)))
+    kube.cronjob("clever-sync", LABELS)
+    kube.apply(rollover_doc(namespace, retentionDays=RETENTION_DAYS))
+
+    log = tmp_path / "operator.log"
+    with operator(control_plane, namespace, log, clock_start=CLOCK_START, rate=RATE, config=config):
+        assert_completed_by_the_kubelet(kube, s3, public, tmp_path)
+    assert f"{DISTRICT}/{YEAR}" in json.dumps(kube.rollover("springfield")["status"]["certificate"])
+
+
+def test_the_chart_installs_the_operator_as_a_locked_down_deployment_that_completes_a_rollover(
+    control_plane: RunningControlPlane,
+    namespace: str,
+    node: Node,
+    s3: S3Endpoint,
+    pod_store: PostgresServer,
+    tmp_path: Path,
+) -> None:
+    assert node.project_image is not None
+    kube = Kube(control_plane, namespace)
+    public = create_job_secrets(kube, pod_store, s3, tmp_path / "keys")
+    kube.cronjob("clever-sync", LABELS)
+    values = chart_values(
+        node.project_image,
+        job_settings(node, s3, namespace),
+        namespaces=[namespace],
+        clock=(CLOCK_START, RATE),
+    )
+    release = f"r{uuid.uuid4().hex[:8]}"
+    with installed_operator(control_plane.plane, release, values, tmp_path) as release_namespace:
+        ops = Kube(control_plane, release_namespace)
+        (pod,) = ops.items("pods", "-l", f"app.kubernetes.io/instance={release}")
+        assert pod["spec"]["nodeName"] == NODE_NAME
+        (container,) = pod["status"]["containerStatuses"]
+        assert container["ready"] and container["image"] == node.project_image  # the probes passed
+        name = pod["metadata"]["name"]
+        assert ops.run("exec", name, "--", "id", "-u").stdout.strip() == "10001"
+        touch = ops.run("exec", name, "--", "touch", "/probe", check=False)
+        assert touch.returncode != 0 and "Read-only file system" in touch.stderr
+
+        kube.apply(rollover_doc(namespace, retentionDays=RETENTION_DAYS))
+        assert_completed_by_the_kubelet(kube, s3, public, tmp_path)
+        log = ops.run("logs", name).stdout
+        assert "Traceback" not in log, log[-4000:]
+    control_plane.kubectl("delete", "namespace", release_namespace, "--wait=false", check=False)
