@@ -24,17 +24,21 @@ from rollover.devcluster.node import NODE_NAME, Node, missing_prerequisites
 from rollover.devcluster.postgres import PostgresServer
 from rollover.devcluster.s3 import S3Endpoint, S3Server
 from tests.conftest import RunningControlPlane
-from tests.integration.conftest import DISTRICT, YEAR, seed_roster
+from tests.integration.conftest import DISTRICT, seed_roster
 from tests.integration.kube import Kube, operator, rollover_doc, wait_for
 
 pytestmark = pytest.mark.integration
 
 LABELS = {"district": "springfield"}
+#: A cycle already past on the wall clock, which the Jobs run on (a purge Job refuses to run before the
+#: retention its certificate states has ended): the reset Friday 2026-07-17.
+YEAR, RESET_DATE = "2025-2026", "2026-07-17"
 #: Two simulated hours per real second from Tuesday 22:00: the preflight one business day before the
-#: pause (Wednesday 00:00), the pause Thursday 2027-07-15 00:00 (13 s later), the reset on Friday.
-CLOCK_START = "2027-07-13T22:00:00-05:00"
+#: pause (Wednesday 00:00), the pause Thursday 2026-07-16 00:00 (13 s later), the reset on Friday.
+CLOCK_START = "2026-07-14T22:00:00-05:00"
 RATE = 7200
-#: Kept two days after the reset (Friday): purged Monday 00:00, 96 simulated hours (48 s) after the pause.
+#: Kept two days after the reset (until Sunday): purged once Sunday ended everywhere (Monday 07:00 in
+#: Chicago), 103 simulated hours (52 s) after the pause.
 RETENTION_DAYS = 2
 ROSTER_SECRET = "rollover-roster-store"
 CERTIFICATE_SECRET = "rollover-certificate-key"
@@ -67,7 +71,7 @@ def s3(node: Node) -> Iterator[S3Endpoint]:
 def pod_store(node: Node) -> Iterator[PostgresServer]:
     """A seeded roster store the node's pods reach (`pod_url`)."""
     with PostgresServer(pods=node.pod_network) as server:
-        seed_roster(server)
+        seed_roster(server, YEAR)
         yield server
 
 
@@ -160,7 +164,7 @@ def test_a_rollovers_jobs_run_as_pods_of_the_project_image_against_postgres_and_
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps(job_settings(node, s3, namespace)))
     kube.cronjob("clever-sync", LABELS)
-    kube.apply(rollover_doc(namespace, retentionDays=RETENTION_DAYS))
+    kube.apply(rollover_doc(namespace, schoolYear=YEAR, resetDate=RESET_DATE, retentionDays=RETENTION_DAYS))
 
     log = tmp_path / "operator.log"
     with operator(control_plane, namespace, log, clock_start=CLOCK_START, rate=RATE, config=config):
@@ -198,7 +202,9 @@ def test_the_chart_installs_the_operator_as_a_locked_down_deployment_that_comple
         touch = ops.run("exec", name, "--", "touch", "/probe", check=False)
         assert touch.returncode != 0 and "Read-only file system" in touch.stderr
 
-        kube.apply(rollover_doc(namespace, retentionDays=RETENTION_DAYS))
+        kube.apply(
+            rollover_doc(namespace, schoolYear=YEAR, resetDate=RESET_DATE, retentionDays=RETENTION_DAYS)
+        )
         assert_completed_by_the_kubelet(kube, s3, public, tmp_path)
         log = ops.run("logs", name).stdout
         assert "Traceback" not in log, log[-4000:]
