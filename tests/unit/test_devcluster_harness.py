@@ -20,10 +20,10 @@ from rollover.devcluster.demo import (
     CERTIFICATE_SECRET,
     S3_SECRET,
     S3_SECRET_KEYS,
-    _demo_keys,
-    _job_env,
-    _sync_objects,
+    demo_keys,
+    job_env,
     selected_labels,
+    sync_objects,
 )
 from rollover.devcluster.districts import District, fails, plan_districts
 from rollover.devcluster.objects import district_rollover
@@ -102,7 +102,7 @@ def test_planned_districts_are_reproducible_from_the_seed_and_fail_as_many_as_as
 
 
 def test_the_demo_keys_are_private_and_the_identity_reads_what_its_recipient_wrote(tmp_path: Path) -> None:
-    recipient, identity_file, public_key = _demo_keys(tmp_path / "keys")
+    recipient, identity_file, public_key = demo_keys(tmp_path / "keys")
     assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
     for private in (identity_file, tmp_path / "keys" / "certificate-key" / "key.pem"):
         assert stat.S_IMODE(private.stat().st_mode) == 0o600
@@ -114,7 +114,7 @@ def test_the_demo_keys_are_private_and_the_identity_reads_what_its_recipient_wro
 
 def test_the_demo_jobs_read_the_s3_credentials_from_the_secret_never_from_a_literal_value() -> None:
     s3 = S3Endpoint(endpoint="http://127.0.0.1:1", access_key="ak", secret_key="sk-secret", bucket="b", pid=1)
-    env = {e["name"]: e for e in _job_env("postgresql://db", s3, "age1demo")}
+    env = {e["name"]: e for e in job_env("postgresql://db", s3, "age1demo")}
     assert env["ARCHIVE_URI"]["value"] == f"s3://b/{ARCHIVE_PREFIX}"
     assert env["ARCHIVE_RECIPIENTS"]["value"] == "age1demo"
     for name in S3_SECRET_KEYS:
@@ -123,13 +123,13 @@ def test_the_demo_jobs_read_the_s3_credentials_from_the_secret_never_from_a_lite
 
 
 def test_each_district_namespace_gets_the_archive_credentials_and_the_certificate_key(tmp_path: Path) -> None:
-    _demo_keys(tmp_path / "keys")
+    demo_keys(tmp_path / "keys")
     key = tmp_path / "keys" / "certificate-key" / "key.pem"
     s3 = S3Endpoint(endpoint="http://127.0.0.1:1", access_key="ak", secret_key="sk", bucket="b", pid=1)
     doc = district_rollover(
         "r", "district-x", district_id="X-1", reset_date="2027-07-16", products=["p"], sync_labels={"d": "x"}
     )
-    secrets = {o["metadata"]["name"]: o for o in _sync_objects(doc, s3, key) if o["kind"] == "Secret"}
+    secrets = {o["metadata"]["name"]: o for o in sync_objects(doc, s3, key) if o["kind"] == "Secret"}
     assert secrets[S3_SECRET]["stringData"] == {"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "sk"}
     # The key the certify Job mounts (certificates.keyFile), as the chart's default names it.
     assert secrets[CERTIFICATE_SECRET]["stringData"] == {CERTIFICATE_KEY_FILE: key.read_text()}

@@ -77,7 +77,7 @@ def selected_labels(selector: dict[str, Any]) -> dict[str, str]:
     return labels
 
 
-def _sync_objects(doc: dict[str, Any], s3: S3Endpoint, signing_key: Path) -> list[dict[str, Any]]:
+def sync_objects(doc: dict[str, Any], s3: S3Endpoint, signing_key: Path) -> list[dict[str, Any]]:
     """A namespace with the archive store's credentials Secret and the certificate signing key's
     Secret, and the district's roster-sync CronJobs, labelled to match its syncSelector."""
     ns = doc["metadata"]["namespace"]
@@ -115,7 +115,7 @@ def _rollover_job(log: Path, *args: str) -> None:
         )
 
 
-def _job_env(db: str, s3: S3Endpoint, recipient: str) -> list[dict[str, Any]]:
+def job_env(db: str, s3: S3Endpoint, recipient: str) -> list[dict[str, Any]]:
     """Every Job's environment: the store, the encrypted s3:// archive, its credentials from the Secret."""
     endpoint = {k: v for k, v in s3.env().items() if k not in S3_SECRET_KEYS}
     return [
@@ -127,7 +127,7 @@ def _job_env(db: str, s3: S3Endpoint, recipient: str) -> list[dict[str, Any]]:
     ]
 
 
-def _demo_keys(keys: Path) -> tuple[str, Path, Path]:
+def demo_keys(keys: Path) -> tuple[str, Path, Path]:
     """A fresh age identity (the CSM's archive key) and Ed25519 certificate signing key in `keys`
     (0700): the age recipient, the identity file, and the signing key's public half."""
     keys.mkdir(mode=0o700, parents=True)
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         f"== S3 object store (SeaweedFS) up at {s3.endpoint}; archives go to {s3.uri}/{ARCHIVE_PREFIX}",
         flush=True,
     )
-    recipient, identity_file, public_key = _demo_keys(state / "keys")
+    recipient, identity_file, public_key = demo_keys(state / "keys")
     print(
         f"== archives encrypted to the demo age recipient {recipient}\n"
         f"   its identity (the private key a CSM keeps; 0600): {identity_file}\n"
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         settings: dict[str, Any] = {
             "defaultJob": {
                 "backoffLimit": 0,
-                "env": _job_env(pg.pod_url("postgres") if node else db, s3, recipient),
+                "env": job_env(pg.pod_url("postgres") if node else db, s3, recipient),
                 # The demo's Jobs are small: requests that let a 2-core node run a dozen at once
                 # (the chart's default asks half a core for each).
                 "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
         objects = state / "sync-objects.yaml"
         signing_key = state / "keys" / "certificate-key" / "key.pem"
-        _write_yaml_stream(objects, [o for d in examples for o in _sync_objects(d, s3, signing_key)])
+        _write_yaml_stream(objects, [o for d in examples for o in sync_objects(d, s3, signing_key)])
         install_manifests(plane.kubeconfig, [objects])
         districts = state / "districts.yaml"
         _write_yaml_stream(districts, [_with_notify(d) for d in examples])
