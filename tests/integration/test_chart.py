@@ -1,9 +1,11 @@
 """The Helm chart: lints, renders, installs on the real control plane, and its ServiceAccount is enough.
 
-helm is built from Go modules and cached with the control plane (tools/build-controlplane.sh). The
-chart's Deployment cannot run here (no kubelet), so the chart is applied for real (CRDs, policy,
-RBAC, ConfigMap, ...) and the operator runs as a local process with *only* the chart's
-ServiceAccount token and the chart's rendered configuration, through a whole rollover.
+helm is built from Go modules and cached with the control plane (tools/build-controlplane.sh). Here
+the chart is applied for real (CRDs, policy, RBAC, ConfigMap, ...) on the control plane without a
+node, and the operator runs as a local process with *only* the chart's ServiceAccount token and the
+chart's rendered configuration, through a whole rollover: quick, and every permission it lacks shows.
+The chart's Deployment itself runs on the local node in test_node_rollover.py (image, probes,
+security context).
 """
 
 from __future__ import annotations
