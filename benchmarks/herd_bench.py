@@ -297,11 +297,23 @@ async def operator_events(kubeconfig: Path, fleet: Fleet) -> int:
     return count
 
 
+def settled_events(kubeconfig: Path, fleet: Fleet) -> int:
+    """`operator_events` once the count stops growing: the operator posts a transition's Event
+    after the status write that ends a measured phase, while it goes on with other rollovers."""
+    count = asyncio.run(operator_events(kubeconfig, fleet))
+    while True:
+        time.sleep(1)
+        again = asyncio.run(operator_events(kubeconfig, fleet))
+        if again == count:
+            return count
+        count = again
+
+
 def window_writes(plane: ControlPlane, before: Writes, events_before: int, fleet: Fleet) -> Writes:
     """The operator's writes since `before`: its own kinds from the apiserver's counters, and its
     own Events counted in the cluster."""
     writes = ours(request_counts(plane) - before, writes_only=True)
-    writes[("POST", "events")] = asyncio.run(operator_events(plane.kubeconfig, fleet)) - events_before
+    writes[("POST", "events")] = settled_events(plane.kubeconfig, fleet) - events_before
     return writes
 
 
