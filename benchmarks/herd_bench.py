@@ -261,20 +261,20 @@ class Floor:
         return lambda: self.client.create(Job.from_dict(body))
 
     async def claim_requests(self, namespace: str, round_: int) -> Requests:
-        """Each district claim the operator wrote, created again under a new name per round."""
+        """Each district claim the operator wrote, created again under a new name per round, its
+        claim label set to "floor" instead of "true" (same size): a floor copy selected by the
+        operator's claims informer would be listed, parsed and cached by its restart."""
         requests: Requests = []
         async for claim in self.client.list(
             ConfigMap, namespace=namespace, labels={LABEL_CLAIM: "true"}, chunk_size=500
         ):
             meta = claim.metadata
             assert meta is not None and meta.name is not None
-            if meta.name.startswith("floor-"):
-                continue
             body = {
                 "metadata": {
                     "name": f"floor-{round_}-{meta.name}",
                     "namespace": namespace,
-                    "labels": meta.labels,
+                    "labels": {**(meta.labels or {}), LABEL_CLAIM: "floor"},
                 },
                 "data": claim.data,
             }
