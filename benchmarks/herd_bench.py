@@ -86,6 +86,8 @@ def schedule_of(fleet: Fleet) -> tuple[dt.datetime, dt.datetime]:
 
 
 Requests = list[Callable[[], Awaitable[Any]]]
+#: Seconds the floor's client waits for a response (or for a pooled connection).
+FLOOR_TIMEOUT_S = 120.0
 
 
 async def timed_at_best_concurrency(
@@ -126,7 +128,11 @@ class Floor:
 
     def __init__(self, kubeconfig: Path, herd: Fleet, floor: Fleet) -> None:
         # The operator's own kind of client and pool: the floor measures the apiserver, not httpx.
-        self.client = pooled_client(KubeConfig.from_file(kubeconfig), max(CONCURRENCIES), "floor")
+        # A request the loaded apiserver answers late is counted, not fatal: at 1,000 listed
+        # namespaces and c=256 a PATCH outlasted lightkube's 10 s and ended the run.
+        self.client = pooled_client(
+            KubeConfig.from_file(kubeconfig), max(CONCURRENCIES), "floor", timeout_s=FLOOR_TIMEOUT_S
+        )
         self.herd, self.floor = herd, floor
         self._uids: dict[tuple[str, str], str] = {}
 

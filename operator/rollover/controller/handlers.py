@@ -38,10 +38,10 @@ from rollover.controller.reconciler import Reconciler
 log = logging.getLogger(__name__)
 
 ROLLOVERS = raw_resource(GROUP, VERSION, "DistrictRollover", PLURAL)
-CRONJOBS = raw_resource("batch", "v1", "CronJob", "cronjobs")
-DEPLOYMENTS = raw_resource("apps", "v1", "Deployment", "deployments")
-JOBS = raw_resource("batch", "v1", "Job", "jobs")
-NAMESPACES = raw_resource("", "v1", "Namespace", "namespaces", namespaced=False)
+CRONJOBS = raw_resource("batch", "v1", "CronJob", "cronjobs", slim=True)
+DEPLOYMENTS = raw_resource("apps", "v1", "Deployment", "deployments", slim=True)
+JOBS = raw_resource("batch", "v1", "Job", "jobs", slim=True)
+NAMESPACES = raw_resource("", "v1", "Namespace", "namespaces", namespaced=False, slim=True)
 CONFIGMAPS = raw_resource("", "v1", "ConfigMap", "configmaps")
 #: One GET and one PUT per renewal, never concurrent: a second connection only covers a reconnect.
 LEASE_CONNECTIONS = 2
