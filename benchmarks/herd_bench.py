@@ -43,14 +43,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lightkube import AsyncClient, KubeConfig
+from lightkube import KubeConfig
 from lightkube.resources.batch_v1 import CronJob, Job
 from lightkube.resources.core_v1 import ConfigMap, Event
 from lightkube.types import PatchType
 
 from benchmarks.fleet import (
+    BENCH_TIMEOUT_S,
     RELEASE_NAMESPACE,
     Fleet,
+    bench_client,
     chart_rbac_kubeconfig,
     create_fleet,
     open_connections,
@@ -86,8 +88,6 @@ def schedule_of(fleet: Fleet) -> tuple[dt.datetime, dt.datetime]:
 
 
 Requests = list[Callable[[], Awaitable[Any]]]
-#: Seconds the floor's client waits for a response (or for a pooled connection).
-FLOOR_TIMEOUT_S = 120.0
 
 
 async def timed_at_best_concurrency(
@@ -131,7 +131,7 @@ class Floor:
         # A request the loaded apiserver answers late is counted, not fatal: at 1,000 listed
         # namespaces and c=256 a PATCH outlasted lightkube's 10 s and ended the run.
         self.client = pooled_client(
-            KubeConfig.from_file(kubeconfig), max(CONCURRENCIES), "floor", timeout_s=FLOOR_TIMEOUT_S
+            KubeConfig.from_file(kubeconfig), max(CONCURRENCIES), "floor", timeout_s=BENCH_TIMEOUT_S
         )
         self.herd, self.floor = herd, floor
         self._uids: dict[tuple[str, str], str] = {}
@@ -294,7 +294,7 @@ class Floor:
 async def operator_events(kubeconfig: Path, fleet: Fleet) -> int:
     """Events the operator has posted in the fleet's namespaces. The apiserver's request counters
     cannot tell our Event POSTs from the job controller's (one per pod it creates for our Jobs)."""
-    client = AsyncClient(KubeConfig.from_file(kubeconfig))
+    client = bench_client(kubeconfig)
     count = 0
     async for event in client.list(Event, namespace="*", fields={"source": FIELD_MANAGER}, chunk_size=500):
         assert event.metadata is not None and event.metadata.namespace is not None
@@ -324,7 +324,7 @@ def window_writes(plane: ControlPlane, before: Writes, events_before: int, fleet
 
 
 async def suspended_count(kubeconfig: Path, fleet: Fleet) -> int:
-    client = AsyncClient(KubeConfig.from_file(kubeconfig))
+    client = bench_client(kubeconfig)
     count = 0
     async for cj in client.list(CronJob, namespace="*", chunk_size=500):
         assert cj.metadata is not None and cj.metadata.namespace is not None and cj.spec is not None
@@ -487,7 +487,7 @@ def _leading_since(log: Path, within_s: float) -> float:
 async def _check_after_failover(kubeconfig: Path, herd: Fleet) -> list[str]:
     """Every CronJob suspended; each rollover with exactly one archive Job per product (its preflight
     Jobs, created when the herd started within the preflight window, are not counted)."""
-    client = AsyncClient(KubeConfig.from_file(kubeconfig))
+    client = bench_client(kubeconfig)
     violations = []
     try:
         suspended = 0
