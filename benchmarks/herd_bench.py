@@ -43,14 +43,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lightkube import AsyncClient, KubeConfig
+from lightkube import KubeConfig
 from lightkube.resources.batch_v1 import CronJob, Job
 from lightkube.resources.core_v1 import ConfigMap, Event
 from lightkube.types import PatchType
 
 from benchmarks.fleet import (
+    BENCH_TIMEOUT_S,
     RELEASE_NAMESPACE,
     Fleet,
+    bench_client,
     chart_rbac_kubeconfig,
     create_fleet,
     open_connections,
@@ -126,7 +128,11 @@ class Floor:
 
     def __init__(self, kubeconfig: Path, herd: Fleet, floor: Fleet) -> None:
         # The operator's own kind of client and pool: the floor measures the apiserver, not httpx.
-        self.client = pooled_client(KubeConfig.from_file(kubeconfig), max(CONCURRENCIES), "floor")
+        # A request the loaded apiserver answers late is counted, not fatal: at 1,000 listed
+        # namespaces and c=256 a PATCH outlasted lightkube's 10 s and ended the run.
+        self.client = pooled_client(
+            KubeConfig.from_file(kubeconfig), max(CONCURRENCIES), "floor", timeout_s=BENCH_TIMEOUT_S
+        )
         self.herd, self.floor = herd, floor
         self._uids: dict[tuple[str, str], str] = {}
 
@@ -261,20 +267,20 @@ class Floor:
         return lambda: self.client.create(Job.from_dict(body))
 
     async def claim_requests(self, namespace: str, round_: int) -> Requests:
-        """Each district claim the operator wrote, created again under a new name per round."""
+        """Each district claim the operator wrote, created again under a new name per round, its
+        claim label set to "floor" instead of "true" (same size): a floor copy selected by the
+        operator's claims informer would be listed, parsed and cached by its restart."""
         requests: Requests = []
         async for claim in self.client.list(
             ConfigMap, namespace=namespace, labels={LABEL_CLAIM: "true"}, chunk_size=500
         ):
             meta = claim.metadata
             assert meta is not None and meta.name is not None
-            if meta.name.startswith("floor-"):
-                continue
             body = {
                 "metadata": {
                     "name": f"floor-{round_}-{meta.name}",
                     "namespace": namespace,
-                    "labels": meta.labels,
+                    "labels": {**(meta.labels or {}), LABEL_CLAIM: "floor"},
                 },
                 "data": claim.data,
             }
@@ -288,7 +294,7 @@ class Floor:
 async def operator_events(kubeconfig: Path, fleet: Fleet) -> int:
     """Events the operator has posted in the fleet's namespaces. The apiserver's request counters
     cannot tell our Event POSTs from the job controller's (one per pod it creates for our Jobs)."""
-    client = AsyncClient(KubeConfig.from_file(kubeconfig))
+    client = bench_client(kubeconfig)
     count = 0
     async for event in client.list(Event, namespace="*", fields={"source": FIELD_MANAGER}, chunk_size=500):
         assert event.metadata is not None and event.metadata.namespace is not None
@@ -297,16 +303,28 @@ async def operator_events(kubeconfig: Path, fleet: Fleet) -> int:
     return count
 
 
+def settled_events(kubeconfig: Path, fleet: Fleet) -> int:
+    """`operator_events` once the count stops growing: the operator posts a transition's Event
+    after the status write that ends a measured phase, while it goes on with other rollovers."""
+    count = asyncio.run(operator_events(kubeconfig, fleet))
+    while True:
+        time.sleep(1)
+        again = asyncio.run(operator_events(kubeconfig, fleet))
+        if again == count:
+            return count
+        count = again
+
+
 def window_writes(plane: ControlPlane, before: Writes, events_before: int, fleet: Fleet) -> Writes:
     """The operator's writes since `before`: its own kinds from the apiserver's counters, and its
     own Events counted in the cluster."""
     writes = ours(request_counts(plane) - before, writes_only=True)
-    writes[("POST", "events")] = asyncio.run(operator_events(plane.kubeconfig, fleet)) - events_before
+    writes[("POST", "events")] = settled_events(plane.kubeconfig, fleet) - events_before
     return writes
 
 
 async def suspended_count(kubeconfig: Path, fleet: Fleet) -> int:
-    client = AsyncClient(KubeConfig.from_file(kubeconfig))
+    client = bench_client(kubeconfig)
     count = 0
     async for cj in client.list(CronJob, namespace="*", chunk_size=500):
         assert cj.metadata is not None and cj.metadata.namespace is not None and cj.spec is not None
@@ -469,7 +487,7 @@ def _leading_since(log: Path, within_s: float) -> float:
 async def _check_after_failover(kubeconfig: Path, herd: Fleet) -> list[str]:
     """Every CronJob suspended; each rollover with exactly one archive Job per product (its preflight
     Jobs, created when the herd started within the preflight window, are not counted)."""
-    client = AsyncClient(KubeConfig.from_file(kubeconfig))
+    client = bench_client(kubeconfig)
     violations = []
     try:
         suspended = 0

@@ -33,6 +33,7 @@ from benchmarks.fleet import (
     Fleet,
     cpu_seconds,
     create_fleet,
+    load_average,
     ours,
     peak_rss_mib,
     request_counts,
@@ -43,6 +44,7 @@ from benchmarks.herd_bench import (
     Floor,
     Writes,
     operator_events,
+    settled_events,
     timed_at_best_concurrency,
     window_writes,
 )
@@ -64,8 +66,11 @@ def run(rollovers: int, namespaces: int, idle_seconds: float) -> dict[str, Any]:
     result: dict[str, Any] = {"rollovers": rollovers, "namespaces": namespaces}
     with scratch_plane("idle-bench-") as (plane, tmp):
         kubeconfig = plane.kubeconfig
+        created = time.monotonic()
         for each in (fleet, floor_fleet):
             asyncio.run(create_fleet(kubeconfig, each))
+        result["fixture_create_s"] = round(time.monotonic() - created, 1)
+        result["load_average"] = {"start": load_average()}
         args = [f"--namespace={fleet.prefix}-*"]
         before_start = request_counts(plane)
         events_before = asyncio.run(operator_events(kubeconfig, fleet))
@@ -76,8 +81,9 @@ def run(rollovers: int, namespaces: int, idle_seconds: float) -> dict[str, Any]:
             settled = request_counts(plane)
             # (Counted after `settled`: the benchmark's own LIST of Events is no request of the operator's.)
             cold_writes = ours(settled - before_start, writes_only=True)
-            cold_writes[("POST", "events")] = asyncio.run(operator_events(kubeconfig, fleet)) - events_before
+            cold_writes[("POST", "events")] = settled_events(kubeconfig, fleet) - events_before
             result["cold_start_peak_rss_mib"] = round(peak_rss_mib(proc.pid), 1)
+            result["load_average"]["cold_start"] = load_average()
             idle_from = request_counts(plane)
             cpu_before = cpu_seconds(proc.pid)
             time.sleep(idle_seconds)
@@ -96,7 +102,9 @@ def run(rollovers: int, namespaces: int, idle_seconds: float) -> dict[str, Any]:
         }
         result |= asyncio.run(_cold_start_floor(kubeconfig, fleet, floor_fleet, cold_writes))
         result["cold_start_ratio"] = round(result["cold_start_s"] / result["cold_start_floor_s"], 2)
+        result["load_average"]["floor"] = load_average()
         result |= _restart(plane, tmp, fleet, args)
+        result["load_average"]["restart"] = load_average()
     return result
 
 

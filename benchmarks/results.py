@@ -38,6 +38,8 @@ def from_idle(idle: dict[str, Any]) -> dict[str, Any]:
         "restart_s": idle["restart_s"],
         "restart_writes": idle["restart_writes"],
         "restart_peak_rss_mib": idle["restart_peak_rss_mib"],
+        # The cores are shared: how busy they were at each phase (start, cold start, floor, restart).
+        "cold_start_load_average": idle.get("load_average"),
     }
     if rollovers == 15000:
         figures["peak_rss_15k_mib"] = idle["peak_rss_mib"]

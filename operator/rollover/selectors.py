@@ -21,6 +21,22 @@ def matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str] | None
     return all(_requirement(e, labels) for e in expressions)
 
 
+def required_label(selector: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """One label (key, value) that every label set `selector` matches must carry, or None when no
+    single label is required (it may then match anything, or nothing). What an index of targets by
+    label looks a selector up by."""
+    if not selector:
+        return None
+    match_labels = selector.get("matchLabels") or {}
+    for key, value in match_labels.items():
+        return str(key), str(value)
+    for expr in selector.get("matchExpressions") or []:
+        values = expr.get("values") or []
+        if expr.get("operator") == "In" and len(values) == 1:
+            return str(expr.get("key", "")), str(values[0])
+    return None
+
+
 def _requirement(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     key, op, values = expr.get("key", ""), expr.get("operator"), expr.get("values") or []
     if op == "In":

@@ -33,9 +33,11 @@ from rollover.observed import (
     controlling_rollover,
 )
 from rollover.planner import job_name
-from rollover.selectors import matches
+from rollover.selectors import matches, required_label
 
 Key = tuple[str, str]  # (namespace, name)
+TargetKey = tuple[str, str]  # (kind, name), within a namespace
+Label = tuple[str, str]  # (key, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,14 @@ class Cache:
     claims: dict[str, tuple[Claim, str]] = field(default_factory=dict)  # claim name -> (claim, version)
     gone_holders: set[Holder] = field(default_factory=set)  # claim holders confirmed deleted
     _by_district: dict[str, set[Key]] = field(default_factory=lambda: defaultdict(set))
+    # Namespace -> ... indexes: a rollover's selector is tried on the targets carrying a label it
+    # requires (and a target on the rollovers requiring one of its labels), not on every target
+    # (rollover) of the namespace: at 15,000 rollovers in 50 namespaces that was 900 selector
+    # checks per plan, and 300 per CronJob listed.
+    _targets_by_label: dict[str, dict[Label, set[TargetKey]]] = field(default_factory=dict)
+    _targets_paused_by: dict[str, dict[str, set[TargetKey]]] = field(default_factory=dict)
+    #: Rollovers by the label their selector requires; under None those that require none.
+    _rollovers_by_label: dict[str, dict[Label | None, set[str]]] = field(default_factory=dict)
     versions: dict[tuple[str, str, str], str] = field(default_factory=dict)  # kind/ns/name -> rv
 
     def changed(self, kind: str, body: dict[str, Any]) -> bool:
@@ -115,6 +125,7 @@ class Cache:
             self._unindex(old, key)
         self.rollovers[key[0]][key[1]] = cached
         self._by_district[_district_of(cached)].add(key)
+        _add(self._rollovers_by_label, key[0], required_label(_selector_of(cached)), key[1])
 
     def drop_rollover(self, namespace: str, name: str) -> list[Key]:
         """Forget a deleted rollover; the rollovers of its district (one may be waiting for its
@@ -126,7 +137,8 @@ class Cache:
         return sorted(self._unindex(old, (namespace, name)))
 
     def _unindex(self, rollover: dict[str, Any], key: Key) -> set[Key]:
-        """Take a rollover out of its district's index; the others left there."""
+        """Take a rollover out of its indexes; the others left in its district's."""
+        _discard(self._rollovers_by_label, key[0], required_label(_selector_of(rollover)), key[1])
         district = _district_of(rollover)
         same_district = self._by_district.get(district, set())
         same_district.discard(key)
@@ -187,6 +199,7 @@ class Cache:
 
     def put_target(self, kind: SyncTargetKind, body: dict[str, Any]) -> str:
         meta, spec = body["metadata"], body.get("spec", {})
+        namespace, key = sys.intern(meta["namespace"]), (kind.value, meta["name"])
         annotation = (meta.get("annotations") or {}).get(ORIGINAL_STATE_ANNOTATION)
         entry = TargetEntry(
             kind=kind,
@@ -197,12 +210,28 @@ class Cache:
             original=OriginalState.from_annotation(annotation) if annotation else None,
             uid=str(meta.get("uid", "")),
         )
-        self.targets[sys.intern(meta["namespace"])][(kind.value, meta["name"])] = entry
-        return str(meta["namespace"])
+        old = _in(self.targets, namespace).get(key)
+        if old is not None:
+            self._unindex_target(namespace, key, old)
+        self.targets[namespace][key] = entry
+        for label in entry.labels.items():
+            _add(self._targets_by_label, namespace, label, key)
+        if entry.original is not None:
+            _add(self._targets_paused_by, namespace, entry.original.rollover, key)
+        return namespace
 
     def drop_target(self, kind: SyncTargetKind, namespace: str, name: str) -> None:
-        _pop(self.targets, namespace, (kind.value, name))
+        key = (kind.value, name)
+        old = _pop(self.targets, namespace, key)
+        if old is not None:
+            self._unindex_target(namespace, key, old)
         self.forget(kind.value, namespace, name)
+
+    def _unindex_target(self, namespace: str, key: TargetKey, entry: TargetEntry) -> None:
+        for label in entry.labels.items():
+            _discard(self._targets_by_label, namespace, label, key)
+        if entry.original is not None:
+            _discard(self._targets_paused_by, namespace, entry.original.rollover, key)
 
     def put_job(self, body: dict[str, Any]) -> JobEntry:
         meta, status = body["metadata"], body.get("status", {})
@@ -271,9 +300,9 @@ class Cache:
         """What the planner sees for one rollover."""
         meta = rollover["metadata"]
         namespace, name = meta["namespace"], meta["name"]
-        selector = (rollover.get("spec") or {}).get("syncSelector")
+        selector = _selector_of(rollover)
         targets = []
-        for entry in _in(self.targets, namespace).values():
+        for entry in self._candidate_targets(namespace, name, selector):
             selected = matches(selector, entry.labels)
             # What it selects, and what it paused (to restore even after a selector edit); not the
             # targets other rollovers paused, which are theirs to handle.
@@ -309,6 +338,19 @@ class Cache:
             namespace_districts=self.namespace_districts.get(namespace, frozenset()),
             claims=self._claim_view(rollover),
         )
+
+    def _candidate_targets(
+        self, namespace: str, rollover: str, selector: dict[str, Any] | None
+    ) -> list[TargetEntry]:
+        """The targets `selector` may select and those `rollover` paused: those carrying the label
+        the selector requires, or every target of the namespace when it requires none."""
+        targets = _in(self.targets, namespace)
+        label = required_label(selector)
+        if label is None:
+            return list(targets.values())
+        keys = _in(self._targets_by_label, namespace).get(label, set())
+        keys = keys | _in(self._targets_paused_by, namespace).get(rollover, set())
+        return [targets[key] for key in keys]
 
     def _claim_view(self, rollover: dict[str, Any]) -> ClaimView:
         spec = rollover.get("spec") or {}
@@ -363,10 +405,16 @@ class Cache:
         self, namespace: str, labels: dict[str, str], paused_by: str | None
     ) -> list[Key]:
         """The rollovers a sync target concerns: those selecting it, and the one that paused it."""
+        rollovers, by_label = _in(self.rollovers, namespace), _in(self._rollovers_by_label, namespace)
+        names = set(by_label.get(None, ()))
+        for label in labels.items():
+            names |= by_label.get(label, set())
+        if paused_by is not None:
+            names.add(paused_by)
         return [
             (namespace, name)
-            for name, body in _in(self.rollovers, namespace).items()
-            if name == paused_by or matches((body.get("spec") or {}).get("syncSelector"), labels)
+            for name in sorted(names)
+            if name in rollovers and (name == paused_by or matches(_selector_of(rollovers[name]), labels))
         ]
 
 
@@ -398,6 +446,29 @@ def _pop(index: dict[str, dict[Any, Any]], namespace: str, key: Any) -> Any:
 def _in(index: dict[str, dict[Any, Any]], namespace: str) -> dict[Any, Any]:
     """A namespace's objects in a per-namespace index, without adding the namespace to it."""
     return index.get(namespace) or {}
+
+
+def _add(index: dict[str, dict[Any, set[Any]]], namespace: str, key: Any, member: Any) -> None:
+    """Add `member` under `key` in a per-namespace index of sets."""
+    index.setdefault(namespace, {}).setdefault(key, set()).add(member)
+
+
+def _discard(index: dict[str, dict[Any, set[Any]]], namespace: str, key: Any, member: Any) -> None:
+    """Remove `member` from under `key`, and the key and namespace once they hold nothing."""
+    keys = index.get(namespace)
+    members = keys.get(key) if keys is not None else None
+    if keys is None or members is None:
+        return
+    members.discard(member)
+    if not members:
+        del keys[key]
+        if not keys:
+            del index[namespace]
+
+
+def _selector_of(rollover: dict[str, Any]) -> dict[str, Any] | None:
+    selector = (rollover.get("spec") or {}).get("syncSelector")
+    return selector if isinstance(selector, dict) else None
 
 
 def _district_of(rollover: dict[str, Any]) -> str:

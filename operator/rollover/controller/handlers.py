@@ -39,10 +39,10 @@ from rollover.controller.reconciler import Reconciler
 log = logging.getLogger(__name__)
 
 ROLLOVERS = raw_resource(GROUP, VERSION, "DistrictRollover", PLURAL)
-CRONJOBS = raw_resource("batch", "v1", "CronJob", "cronjobs")
-DEPLOYMENTS = raw_resource("apps", "v1", "Deployment", "deployments")
-JOBS = raw_resource("batch", "v1", "Job", "jobs")
-NAMESPACES = raw_resource("", "v1", "Namespace", "namespaces", namespaced=False)
+CRONJOBS = raw_resource("batch", "v1", "CronJob", "cronjobs", slim=True)
+DEPLOYMENTS = raw_resource("apps", "v1", "Deployment", "deployments", slim=True)
+JOBS = raw_resource("batch", "v1", "Job", "jobs", slim=True)
+NAMESPACES = raw_resource("", "v1", "Namespace", "namespaces", namespaced=False, slim=True)
 CONFIGMAPS = raw_resource("", "v1", "ConfigMap", "configmaps")
 #: One GET and one PUT per renewal, never concurrent: a second connection only covers a reconnect.
 LEASE_CONNECTIONS = 2
@@ -164,14 +164,12 @@ def _everywhere(namespace: str) -> bool:
 
 
 async def _listed(informers: list[Informer]) -> None:
-    """One LIST per kind before anyone plans (never on a partial view); an unreachable or
-    throttling apiserver is waited for, not handed to kopf, which would retry only after a minute."""
-
-    async def list_all() -> None:
-        for informer in informers:
-            await informer.list_all()
-
-    await until_listed(list_all, "listing rollovers, sync targets and Jobs")
+    """One LIST per kind before anyone plans (never on a partial view), the kinds side by side (one
+    kind's pages are decoded while the apiserver serves another's); an unreachable or throttling
+    apiserver is waited for, not handed to kopf, which would retry only after a minute."""
+    await asyncio.gather(
+        *(until_listed(informer.list_all, f"listing {informer.kind}") for informer in informers)
+    )
 
 
 def _watching(informer: Informer) -> asyncio.Task[None]:
@@ -207,7 +205,12 @@ def _served(patterns: list[str]) -> Callable[[str], bool]:
     (globs such as `district-[a-m]*` and exclusions such as `!*-sandbox` shard an installation)."""
     if not patterns:
         return lambda namespace: True
-    return lambda namespace: any(match_namespace(NamespaceName(namespace), p) for p in patterns)
+
+    @functools.lru_cache(maxsize=4096)  # asked for every object listed or watched
+    def served(namespace: str) -> bool:
+        return any(match_namespace(NamespaceName(namespace), p) for p in patterns)
+
+    return served
 
 
 def _rollover_event(reconciler: Reconciler, event: str, raw: dict[str, Any]) -> None:

@@ -66,6 +66,9 @@ class Reconciler:
     _timer_changed: asyncio.Event = field(default_factory=asyncio.Event)
     _failures: dict[Key, int] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    #: Events being posted behind the reconciles that decided them (see `_post_events`).
+    _posting: set[asyncio.Task[None]] = field(default_factory=set)
+    _event_slots: asyncio.Semaphore = field(init=False)
     notifier: Notifier = field(init=False)
     #: What of the (frozen) operator configuration shapes the planner's decisions.
     _settings: Settings = field(init=False)
@@ -73,6 +76,7 @@ class Reconciler:
     def __post_init__(self) -> None:
         # A delivery's outcome is recorded (or its error reported) by the next reconcile of its rollover.
         self.notifier = Notifier(self.config.notifications, self.clock, self.enqueue)
+        self._event_slots = asyncio.Semaphore(self.config.workers)
         self._settings = Settings(
             drain_timeout=self.config.drain_timeout,
             drain_poll=self.config.drain_poll,
@@ -124,14 +128,14 @@ class Reconciler:
     def halt(self) -> None:
         """Stop acting now, synchronously (leadership lost): every worker and the timer is cancelled
         before anything else runs, so no action is logged or started after this call."""
-        for task in self._tasks:
+        for task in [*self._tasks, *self._posting]:
             task.cancel()
         self.notifier.halt()
 
     async def stop(self) -> None:
         """Stop all tasks (in-flight reconciles are cancelled; every step is safe to repeat)."""
         self.halt()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._posting, return_exceptions=True)
         await self.notifier.close()
 
     async def _timer(self) -> None:
@@ -236,9 +240,38 @@ class Reconciler:
         body = await self._write_status(body, decided)
         self.notifier.offer(key, decided.deliveries, decided.status.notices)
         metrics.record(key[0], key[1], status, decided.status)
-        await asyncio.gather(*(events.post(self.client, body, event) for event in said.values()))
         if decided.wake_at is not None:
             self.wake_after(key, self.clock.seconds_until(decided.wake_at))
+        await self._post_events(key, body, list(said.values()))
+
+    async def _post_events(self, key: Key, body: dict[str, Any], said: list[EmitEvent]) -> None:
+        """Post the reconcile's Events (after its status: what they announce is recorded) while the
+        worker goes on to its next rollover: a cold start's Event was the last of three dependent
+        requests per rollover. At most `workers` are pending, so that a herd's Events wait here,
+        not in the connection pool (where the reconciles' requests would wait behind them)."""
+        for event in said:
+            await self._event_slots.acquire()
+            task = asyncio.create_task(self._post_event(key, body, event), name=f"event-{event.reason}")
+            self._posting.add(task)
+            task.add_done_callback(self._posting.discard)
+
+    async def _post_event(self, key: Key, body: dict[str, Any], event: EmitEvent) -> None:
+        """An Event that cannot be posted is worth a log line, never a retried reconcile (its
+        transition is recorded in status, and is not announced twice)."""
+        try:
+            await events.post(self.client, body, event)
+        except RETRIABLE as exc:
+            log.warning(
+                "could not post event %s on %s/%s: %s",
+                event.reason,
+                *key,
+                describe(exc),
+                extra=logs.fields(*key),
+            )
+        except Exception:
+            log.exception("posting event %s on %s/%s failed", event.reason, *key, extra=logs.fields(*key))
+        finally:
+            self._event_slots.release()
 
     async def _collect_results(self, body: dict[str, Any]) -> None:
         """Read the termination message of each finished Job not read yet; until none is left, so
