@@ -71,7 +71,7 @@ from rollover.claims import LABEL_CLAIM
 from rollover.cluster.client import pooled_client
 from rollover.cluster.resources import DistrictRollover
 from rollover.devcluster.controlplane import ControlPlane
-from rollover.devcluster.runner import operator_clock_origin, running_operator
+from rollover.devcluster.runner import operator_wall_time, running_operator
 from rollover.labels import ORIGINAL_STATE_ANNOTATION
 
 OUT = Path(__file__).parent / "out"
@@ -380,9 +380,8 @@ def run(
         with running_operator(operator_kubeconfig, log, *args) as proc:
             result["cold_start_s"] = round(wait_all_observed(kubeconfig, rollovers, timeout=lead_s), 2)
             connections.append(open_connections(proc.pid, plane.server))
-            origin = operator_clock_origin(log)
-            pause_wall = origin + (pause_at - clock_start).total_seconds() / rate
-            reset_wall = origin + (reset_at - clock_start).total_seconds() / rate
+            pause_wall = operator_wall_time(log, clock_start, rate, pause_at)
+            reset_wall = operator_wall_time(log, clock_start, rate, reset_at)
             if time.time() > pause_wall:
                 raise RuntimeError(f"cold start outlasted the lead of {lead_s}s: raise --lead")
 
@@ -453,8 +452,7 @@ def run_failover(
             assert len(leading) == 1, f"{len(leading)} leaders"
             leader, standby = ((a, b), (b, a))[leading[0]]
             standby_log = logs[1 - leading[0]]
-            origin = operator_clock_origin(logs[leading[0]])
-            reset_wall = origin + (reset_at - clock_start).total_seconds() / rate
+            reset_wall = operator_wall_time(logs[leading[0]], clock_start, rate, reset_at)
             killed_at: list[float] = []
 
             def kill_at_half(paused: int) -> None:

@@ -62,7 +62,7 @@ from rollover.devcluster.districts import (
 from rollover.devcluster.invariants import JobTimeline, check_invariants, scan_logs, snapshot_targets
 from rollover.devcluster.metrics import metric_sum
 from rollover.devcluster.podrunner import PodFinisher
-from rollover.devcluster.runner import clock_args, operator_clock_origin, running_operator
+from rollover.devcluster.runner import clock_args, operator_wall_time, running_operator
 from rollover.planner import CreateJob, job_name
 from tests.conftest import RunningControlPlane
 from tests.integration.kube import Kube, operator, wait_for
@@ -369,7 +369,7 @@ def test_jobs_another_replica_already_created_are_adopted_not_duplicated(
             assert not kube.items("jobs", "-l", "rostering.k12.dev/step=archive"), (
                 "too slow: already archiving"
             )
-            reset_wall = operator_clock_origin(log) + (reset_at - clock_start).total_seconds() / rate
+            reset_wall = operator_wall_time(log, clock_start, rate, reset_at)
             time.sleep(max(0.0, reset_wall - time.time()) + 0.5)
             # Another replica, a moment ahead: the same manifest under the same deterministic name.
             for product in products:

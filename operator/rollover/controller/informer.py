@@ -1,7 +1,8 @@
 """A slim informer: LIST one kind, then WATCH it from the list's version, handing every object to a
 callback as it is read.
 
-Sync targets and Jobs are watched here rather than by kopf. kopf keeps a memory record and runs a
+Every kind the operator reads is watched here rather than by kopf: DistrictRollovers, sync targets,
+Jobs, Namespaces and claims. kopf keeps a memory record and runs a
 worker task for every object it sees, and at start-up it queues every listed object at once:
 with tens of thousands of CronJobs that was most of the operator's peak memory, and kopf's
 per-event pipeline (worker, cause detection, diff base, a thread hop for sync handlers) most of its

@@ -26,7 +26,7 @@ from rollover.controller import metrics
 from rollover.controller.cache import Cache, Key, parse_termination_message
 from rollover.controller.clock import SystemClock
 from rollover.controller.notifier import Notifier
-from rollover.controller.retry import RETRIABLE, Backoff, describe, jittered, retry_after
+from rollover.controller.retry import RETRIABLE, Backoff, describe
 from rollover.planner import (
     Action,
     ClaimDistrict,
@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 BACKOFF = Backoff(first=0.5, cap=300.0)
 #: Plans per reconcile: a plan's writes, re-planned on what they returned, rarely need a third.
 MAX_PASSES = 3
+#: How long a graceful stop waits for the Events its last reconciles decided.
+EVENT_DRAIN_SECONDS = 5.0
 
 
 @dataclass
@@ -133,7 +135,13 @@ class Reconciler:
         self.notifier.halt()
 
     async def stop(self) -> None:
-        """Stop all tasks (in-flight reconciles are cancelled; every step is safe to repeat)."""
+        """Stop all tasks (in-flight reconciles are cancelled; every step is safe to repeat). Events
+        already decided are posted first, for up to EVENT_DRAIN_SECONDS: their transitions are recorded
+        in status and would not be announced again by the next operator."""
+        for task in self._tasks:
+            task.cancel()
+        if self._posting:
+            await asyncio.wait(set(self._posting), timeout=EVENT_DRAIN_SECONDS)
         self.halt()
         await asyncio.gather(*self._tasks, *self._posting, return_exceptions=True)
         await self.notifier.close()
@@ -176,10 +184,7 @@ class Reconciler:
 
     def _retry(self, key: Key, why: str, exc: BaseException | None = None) -> None:
         metrics.RECONCILE_ERRORS.inc()
-        # Throttling says when to come back; it is no sign that this rollover is failing.
-        throttled_for = retry_after(exc) if exc is not None else None
-        failures = self._failures[key] = self._failures.get(key, 0) + (0 if throttled_for is not None else 1)
-        delay = jittered(throttled_for) if throttled_for is not None else BACKOFF.delay(failures)
+        self._failures[key], delay = BACKOFF.after(exc, self._failures.get(key, 0))
         log.warning(
             "reconcile of %s/%s failed (%s); retrying in %.1fs", *key, why, delay, extra=logs.fields(*key)
         )

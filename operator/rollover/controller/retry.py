@@ -74,12 +74,15 @@ class Backoff:
         """Seconds to wait after `failures` consecutive failures (at least one)."""
         return float(min(self.cap, self.first * 2 ** (max(1, failures) - 1)))
 
-    def after(self, exc: BaseException, failures: int) -> float:
-        """The wait after `exc`: what a throttling apiserver asked for (with jitter, so the herd it
-        turned away does not return at once, and without growing the backoff: throttling is no sign
-        that this caller is failing), else the backoff for `failures`."""
-        throttled_for = retry_after(exc)
-        return jittered(throttled_for) if throttled_for is not None else self.delay(failures)
+    def after(self, exc: BaseException | None, failures: int) -> tuple[int, float]:
+        """After `failures` earlier failures and now `exc` (None: a failure without an exception): the
+        count of failures and the wait. A throttling apiserver's wait is taken (with jitter, so the
+        herd it turned away does not return at once) and does not count: throttling is no sign that
+        this caller is failing. Anything else counts, and waits the backoff for the new count."""
+        throttled_for = retry_after(exc) if exc is not None else None
+        if throttled_for is not None:
+            return failures, jittered(throttled_for)
+        return failures + 1, self.delay(failures + 1)
 
 
 def jittered(seconds: float) -> float:
@@ -97,7 +100,6 @@ async def until_done(attempt: Callable[[], Awaitable[None]], what: str, backoff:
             await attempt()
             return
         except RETRIABLE as exc:
-            failures += 1
-            delay = backoff.after(exc, failures)
+            failures, delay = backoff.after(exc, failures)
             log.warning("%s failed (%s); retrying in %.1fs", what, describe(exc), delay)
             await asyncio.sleep(delay)

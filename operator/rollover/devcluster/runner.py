@@ -76,3 +76,9 @@ def operator_clock_origin(log: Path) -> float:
         if "ACCELERATED CLOCK" in line:
             return dt.datetime.fromisoformat(json.loads(line)["time"]).timestamp()
     raise RuntimeError(f"no ACCELERATED CLOCK line in the operator log {log}")
+
+
+def operator_wall_time(log: Path, clock_start: dt.datetime, rate: float, moment: dt.datetime) -> float:
+    """Wall time (epoch seconds) at which the operator logging to `log`, whose accelerated clock
+    started at `clock_start` running `rate` times faster, reaches `moment`."""
+    return operator_clock_origin(log) + (moment - clock_start).total_seconds() / rate
