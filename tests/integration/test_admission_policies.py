@@ -712,24 +712,25 @@ def variables_of(policy: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_exception_approvers_and_legal_hold_releasers_come_from_the_values(helm: Path) -> None:
+@pytest.mark.parametrize(
+    ("template", "value", "users", "groups"),
+    [
+        ("admission-exception-approvers", "exceptionApprovers", "approverUsers", "approverGroups"),
+        ("admission-legal-hold", "legalHoldReleasers", "releaserUsers", "releaserGroups"),
+    ],
+)
+def test_exception_approvers_and_legal_hold_releasers_come_from_the_values(
+    helm: Path, template: str, value: str, users: str, groups: str
+) -> None:
     argocd = "system:serviceaccount:argocd:argocd-application-controller"
     docs = render(
-        helm, "r", "ops", "--show-only", "templates/admission-exception-approvers.yaml",
-        "--set", f"admissionPolicy.exceptionApprovers.users={{{argocd}}}",
-        "--set", "admissionPolicy.exceptionApprovers.groups={platform-leads}",
+        helm, "r", "ops", "--show-only", f"templates/{template}.yaml",
+        "--set", f"admissionPolicy.{value}.users={{{argocd}}}",
+        "--set", f"admissionPolicy.{value}.groups={{counsel}}",
     )  # fmt: skip
 
     (policy,) = only(docs, "ValidatingAdmissionPolicy")
-    assert variables_of(policy) == {"approverUsers": [argocd], "approverGroups": ["platform-leads"]}
-
-    docs = render(
-        helm, "r", "ops", "--show-only", "templates/admission-legal-hold.yaml",
-        "--set", f"admissionPolicy.legalHoldReleasers.users={{{argocd}}}",
-        "--set", "admissionPolicy.legalHoldReleasers.groups={counsel}",
-    )  # fmt: skip
-    (policy,) = only(docs, "ValidatingAdmissionPolicy")
-    assert variables_of(policy) == {"releaserUsers": [argocd], "releaserGroups": ["counsel"]}
+    assert variables_of(policy) == {users: [argocd], groups: ["counsel"]}
 
 
 def test_the_fence_allows_exactly_the_operator_s_account_and_what_its_job_templates_make(

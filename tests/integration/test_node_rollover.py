@@ -151,6 +151,22 @@ def assert_completed_by_the_kubelet(kube: Kube, s3: S3Endpoint, public_key: Path
     assert all(sum(r["deleted"].values()) > 0 for r in reset.values()), reset
 
 
+def prepared_district(
+    control_plane: RunningControlPlane, namespace: str, pod_store: PostgresServer, s3: S3Endpoint, keys: Path
+) -> tuple[Kube, Path]:
+    """The district namespace with its Jobs' Secrets and a sync CronJob; its Kube, and the public half
+    of the certificate key."""
+    kube = Kube(control_plane, namespace)
+    public = create_job_secrets(kube, pod_store, s3, keys)
+    kube.cronjob("clever-sync", LABELS)
+    return kube, public
+
+
+def district_rollover(namespace: str) -> dict[str, Any]:
+    """The district's rollover of a cycle already past on the wall clock, kept RETENTION_DAYS."""
+    return rollover_doc(namespace, schoolYear=YEAR, resetDate=RESET_DATE, retentionDays=RETENTION_DAYS)
+
+
 def test_a_rollovers_jobs_run_as_pods_of_the_project_image_against_postgres_and_s3(
     control_plane: RunningControlPlane,
     namespace: str,
@@ -159,12 +175,10 @@ def test_a_rollovers_jobs_run_as_pods_of_the_project_image_against_postgres_and_
     pod_store: PostgresServer,
     tmp_path: Path,
 ) -> None:
-    kube = Kube(control_plane, namespace)
-    public = create_job_secrets(kube, pod_store, s3, tmp_path / "keys")
+    kube, public = prepared_district(control_plane, namespace, pod_store, s3, tmp_path / "keys")
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps(job_settings(node, s3, namespace)))
-    kube.cronjob("clever-sync", LABELS)
-    kube.apply(rollover_doc(namespace, schoolYear=YEAR, resetDate=RESET_DATE, retentionDays=RETENTION_DAYS))
+    kube.apply(district_rollover(namespace))
 
     log = tmp_path / "operator.log"
     with operator(control_plane, namespace, log, clock_start=CLOCK_START, rate=RATE, config=config):
@@ -181,9 +195,7 @@ def test_the_chart_installs_the_operator_as_a_locked_down_deployment_that_comple
     tmp_path: Path,
 ) -> None:
     assert node.project_image is not None
-    kube = Kube(control_plane, namespace)
-    public = create_job_secrets(kube, pod_store, s3, tmp_path / "keys")
-    kube.cronjob("clever-sync", LABELS)
+    kube, public = prepared_district(control_plane, namespace, pod_store, s3, tmp_path / "keys")
     values = chart_values(
         node.project_image,
         job_settings(node, s3, namespace),
@@ -202,9 +214,7 @@ def test_the_chart_installs_the_operator_as_a_locked_down_deployment_that_comple
         touch = ops.run("exec", name, "--", "touch", "/probe", check=False)
         assert touch.returncode != 0 and "Read-only file system" in touch.stderr
 
-        kube.apply(
-            rollover_doc(namespace, schoolYear=YEAR, resetDate=RESET_DATE, retentionDays=RETENTION_DAYS)
-        )
+        kube.apply(district_rollover(namespace))
         assert_completed_by_the_kubelet(kube, s3, public, tmp_path)
         log = ops.run("logs", name).stdout
         assert "Traceback" not in log, log[-4000:]
