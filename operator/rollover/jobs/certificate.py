@@ -80,8 +80,13 @@ def verify(raw: bytes, key: Ed25519PublicKey) -> dict[str, Any]:
         raise CertificateInvalid(
             f"signed by key {signature.get('publicKey')}, not by the given key {key_fingerprint(key)}"
         )
+    encoded = str(signature.get("value"))
     try:
-        value = base64.b64decode(str(signature.get("value")), validate=True)
+        value = base64.b64decode(encoded, validate=True)
+        # The padding bits of the last base64 character do not reach the decoded bytes: only the one
+        # encoding `sign` writes is accepted, so that no changed byte of the file still verifies.
+        if base64.b64encode(value).decode() != encoded:
+            raise binascii.Error("not the canonical base64 of the signature")
         key.verify(value, canonical(body))
     except (binascii.Error, InvalidSignature):
         raise CertificateInvalid("the signature does not match the certificate's content") from None

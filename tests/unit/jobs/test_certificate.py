@@ -47,6 +47,20 @@ def test_any_changed_byte_fails_verification(position: int, flip: int) -> None:
         verify(bytes(edited), KEY.public_key())
 
 
+def test_a_signature_in_another_base64_spelling_of_the_same_bytes_fails() -> None:
+    document = json.loads(SIGNED)
+    value = document["signature"]["value"]
+    assert value.endswith("==")  # 64 bytes: the last character before the padding carries 4 unused bits
+    last = value[-3]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    same_bytes = alphabet[alphabet.index(last) ^ 1]  # a flipped unused bit: decodes to the same signature
+    document["signature"]["value"] = value[:-3] + same_bytes + "=="
+    edited = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False).encode() + b"\n"
+
+    with pytest.raises(CertificateInvalid, match="signature does not match"):
+        verify(edited, KEY.public_key())
+
+
 def test_a_reformatted_or_re_signed_by_another_key_certificate_fails() -> None:
     document = json.loads(SIGNED)
     with pytest.raises(CertificateInvalid, match="altered after signing"):
