@@ -3,15 +3,14 @@ preflight, archive, reset, certify and purge against the harness PostgreSQL and 
 address, their results read from termination messages the kubelet wrote, the certificate signed
 with the key from a mounted Secret.
 
-One node for the module, on the session's control plane. Never skipped (as test_local_node.py):
-where the node cannot run, the tests fail naming what is missing.
+On the session's node (tests/integration/conftest.py). Never skipped (as test_local_node.py): where
+the node cannot run, the tests fail naming what is missing.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,12 @@ import pytest
 
 from rollover.cli.main import main as rollover
 from rollover.devcluster.chart import chart_values, installed_operator
-from rollover.devcluster.keys import new_signing_key
-from rollover.devcluster.node import NODE_NAME, Node, missing_prerequisites
-from rollover.devcluster.postgres import PostgresServer
-from rollover.devcluster.s3 import S3Endpoint, S3Server
+from rollover.devcluster.node import NODE_NAME
+from rollover.devcluster.s3 import S3Endpoint
 from tests.conftest import RunningControlPlane
-from tests.integration.conftest import DISTRICT, seed_roster
+from tests.integration.configs import CERTIFICATE_SECRET, JobsOnNode, create_certificate_secret
+from tests.integration.conftest import DISTRICT, let_pods_run_on_node
 from tests.integration.kube import Kube, operator, rollover_doc, wait_for
-
-pytestmark = pytest.mark.integration
 
 LABELS = {"district": "springfield"}
 #: A cycle already past on the wall clock, which the Jobs run on (a purge Job refuses to run before the
@@ -40,82 +36,20 @@ RATE = 7200
 #: Kept two days after the reset (until Sunday): purged once Sunday ended everywhere (Monday 07:00 in
 #: Chicago), 103 simulated hours (52 s) after the pause.
 RETENTION_DAYS = 2
-ROSTER_SECRET = "rollover-roster-store"
-CERTIFICATE_SECRET = "rollover-certificate-key"
 #: Every step of a cycle, each a Job whose pods the kubelet ran.
 STEPS = {"preflight", "archive", "reset", "certify", "purge"}
+#: `pod_store` seeds the cycle already past.
+pytestmark = [pytest.mark.integration, pytest.mark.school_year(YEAR)]
 
 
-@pytest.fixture(scope="module")
-def node(control_plane: RunningControlPlane) -> Iterator[Node]:
-    if missing := missing_prerequisites():
-        pytest.fail(
-            f"the local node cannot start here: missing {', '.join(missing)} (run scripts/bootstrap.sh)"
-        )
-    node = Node(control_plane.plane)
-    node.start()
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
-@pytest.fixture(scope="module")
-def s3(node: Node) -> Iterator[S3Endpoint]:
-    """The archive store, on the host address the pods reach."""
-    with S3Server(address=node.pod_network.host_address) as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def pod_store(node: Node) -> Iterator[PostgresServer]:
-    """A seeded roster store the node's pods reach (`pod_url`)."""
-    with PostgresServer(pods=node.pod_network) as server:
-        seed_roster(server, YEAR)
-        yield server
-
-
-def job_settings(node: Node, s3: S3Endpoint, namespace: str) -> dict[str, Any]:
-    """The operator configuration's Jobs: the project's image, the store and the archive's credentials
-    from a Secret (as jobs.rosterStoreSecret documents), the certificate key from another."""
-    endpoint = s3.env()
-    secret_env = ("DATABASE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+def job_settings(jobs: JobsOnNode) -> dict[str, Any]:
+    """The operator configuration: the Jobs on the node, a preflight, certificates and retention."""
     return {
-        "defaultJob": {
-            "image": node.project_image,
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": 600,
-            "env": [
-                {"name": "ARCHIVE_URI", "value": f"{s3.uri}/{namespace}"},
-                {"name": "AWS_ENDPOINT_URL", "value": endpoint["AWS_ENDPOINT_URL"]},
-                {"name": "AWS_DEFAULT_REGION", "value": endpoint["AWS_DEFAULT_REGION"]},
-                *(
-                    {"name": k, "valueFrom": {"secretKeyRef": {"name": ROSTER_SECRET, "key": k}}}
-                    for k in secret_env
-                ),
-            ],
-        },
+        "defaultJob": jobs.default_job(),
         "preflight": {"businessDaysBefore": 1},
         "certificates": {"secretName": CERTIFICATE_SECRET},
         "archives": {"retentionDays": 30, "minRetentionDays": 1},
     }
-
-
-def create_job_secrets(kube: Kube, store: PostgresServer, s3: S3Endpoint, keys: Path) -> Path:
-    """The namespace's Secrets the Jobs read: the store's URL and the archive's credentials, and a
-    fresh certificate signing key; returns the key's public half."""
-    keys.mkdir()
-    public = keys / "public.pem"
-    new_signing_key(keys / "key.pem", public)
-    credentials = {k: v for k, v in s3.env().items() if k.startswith("AWS_") and k.endswith(("_ID", "_KEY"))}
-    roster = {"DATABASE_URL": store.pod_url("roster"), **credentials}
-    for name, data in (
-        (ROSTER_SECRET, roster),
-        (CERTIFICATE_SECRET, {"certificate-key.pem": (keys / "key.pem").read_text()}),
-    ):
-        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}
-        assert kube.apply(secret).returncode == 0
-    return public
 
 
 def assert_completed_by_the_kubelet(kube: Kube, s3: S3Endpoint, public_key: Path, tmp_path: Path) -> None:
@@ -151,13 +85,11 @@ def assert_completed_by_the_kubelet(kube: Kube, s3: S3Endpoint, public_key: Path
     assert all(sum(r["deleted"].values()) > 0 for r in reset.values()), reset
 
 
-def prepared_district(
-    control_plane: RunningControlPlane, namespace: str, pod_store: PostgresServer, s3: S3Endpoint, keys: Path
-) -> tuple[Kube, Path]:
-    """The district namespace with its Jobs' Secrets and a sync CronJob; its Kube, and the public half
-    of the certificate key."""
+def prepared_district(control_plane: RunningControlPlane, namespace: str, keys: Path) -> tuple[Kube, Path]:
+    """The district namespace with the certificate key's Secret and a sync CronJob; its Kube, and the
+    public half of the key."""
     kube = Kube(control_plane, namespace)
-    public = create_job_secrets(kube, pod_store, s3, keys)
+    public = create_certificate_secret(kube, keys)
     kube.cronjob("clever-sync", LABELS)
     return kube, public
 
@@ -168,53 +100,46 @@ def district_rollover(namespace: str) -> dict[str, Any]:
 
 
 def test_a_rollovers_jobs_run_as_pods_of_the_project_image_against_postgres_and_s3(
-    control_plane: RunningControlPlane,
-    namespace: str,
-    node: Node,
-    s3: S3Endpoint,
-    pod_store: PostgresServer,
-    tmp_path: Path,
+    control_plane: RunningControlPlane, jobs_on_node: JobsOnNode, s3: S3Endpoint, tmp_path: Path
 ) -> None:
-    kube, public = prepared_district(control_plane, namespace, pod_store, s3, tmp_path / "keys")
+    kube, public = prepared_district(control_plane, jobs_on_node.namespace, tmp_path / "keys")
     config = tmp_path / "config.yaml"
-    config.write_text(json.dumps(job_settings(node, s3, namespace)))
-    kube.apply(district_rollover(namespace))
+    config.write_text(json.dumps(job_settings(jobs_on_node)))
+    kube.apply(district_rollover(kube.ns))
 
     log = tmp_path / "operator.log"
-    with operator(control_plane, namespace, log, clock_start=CLOCK_START, rate=RATE, config=config):
+    with operator(control_plane, kube.ns, log, clock_start=CLOCK_START, rate=RATE, config=config):
         assert_completed_by_the_kubelet(kube, s3, public, tmp_path)
     assert f"{DISTRICT}/{YEAR}" in json.dumps(kube.rollover("springfield")["status"]["certificate"])
 
 
 def test_the_chart_installs_the_operator_as_a_locked_down_deployment_that_completes_a_rollover(
-    control_plane: RunningControlPlane,
-    namespace: str,
-    node: Node,
-    s3: S3Endpoint,
-    pod_store: PostgresServer,
-    tmp_path: Path,
+    control_plane: RunningControlPlane, jobs_on_node: JobsOnNode, s3: S3Endpoint, tmp_path: Path
 ) -> None:
-    assert node.project_image is not None
-    kube, public = prepared_district(control_plane, namespace, pod_store, s3, tmp_path / "keys")
+    image = jobs_on_node.node.project_image
+    assert image is not None
+    kube, public = prepared_district(control_plane, jobs_on_node.namespace, tmp_path / "keys")
     values = chart_values(
-        node.project_image,
-        job_settings(node, s3, namespace),
-        namespaces=[namespace],
+        image,
+        job_settings(jobs_on_node),
+        namespaces=[kube.ns],
         clock=(CLOCK_START, RATE),
     )
     release = f"r{uuid.uuid4().hex[:8]}"
+    control_plane.kubectl("create", "namespace", release)  # helm installs into it, its pods on the node
+    let_pods_run_on_node(control_plane, release)
     with installed_operator(control_plane.plane, release, values, tmp_path) as release_namespace:
         ops = Kube(control_plane, release_namespace)
         (pod,) = ops.items("pods", "-l", f"app.kubernetes.io/instance={release}")
         assert pod["spec"]["nodeName"] == NODE_NAME
         (container,) = pod["status"]["containerStatuses"]
-        assert container["ready"] and container["image"] == node.project_image  # the probes passed
+        assert container["ready"] and container["image"] == image  # the probes passed
         name = pod["metadata"]["name"]
         assert ops.run("exec", name, "--", "id", "-u").stdout.strip() == "10001"
         touch = ops.run("exec", name, "--", "touch", "/probe", check=False)
         assert touch.returncode != 0 and "Read-only file system" in touch.stderr
 
-        kube.apply(district_rollover(namespace))
+        kube.apply(district_rollover(kube.ns))
         assert_completed_by_the_kubelet(kube, s3, public, tmp_path)
         log = ops.run("logs", name).stdout
         assert "Traceback" not in log, log[-4000:]

@@ -1,17 +1,21 @@
-"""The preflight on the real control plane with the accelerated clock, its Jobs run for real by the
-local pod runner against a real PostgreSQL: it fails on an unreachable archive, turns green after the
-fix before the pause, and its preview counts what the reset then deletes."""
+"""The preflight on the real control plane with the accelerated clock, its Jobs pods of the project's
+image on the session's node against a real PostgreSQL and S3: it fails on an archive its credentials
+cannot reach, turns green once the Secret is fixed before the pause, and its preview counts what the
+reset then deletes."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rollover.devcluster.postgres import PostgresServer
+from rollover.devcluster.s3 import S3Endpoint
 from tests.conftest import RunningControlPlane
-from tests.integration.configs import jobs_config
+from tests.integration.configs import JobsOnNode, create_roster_secret
 from tests.integration.kube import Kube, condition, operator, rollover_doc, wait_for
 
 pytestmark = pytest.mark.integration
@@ -22,8 +26,9 @@ PRODUCTS = ["imagine-math", "twig-science"]
 PAUSE_AT = dt.datetime.fromisoformat("2027-07-15T00:00:00-05:00")
 #: Two business days before Thursday's pause: Tuesday 00:00; the clock starts Monday night.
 CLOCK_START = "2027-07-12T22:00:00-05:00"
-#: Two simulated hours per real second: a business day is 12 s, time enough to run the pods of a day.
-RATE = 7200
+#: One simulated hour per real second: a business day is 24 s, time enough for a day's pods to start
+#: (3-8 s each on the node) and their outcome to be fixed before the next.
+RATE = 3600
 
 
 def preflight_verdict(kube: Kube, status: str, what: str) -> dict[str, Any]:
@@ -36,23 +41,34 @@ def preflight_verdict(kube: Kube, status: str, what: str) -> dict[str, Any]:
     return wait_for(probe, timeout=90, what=what)
 
 
-def test_preflight_fails_on_an_unreachable_archive_turns_green_after_the_fix_and_previews_the_reset(
-    control_plane: RunningControlPlane, namespace: str, store: str, pod_runner: None, tmp_path: Path
+def test_preflight_fails_on_an_archive_it_cannot_reach_turns_green_after_the_fix_and_previews_the_reset(
+    control_plane: RunningControlPlane,
+    jobs_on_node: JobsOnNode,
+    s3: S3Endpoint,
+    pod_store: PostgresServer,
+    tmp_path: Path,
 ) -> None:
-    kube = Kube(control_plane, namespace)
-    archive = tmp_path / "archive"  # not there yet: the volume "is not mounted"
-    config = jobs_config(tmp_path / "config.yaml", store, archive, preflight={"businessDaysBefore": 2})
+    kube = Kube(control_plane, jobs_on_node.namespace)
+    wrong = "not-" + s3.secret_key
+    create_roster_secret(kube, pod_store, s3, AWS_SECRET_ACCESS_KEY=wrong)  # a typo in the Secret
+    settings = {
+        "defaultJob": jobs_on_node.default_job(),
+        "preflight": {"businessDaysBefore": 2},
+    }
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps(settings))
     kube.cronjob("clever-sync", LABELS)
-    kube.apply(rollover_doc(namespace, products=PRODUCTS))
+    kube.apply(rollover_doc(kube.ns, products=PRODUCTS))
 
-    with operator(control_plane, namespace, tmp_path / "operator.log", clock_start=CLOCK_START, rate=RATE,
-                  config=config):  # fmt: skip
+    with operator(control_plane, kube.ns, tmp_path / "operator.log", clock_start=CLOCK_START,
+                  rate=RATE, config=config):  # fmt: skip
         failing = preflight_verdict(kube, "False", "the preflight to fail")
         message = condition(failing, "PreflightPassed")["message"]
-        assert "does not exist (is the volume mounted?)" in message, message
+        assert f"archive destination {jobs_on_node.archive} is unreachable" in message, message
+        assert wrong not in message and s3.secret_key not in message, "status is read by everyone"
         assert failing["status"]["phase"] == "Scheduled"
         assert condition(failing, "Ready")["status"] == "True"
-        archive.mkdir()  # the fix
+        create_roster_secret(kube, pod_store, s3)  # the fix: the next day's pods read the right key
 
         passed = preflight_verdict(kube, "True", "the preflight to pass on the next business day")
         turned = dt.datetime.fromisoformat(condition(passed, "PreflightPassed")["lastTransitionTime"])

@@ -1,5 +1,5 @@
 """Certificates, retention, purge and legal hold on the real control plane with the accelerated clock,
-every Job run for real by the local pod runner against a real PostgreSQL and a `file://` archive: a
+every Job a pod of the project's image on the session's node against a real PostgreSQL and S3: a
 cycle ends with a certificate `rollover verify-certificate` accepts, and its retention later with a
 purge and its certificate; a legal hold keeps the data and the archive until it is released."""
 
@@ -16,9 +16,10 @@ import pytest
 
 from rollover.cli.main import main as rollover
 from rollover.controller.clock import AcceleratedClock
-from rollover.devcluster.keys import new_signing_key
+from rollover.devcluster.postgres import PostgresServer
+from rollover.devcluster.s3 import S3Endpoint
 from tests.conftest import RunningControlPlane
-from tests.integration.configs import jobs_config
+from tests.integration.configs import CERTIFICATE_SECRET, JobsOnNode, create_certificate_secret
 from tests.integration.conftest import DISTRICT
 from tests.integration.kube import Kube, operator, rollover_doc, wait_for
 
@@ -41,21 +42,18 @@ STEP = "rostering.k12.dev/step"
 pytestmark = [pytest.mark.integration, pytest.mark.school_year(YEAR)]
 
 
-def write_config(tmp_path: Path, store_url: str, archive: Path) -> tuple[Path, Path]:
-    """The operator configuration (certificates on, short retention) and the signing key's public half.
-    The pod runner mounts no volume: `mountPath` is the local directory holding the key."""
-    keys = tmp_path / "certificate-key"
-    keys.mkdir()
-    public = tmp_path / "public.pem"
-    new_signing_key(keys / "key.pem", public)
-    config = jobs_config(
-        tmp_path / "config.yaml",
-        store_url,
-        archive,
-        preflight={"enabled": False},
-        certificates={"secretName": "rollover-certificate-key", "mountPath": str(keys)},
-        archives={"retentionDays": 30, "minRetentionDays": 1},
-    )
+def prepare(jobs: JobsOnNode, kube: Kube, tmp_path: Path) -> tuple[Path, Path]:
+    """The signing key's Secret and the operator configuration (certificates on, short retention);
+    returns the configuration and the key's public half."""
+    public = create_certificate_secret(kube, tmp_path / "certificate-key")
+    settings = {
+        "defaultJob": jobs.default_job(),
+        "preflight": {"enabled": False},
+        "certificates": {"secretName": CERTIFICATE_SECRET},
+        "archives": {"retentionDays": 30, "minRetentionDays": 1},
+    }
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps(settings))
     return config, public
 
 
@@ -72,26 +70,35 @@ def history(kube: Kube) -> dict[str, Any]:
     return dict(kube.rollover("springfield")["status"]["history"][-1])
 
 
+def fetch(s3: S3Endpoint, location: str, tmp_path: Path) -> Path:
+    """A local copy of the archive store's object at `location` (an s3:// URI)."""
+    local = tmp_path / location.rsplit("/", 1)[-1]
+    s3.filesystem().get_file(location, str(local))
+    return local
+
+
+def cycle_objects(s3: S3Endpoint, archive: str) -> list[str]:
+    """The objects the archive store holds under the cycle's prefix, as paths relative to it (an
+    emptied "directory" may still be listed by SeaweedFS, but holds no object)."""
+    prefix = f"{archive}/{DISTRICT}/{YEAR}".removeprefix("s3://")
+    return sorted(str(path).removeprefix(f"{prefix}/") for path in s3.filesystem().find(prefix))
+
+
 def test_a_cycle_ends_with_a_verified_certificate_and_its_retention_with_a_certified_purge(
-    control_plane: RunningControlPlane,
-    namespace: str,
-    store: str,
-    pod_runner: None,
-    tmp_path: Path,
+    control_plane: RunningControlPlane, jobs_on_node: JobsOnNode, s3: S3Endpoint, tmp_path: Path
 ) -> None:
-    kube = Kube(control_plane, namespace)
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    config, public = write_config(tmp_path, store, archive)
+    kube = Kube(control_plane, jobs_on_node.namespace)
+    config, public = prepare(jobs_on_node, kube, tmp_path)
+    archive = jobs_on_node.archive
     kube.cronjob("clever-sync", LABELS)
-    kube.apply(rollover_doc(namespace, schoolYear=YEAR, resetDate=RESET_DATE, retentionDays=RETENTION_DAYS))
+    kube.apply(rollover_doc(kube.ns, schoolYear=YEAR, resetDate=RESET_DATE, retentionDays=RETENTION_DAYS))
 
     log = tmp_path / "operator.log"
-    with operator(control_plane, namespace, log, clock_start=CLOCK_START, rate=RATE, config=config):
+    with operator(control_plane, kube.ns, log, clock_start=CLOCK_START, rate=RATE, config=config):
         done = kube.wait_phase("springfield", "Completed", timeout=180)
         link = done["status"]["certificate"]
-        local = Path(link["location"].removeprefix("file://"))
-        assert local == archive / DISTRICT / YEAR / "certificate.json"
+        assert link["location"] == f"{archive}/{DISTRICT}/{YEAR}/certificate.json"
+        local = fetch(s3, link["location"], tmp_path)
         assert rollover(["verify-certificate", str(local), "--public-key", str(public)]) == 0
         assert link["sha256"] == hashlib.sha256(local.read_bytes()).hexdigest()
         entry = history(kube)
@@ -99,7 +106,7 @@ def test_a_cycle_ends_with_a_verified_certificate_and_its_retention_with_a_certi
         assert dt.datetime.fromisoformat(entry["purgeAt"]) == PURGE_AT
         (certify,) = kube.items("jobs", "-l", f"{STEP}=certify")
         volumes = certify["spec"]["template"]["spec"]["volumes"]
-        assert [v["secret"]["secretName"] for v in volumes] == ["rollover-certificate-key"]
+        assert [v["secret"]["secretName"] for v in volumes] == [CERTIFICATE_SECRET]
         for job in kube.items("jobs", "-l", f"{STEP} in (archive,reset)"):
             assert not job["spec"]["template"]["spec"].get("volumes"), (
                 "the key goes to certify and purge only"
@@ -111,11 +118,10 @@ def test_a_cycle_ends_with_a_verified_certificate_and_its_retention_with_a_certi
             what="the purge certified",
         )
     assert purged["purge"]["state"] == "Succeeded"
-    purge_file = Path(purged["purgeCertificate"]["location"].removeprefix("file://"))
+    purge_file = fetch(s3, purged["purgeCertificate"]["location"], tmp_path)
     assert rollover(["verify-certificate", str(purge_file), "--public-key", str(public)]) == 0
     assert json.loads(purge_file.read_bytes())["certificate"]["kind"] == "purge"
-    left = sorted(p.name for p in (archive / DISTRICT / YEAR).iterdir())
-    assert left == [
+    assert cycle_objects(s3, archive) == [
         "certificate.html",
         "certificate.json",
         "purge-certificate.html",
@@ -129,28 +135,28 @@ def test_a_cycle_ends_with_a_verified_certificate_and_its_retention_with_a_certi
 
 def test_a_legal_hold_keeps_the_data_and_the_archive_until_it_is_released(
     control_plane: RunningControlPlane,
-    namespace: str,
-    store: str,
-    pod_runner: None,
+    jobs_on_node: JobsOnNode,
+    s3: S3Endpoint,
+    pod_store: PostgresServer,
     tmp_path: Path,
 ) -> None:
-    kube = Kube(control_plane, namespace)
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    config, _ = write_config(tmp_path, store, archive)
+    kube = Kube(control_plane, jobs_on_node.namespace)
+    config, _ = prepare(jobs_on_node, kube, tmp_path)
+    archive = jobs_on_node.archive
     kube.cronjob("clever-sync", LABELS)
     hold = {"by": "counsel:kim", "reason": "litigation hold 2027-114"}
     kube.apply(
         rollover_doc(
-            namespace, schoolYear=YEAR, resetDate=RESET_DATE, retentionDays=RETENTION_DAYS, legalHold=hold
+            kube.ns, schoolYear=YEAR, resetDate=RESET_DATE, retentionDays=RETENTION_DAYS, legalHold=hold
         )
     )
+    store = pod_store.database_url("roster")
     students = student_accounts(store)
     assert students > 0
     clock = AcceleratedClock(dt.datetime.fromisoformat(CLOCK_START), RATE)
 
     log = tmp_path / "operator.log"
-    with operator(control_plane, namespace, log, clock_start=CLOCK_START, rate=RATE, config=config):
+    with operator(control_plane, kube.ns, log, clock_start=CLOCK_START, rate=RATE, config=config):
         done = kube.wait_phase("springfield", "Completed", timeout=180)
         conditions = {c["type"]: c for c in done["status"]["conditions"]}
         assert conditions["DataReset"]["reason"] == "ResetSkippedForLegalHold"
@@ -168,7 +174,7 @@ def test_a_legal_hold_keeps_the_data_and_the_archive_until_it_is_released(
             lambda: clock.now() > PURGE_AT + dt.timedelta(hours=12), timeout=60, what="past the purge date"
         )
         assert not kube.items("jobs", "-l", f"{STEP}=purge"), "no purge under a legal hold"
-        assert (archive / DISTRICT / YEAR / "imagine-math" / "manifest.json").exists()
+        assert "imagine-math/manifest.json" in cycle_objects(s3, archive), "the archive is kept"
 
         kube.run(
             "patch", "dro", "springfield", "--type=json", "-p", '[{"op":"remove","path":"/spec/legalHold"}]'
@@ -178,7 +184,7 @@ def test_a_legal_hold_keeps_the_data_and_the_archive_until_it_is_released(
             timeout=120,
             what="the purge after the release",
         )
-    assert not (archive / DISTRICT / YEAR / "imagine-math").exists()
+    assert not [path for path in cycle_objects(s3, archive) if path.startswith("imagine-math/")]
     assert "legalHoldBy" not in kube.rollover("springfield")["status"]
     assert student_accounts(store) == students, "a reset skipped for the hold never comes back"
     assert purged["purgeCertificate"]["location"].endswith("purge-certificate.json")

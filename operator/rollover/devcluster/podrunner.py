@@ -1,13 +1,14 @@
-"""Stand-in kubelets: the local control plane has no kubelet (no container runtime here), so without
-one the archive and reset Jobs would stay Pending forever. Each reports a rollover Job pod's exit and
-termination message back onto the pod, as a kubelet would:
+"""Stand-in kubelets, for where a pod cannot really run: each reports a rollover Job pod's exit and
+termination message back onto the pod, as a kubelet would.
 
-- `run_forever` (the demo) runs the *real* command the operator configured (`rollover-job
-  archive|reset|certify`) as a local process with the pod's env: literal values, and `secretKeyRef`
-  values read from the Secret as a kubelet would (other `valueFrom` kinds are not resolved, and no
-  volume is mounted: a Job that needs a mounted file is configured with the local path instead);
+- `run_forever` (the demo's fallback where the local node cannot run: docs/local-node.md) runs the
+  *real* command the operator configured (`rollover-job archive|reset|certify`) as a local process
+  with the pod's env: literal values, and `secretKeyRef` values read from the Secret as a kubelet
+  would (other `valueFrom` kinds are not resolved, and no volume is mounted: a Job that needs a
+  mounted file is configured with the local path instead);
 - `PodFinisher` (fault tests, the soak) runs nothing: it reports success, or the failure it is told
-  to inject, after a random delay, and keeps going through apiserver restarts.
+  to inject, after a random delay, and keeps going through apiserver restarts (a Job failing at a
+  chosen moment, which no kubelet produces on demand).
 """
 
 from __future__ import annotations
