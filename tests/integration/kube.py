@@ -89,10 +89,22 @@ class Kube:
             input=json.dumps(csv_import_deployment(name, self.ns, labels, replicas)),
         )
 
+    def pods_run(self, selector: str, count: int, *, timeout: float = 120.0) -> list[dict[str, Any]]:
+        """The pods matching `selector` once `count` of them have run to their end on the node (the
+        kubelet reported Succeeded or Failed)."""
+
+        def finished() -> list[dict[str, Any]] | None:
+            pods = self.items("pods", "-l", selector)
+            ended = [p for p in pods if (p.get("status") or {}).get("phase") in ("Succeeded", "Failed")]
+            return ended if len(ended) >= count else None
+
+        return wait_for(finished, timeout=timeout, what=f"{count} pod(s) {selector} run by the kubelet")
+
     def finish_pods(
         self, selector: str, *, succeed: bool = True, message: dict[str, Any] | None = None
     ) -> int:
-        """Mark every pending pod matching `selector` Succeeded/Failed (there is no kubelet)."""
+        """Mark every pending pod matching `selector` Succeeded/Failed, as a kubelet would report it
+        (for tests whose namespace the session's node does not serve)."""
         done = 0
         for pod in self.items("pods", "-l", selector):
             if not is_pending(pod):

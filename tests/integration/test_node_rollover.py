@@ -18,11 +18,11 @@ import pytest
 
 from rollover.cli.main import main as rollover
 from rollover.devcluster.chart import chart_values, installed_operator
-from rollover.devcluster.node import NODE_NAME
+from rollover.devcluster.node import BASE_IMAGE, NODE_NAME, Node
 from rollover.devcluster.s3 import S3Endpoint
 from tests.conftest import RunningControlPlane
 from tests.integration.configs import CERTIFICATE_SECRET, JobsOnNode, create_certificate_secret
-from tests.integration.conftest import DISTRICT, let_pods_run_on_node
+from tests.integration.conftest import DISTRICT, NODE_FENCE, let_pods_run_on_node
 from tests.integration.kube import Kube, operator, rollover_doc, wait_for
 
 LABELS = {"district": "springfield"}
@@ -144,3 +144,40 @@ def test_the_chart_installs_the_operator_as_a_locked_down_deployment_that_comple
         log = ops.run("logs", name).stdout
         assert "Traceback" not in log, log[-4000:]
     control_plane.kubectl("delete", "namespace", release_namespace, "--wait=false", check=False)
+
+
+def test_the_node_runs_only_the_pods_of_node_namespaces(
+    control_plane: RunningControlPlane, namespace: str, node: Node
+) -> None:
+    """The node fence (tests/integration/conftest.py): a pod of a test that completes pods by hand is
+    never bound, while the same pod in a node test's namespace runs."""
+    pod: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "fenced", "labels": {"fence": "probe"}},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [
+                {"name": "probe", "image": BASE_IMAGE, "imagePullPolicy": "Never", "command": ["true"]}
+            ],
+        },
+    }
+    fenced, served = Kube(control_plane, namespace), Kube(control_plane, f"{namespace}-node")
+    control_plane.kubectl("create", "namespace", served.ns)
+    let_pods_run_on_node(control_plane, served.ns)
+    try:
+        for kube in (fenced, served):
+            assert kube.apply(pod).returncode == 0
+        assert served.pods_run("fence=probe", 1)[0]["status"]["phase"] == "Succeeded"
+
+        def refused() -> dict[str, Any] | None:
+            conditions = fenced.get("pod", "fenced")["status"].get("conditions") or []
+            unscheduled = [c for c in conditions if c["type"] == "PodScheduled" and c["status"] == "False"]
+            return unscheduled[0] if unscheduled else None
+
+        scheduled = wait_for(refused, timeout=30, what="the fenced pod's binding refused")
+        assert NODE_FENCE in scheduled["message"], scheduled
+        status = fenced.get("pod", "fenced")
+        assert status["status"]["phase"] == "Pending" and not status["spec"].get("nodeName")
+    finally:
+        control_plane.kubectl("delete", "namespace", served.ns, "--wait=false", check=False)
