@@ -1,4 +1,6 @@
-"""The reconciler on the real control plane: the operator runs as users run it, with a demo clock."""
+"""The reconciler on the real control plane: the operator runs as users run it, with a demo clock.
+Where a test's rollover gets as far as its Jobs, they run as pods of the project's image on the
+session's node against a seeded roster store and S3, and their failures are real ones."""
 
 from __future__ import annotations
 
@@ -7,10 +9,15 @@ import json
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from rollover.devcluster.node import BASE_IMAGE
+from rollover.devcluster.postgres import PostgresServer
+from rollover.devcluster.s3 import S3Endpoint
 from tests.conftest import RunningControlPlane
+from tests.integration.configs import JobsOnNode, create_roster_secret
 from tests.integration.kube import Kube, condition, operator, rollover_doc, wait_for
 
 pytestmark = pytest.mark.integration
@@ -18,6 +25,7 @@ pytestmark = pytest.mark.integration
 LABELS = {"district": "springfield"}
 ARCHIVE = "rostering.k12.dev/step=archive"
 RESET = "rostering.k12.dev/step=reset"
+SYNC_POD = "job-name=clever-sync-manual"
 
 
 @pytest.fixture
@@ -25,20 +33,27 @@ def kube(control_plane: RunningControlPlane, namespace: str) -> Kube:
     return Kube(control_plane, namespace)
 
 
+def write_config(path: Path, default_job: dict[str, Any], *, preflight: bool = False) -> Path:
+    """An operator configuration with these Jobs; the preflight's pods only where a test counts them."""
+    path.write_text(json.dumps({"defaultJob": default_job, "preflight": {"enabled": preflight}}))
+    return path
+
+
 def suspend_of(kube: Kube, name: str) -> bool:
     return bool(kube.get("cronjob", name)["spec"].get("suspend"))
 
 
 def test_full_rollover_pauses_archives_resets_and_restores_exactly(
-    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+    control_plane: RunningControlPlane, kube: Kube, jobs_on_node: JobsOnNode, tmp_path: Path
 ) -> None:
+    config = write_config(tmp_path / "config.yaml", jobs_on_node.default_job())
     kube.cronjob("clever-sync", LABELS)
     kube.cronjob("oneroster-nightly", LABELS, suspend=True)  # suspended by its owner: must stay so
     kube.cronjob("other-district", {"district": "shelbyville"})
     kube.deployment("csv-import", LABELS, replicas=2)
     assert kube.apply(rollover_doc(kube.ns)).returncode == 0
 
-    with operator(control_plane, kube.ns, tmp_path / "operator.log"):
+    with operator(control_plane, kube.ns, tmp_path / "operator.log", config=config):
         scheduled = kube.wait_phase("springfield", "Scheduled")
         assert scheduled["status"]["pauseAt"] == "2027-07-15T00:00:00-05:00"
         assert condition(scheduled, "Ready")["status"] == "True"
@@ -66,15 +81,8 @@ def test_full_rollover_pauses_archives_resets_and_restores_exactly(
             and env["STEP"] == "archive"
             and env["RESET_DATE"] == "2027-07-16"
         )
-        assert not kube.items("jobs", "-l", RESET), "no reset Job before every archive succeeded"
 
-        wait_for(lambda: len(kube.items("pods", "-l", ARCHIVE)) == 2, what="archive pods")
-        kube.finish_pods(ARCHIVE, message={"rows": 1234, "manifest": "file:///archive/manifest.json"})
-        kube.wait_phase("springfield", "Resetting")
-        wait_for(lambda: len(kube.items("pods", "-l", RESET)) == 2, what="reset pods")
-        kube.finish_pods(RESET, message={"deleted": 1234})
-
-        done = kube.wait_phase("springfield", "Completed")
+        done = kube.wait_phase("springfield", "Completed", timeout=120)
         assert not suspend_of(kube, "clever-sync")
         assert suspend_of(kube, "oneroster-nightly"), "a CronJob we did not suspend is never resumed"
         assert kube.get("deployment", "csv-import")["spec"]["replicas"] == 2
@@ -82,8 +90,17 @@ def test_full_rollover_pauses_archives_resets_and_restores_exactly(
             assert "rostering.k12.dev/original-state" not in (
                 kube.get("cronjob", name)["metadata"].get("annotations") or {}
             )
-        results = {j["name"]: j.get("result") for j in done["status"]["jobs"]}
-        assert {"rows": 1234, "manifest": "file:///archive/manifest.json"} in results.values()
+        archived = {j["product"]: j["result"] for j in done["status"]["jobs"] if j["step"] == "archive"}
+        assert {p: r["manifest"] for p, r in archived.items()} == {
+            p: f"{jobs_on_node.archive}/IL-0631950/2026-2027/{p}/manifest.json"
+            for p in ("imagine-math", "twig-science")
+        }
+        assert all(sum(r["rows"].values()) > 0 for r in archived.values()), archived
+        last_archive = max(j["status"]["completionTime"] for j in kube.items("jobs", "-l", ARCHIVE))
+        resets = kube.items("jobs", "-l", RESET)
+        assert len(resets) == 2 and all(j["metadata"]["creationTimestamp"] >= last_archive for j in resets), (
+            "no reset Job before every archive succeeded"
+        )
         assert done["status"]["history"][0]["schoolYear"] == "2026-2027"
         assert condition(done, "Ready")["status"] == "True"
         reasons = {
@@ -93,29 +110,37 @@ def test_full_rollover_pauses_archives_resets_and_restores_exactly(
 
 
 def test_failed_archive_blocks_reset_keeps_sync_paused_and_retry_succeeds(
-    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+    control_plane: RunningControlPlane,
+    kube: Kube,
+    jobs_on_node: JobsOnNode,
+    s3: S3Endpoint,
+    pod_store: PostgresServer,
+    tmp_path: Path,
 ) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("defaultJob:\n  backoffLimit: 0\n")
+    # A wrong key in the Secret: the archive fails for real, with backoffLimit 0.
+    create_roster_secret(kube, pod_store, s3, AWS_SECRET_ACCESS_KEY="not-" + s3.secret_key)
+    config = write_config(tmp_path / "config.yaml", jobs_on_node.default_job())
     kube.cronjob("clever-sync", LABELS)
     kube.apply(rollover_doc(kube.ns, products=["imagine-math"]))
     with operator(control_plane, kube.ns, tmp_path / "operator.log", config=config):
-        kube.wait_phase("springfield", "Archiving")
-        wait_for(lambda: kube.items("pods", "-l", ARCHIVE), what="archive pod")
-        kube.finish_pods(ARCHIVE, succeed=False, message={"error": "archive destination unreachable"})
-        failed = kube.wait_phase("springfield", "Failed")
+        failed = kube.wait_phase("springfield", "Failed", timeout=90)
         stalled = condition(failed, "Stalled")
         assert stalled["status"] == "True" and stalled["reason"] == "ArchiveFailed"
+        # The cause, from the pod's termination message, is in the Job's record (the condition names
+        # the Job and the job controller's "backoff limit").
+        (archive,) = [j for j in failed["status"]["jobs"] if j["step"] == "archive"]
+        assert archive["name"] in stalled["message"], stalled
+        cause = archive["result"]["error"]
+        assert f"archive destination {jobs_on_node.archive} is unreachable" in cause, archive
+        assert s3.secret_key not in json.dumps(failed["status"]), "status is read by everyone"
         time.sleep(1)  # ten simulated hours: nothing may move on its own
         assert not kube.items("jobs", "-l", RESET)
         assert suspend_of(kube, "clever-sync"), "syncs stay paused after a failure"
 
+        create_roster_secret(kube, pod_store, s3)  # the fix, read by the retry's pod
         kube.run("annotate", "districtrollover", "springfield", "rostering.k12.dev/retry=1", "--overwrite")
         wait_for(lambda: len(kube.items("jobs", "-l", ARCHIVE)) == 2, what="a second archive attempt")
-        wait_for(lambda: kube.finish_pods(ARCHIVE), what="retry pod finished")
-        kube.wait_phase("springfield", "Resetting")
-        wait_for(lambda: kube.finish_pods(RESET), what="reset pod finished")
-        kube.wait_phase("springfield", "Completed")
+        kube.wait_phase("springfield", "Completed", timeout=120)
         assert not suspend_of(kube, "clever-sync")
 
 
@@ -167,33 +192,32 @@ def test_drift_is_repaired_and_deletion_during_the_pause_restores_sync(
 
 
 def test_killed_operator_and_a_second_replica_converge_without_duplicate_jobs(
-    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+    control_plane: RunningControlPlane, kube: Kube, jobs_on_node: JobsOnNode, tmp_path: Path
 ) -> None:
+    config = write_config(tmp_path / "config.yaml", jobs_on_node.default_job(), preflight=True)
     kube.cronjob("clever-sync", LABELS)
     kube.apply(rollover_doc(kube.ns))
     log = tmp_path / "operator.log"
-    with operator(control_plane, kube.ns, log) as first:
+    with operator(control_plane, kube.ns, log, config=config) as first:
         kube.wait_phase("springfield", "Archiving", timeout=30)
         first.send_signal(signal.SIGKILL)
         first.wait()
     # Two replicas at once (worst case: no peering): deterministic names make duplicates impossible.
+    later = "2027-07-16T00:10:00-05:00"
     with (
-        operator(control_plane, kube.ns, tmp_path / "a.log", clock_start="2027-07-16T00:10:00-05:00", rate=1),
-        operator(control_plane, kube.ns, tmp_path / "b.log", clock_start="2027-07-16T00:10:00-05:00", rate=1),
+        operator(control_plane, kube.ns, tmp_path / "a.log", clock_start=later, rate=1, config=config),
+        operator(control_plane, kube.ns, tmp_path / "b.log", clock_start=later, rate=1, config=config),
     ):
-        wait_for(lambda: len(kube.items("pods", "-l", ARCHIVE)) == 2, what="archive pods")
-        kube.finish_pods(ARCHIVE)
-        wait_for(lambda: len(kube.items("pods", "-l", RESET)) == 2, what="reset pods")
-        kube.finish_pods(RESET)
-        kube.wait_phase("springfield", "Completed")
+        kube.wait_phase("springfield", "Completed", timeout=120)
     names = [j["metadata"]["name"] for j in kube.items("jobs")]
     assert len(names) == len(set(names)) == 6  # preflight, archive and reset of two products
     assert not suspend_of(kube, "clever-sync")
 
 
 def test_sync_job_running_at_reset_delays_archiving(
-    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+    control_plane: RunningControlPlane, kube: Kube, jobs_on_node: JobsOnNode, tmp_path: Path
 ) -> None:
+    config = write_config(tmp_path / "config.yaml", jobs_on_node.default_job())
     kube.cronjob("clever-sync", LABELS)
     cronjob = kube.get("cronjob", "clever-sync")
     kube.run(
@@ -220,7 +244,15 @@ def test_sync_job_running_at_reset_delays_archiving(
                     "template": {
                         "spec": {
                             "restartPolicy": "Never",
-                            "containers": [{"name": "sync", "image": "example.invalid/sync"}],
+                            # Syncs until the test says it is done (a file it creates).
+                            "containers": [
+                                {
+                                    "name": "sync",
+                                    "image": BASE_IMAGE,
+                                    "imagePullPolicy": "Never",
+                                    "command": ["sh", "-c", "until [ -e /tmp/synced ]; do sleep 0.2; done"],
+                                }
+                            ],
                         }
                     }
                 },
@@ -229,7 +261,12 @@ def test_sync_job_running_at_reset_delays_archiving(
     )
     kube.apply(rollover_doc(kube.ns))
     with operator(
-        control_plane, kube.ns, tmp_path / "operator.log", clock_start="2027-07-15T23:59:59-05:00", rate=1
+        control_plane,
+        kube.ns,
+        tmp_path / "operator.log",
+        clock_start="2027-07-15T23:59:59-05:00",
+        rate=1,
+        config=config,
     ):
         wait_for(
             lambda: (
@@ -238,9 +275,15 @@ def test_sync_job_running_at_reset_delays_archiving(
             what="WaitingForSyncDrain",
         )
         assert not kube.items("jobs", "-l", ARCHIVE)
-        wait_for(lambda: kube.items("pods", "-l", "job-name=clever-sync-manual"), what="sync pod")
-        kube.finish_pods("job-name=clever-sync-manual")
+        (sync,) = wait_for(
+            lambda: [p for p in kube.items("pods", "-l", SYNC_POD) if p["status"].get("phase") == "Running"],
+            timeout=90,
+            what="the sync pod running",
+        )
+        assert not kube.items("jobs", "-l", ARCHIVE), "no archive while the sync runs"
+        kube.run("exec", sync["metadata"]["name"], "--", "touch", "/tmp/synced")
         kube.wait_phase("springfield", "Archiving", timeout=90)
+        assert kube.pods_run(SYNC_POD, 1)[0]["status"]["phase"] == "Succeeded"
 
 
 def test_reset_on_the_monday_after_a_friday_holiday_pauses_thursday(
@@ -260,15 +303,16 @@ def test_reset_on_the_monday_after_a_friday_holiday_pauses_thursday(
 
 
 def test_killed_in_every_phase_the_operator_converges_without_duplicates(
-    control_plane: RunningControlPlane, kube: Kube, tmp_path: Path
+    control_plane: RunningControlPlane, kube: Kube, jobs_on_node: JobsOnNode, tmp_path: Path
 ) -> None:
+    config = write_config(tmp_path / "config.yaml", jobs_on_node.default_job(), preflight=True)
     kube.cronjob("clever-sync", LABELS)
     kube.cronjob("was-off", LABELS, suspend=True)
     kube.apply(rollover_doc(kube.ns, products=["imagine-math"]))
     log = tmp_path / "operator.log"
 
     def run_until(phase: str, clock_start: str) -> None:
-        with operator(control_plane, kube.ns, log, clock_start=clock_start, rate=1) as proc:
+        with operator(control_plane, kube.ns, log, clock_start=clock_start, rate=1, config=config) as proc:
             kube.wait_phase("springfield", phase)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -277,10 +321,12 @@ def test_killed_in_every_phase_the_operator_converges_without_duplicates(
     run_until("Paused", "2027-07-15T06:00:00-05:00")
     assert suspend_of(kube, "clever-sync")
     run_until("Archiving", "2027-07-16T00:00:01-05:00")
-    wait_for(lambda: kube.finish_pods(ARCHIVE), what="archive pod finished")
+    kube.pods_run(ARCHIVE, 1)  # while no operator runs
     run_until("Resetting", "2027-07-16T01:00:00-05:00")
-    wait_for(lambda: kube.finish_pods(RESET), what="reset pod finished")
-    with operator(control_plane, kube.ns, log, clock_start="2027-07-16T02:00:00-05:00", rate=1):
+    kube.pods_run(RESET, 1)
+    with operator(
+        control_plane, kube.ns, log, clock_start="2027-07-16T02:00:00-05:00", rate=1, config=config
+    ):
         kube.wait_phase("springfield", "Completed")
     names = [j["metadata"]["name"] for j in kube.items("jobs")]
     assert sorted(names) == [
@@ -363,8 +409,14 @@ def test_metrics_report_phases_and_transitions(
     kube.apply(rollover_doc(kube.ns))
     log = tmp_path / "operator.log"
     args = ["--metrics-port", str(port)]
+    phase = f'rollover_phase{{name="springfield",namespace="{kube.ns}",phase="Scheduled"}} 1.0'
+
+    def scraped() -> str | None:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        return text if phase in text else None
+
     with operator(control_plane, kube.ns, log, extra=args):
         kube.wait_phase("springfield", "Scheduled")
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    assert f'rollover_phase{{name="springfield",namespace="{kube.ns}",phase="Scheduled"}} 1.0' in text
+        # The gauge follows the status write (measured: not yet there at one scrape under load 10).
+        text = wait_for(scraped, timeout=30, what="the phase in the metrics")
     assert 'rollover_transitions_total{phase="Scheduled"}' in text
