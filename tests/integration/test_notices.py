@@ -1,6 +1,8 @@
 """District notices on the real control plane, to a real SMTP server and a real webhook receiver,
 with the operator on an accelerated clock: each notice arrives once per channel and in order, with
-district-local times; a kill -9 resends nothing recorded; a failing receiver delays only notices."""
+district-local times; a kill -9 resends nothing recorded; a failing receiver delays only notices.
+The rollovers' archive and reset Jobs run as pods of the project's image on the session's node, and
+the failed archive fails for real."""
 
 from __future__ import annotations
 
@@ -15,16 +17,20 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rollover.controller.clock import AcceleratedClock
+from rollover.devcluster.postgres import PostgresServer
 from rollover.devcluster.receivers import Arrival, Receivers
+from rollover.devcluster.s3 import S3Endpoint
 from tests.conftest import RunningControlPlane
+from tests.integration.configs import JobsOnNode, create_roster_secret
 from tests.integration.kube import Kube, condition, operator, rollover_doc, wait_for
 
 pytestmark = pytest.mark.integration
 
 CHICAGO = ZoneInfo("America/Chicago")
 LABELS = {"district": "springfield"}
-ARCHIVE = "rostering.k12.dev/step=archive"
 RESET = "rostering.k12.dev/step=reset"
+#: Without the preflight's pods: these tests are about the notices of the pause and after.
+NO_PREFLIGHT = {"enabled": False}
 CHANNELS = {"ops": "cloudevents", "chat": "slack"}
 NOTIFY = {"emails": ["it@springfield.k12.il.us", "office@springfield.k12.il.us"], "channels": ["ops", "chat"]}
 #: 2 simulated hours per real second: slow enough to kill the operator between two notices.
@@ -61,9 +67,15 @@ def rollover_condition(kube: Kube, type_: str) -> dict[str, Any]:
 
 
 def test_every_notice_arrives_once_in_order_across_a_kill(
-    control_plane: RunningControlPlane, kube: Kube, receivers: Receivers, tmp_path: Path
+    control_plane: RunningControlPlane,
+    kube: Kube,
+    jobs_on_node: JobsOnNode,
+    receivers: Receivers,
+    tmp_path: Path,
 ) -> None:
-    config = receivers.write_config(tmp_path / "config.yaml", CHANNELS)
+    config = receivers.write_config(
+        tmp_path / "config.yaml", CHANNELS, defaultJob=jobs_on_node.default_job(), preflight=NO_PREFLIGHT
+    )
     kube.cronjob("clever-sync", LABELS)
     kube.apply(rollover_doc(kube.ns, notify=NOTIFY))
     start = "2027-07-14T08:00:00-05:00"  # PauseAhead at 09:00, the pause at midnight
@@ -75,13 +87,7 @@ def test_every_notice_arrives_once_in_order_across_a_kill(
         first.send_signal(signal.SIGKILL)
         first.wait()
     with operator(control_plane, kube.ns, log, clock_start=clock.now().isoformat(), rate=RATE, config=config):
-        kube.wait_phase("springfield", "Archiving", timeout=60)
-        wait_for(lambda: len(kube.items("pods", "-l", ARCHIVE)) == 2, what="archive pods")
-        manifest = "s3://keyid:secret@archive/IL-0631950/2026-2027/twig-science/manifest.json"
-        kube.finish_pods(ARCHIVE, message={"rows": {"twig.classes": 17}, "manifest": manifest})
-        wait_for(lambda: len(kube.items("pods", "-l", RESET)) == 2, what="reset pods")
-        kube.finish_pods(RESET, message={"deleted": {"twig.classes": 17}})
-        kube.wait_phase("springfield", "Completed")
+        kube.wait_phase("springfield", "Completed", timeout=120)
         wait_for(lambda: len(recorded(kube)) == 9, what="every notice recorded")
 
     arrivals = receivers.received()
@@ -101,7 +107,10 @@ def test_every_notice_arrives_once_in_order_across_a_kill(
     assert completed["type"] == "dev.k12.rostering.rollover.completed"
     assert completed["subject"] == f"{kube.ns}/springfield"
     archives = {p["archive"] for p in completed["data"]["products"]}
-    assert archives == {"s3://archive/IL-0631950/2026-2027/twig-science/manifest.json"}
+    assert archives == {
+        f"{jobs_on_node.archive}/IL-0631950/2026-2027/{product}/manifest.json"
+        for product in ("imagine-math", "twig-science")
+    }
     assert rollover_condition(kube, "NotificationsDelivered")["status"] == "True"
 
 
@@ -149,16 +158,23 @@ def test_a_failing_webhook_delays_only_the_notices(
 
 
 def test_a_failed_archive_tells_what_broke_and_what_the_csm_does_next(
-    control_plane: RunningControlPlane, kube: Kube, receivers: Receivers, tmp_path: Path
+    control_plane: RunningControlPlane,
+    kube: Kube,
+    jobs_on_node: JobsOnNode,
+    s3: S3Endpoint,
+    pod_store: PostgresServer,
+    receivers: Receivers,
+    tmp_path: Path,
 ) -> None:
-    config = receivers.write_config(tmp_path / "config.yaml", CHANNELS, defaultJob={"backoffLimit": 0})
+    # A wrong key in the Secret: the archive Job fails for real (backoffLimit 0).
+    create_roster_secret(kube, pod_store, s3, AWS_SECRET_ACCESS_KEY="not-" + s3.secret_key)
+    config = receivers.write_config(
+        tmp_path / "config.yaml", CHANNELS, defaultJob=jobs_on_node.default_job(), preflight=NO_PREFLIGHT
+    )
     kube.cronjob("clever-sync", LABELS)
     kube.apply(rollover_doc(kube.ns, products=["imagine-math"], notify={"emails": NOTIFY["emails"]}))
     with operator(control_plane, kube.ns, tmp_path / "operator.log", config=config):
-        kube.wait_phase("springfield", "Archiving", timeout=60)
-        wait_for(lambda: kube.items("pods", "-l", ARCHIVE), what="archive pod")
-        kube.finish_pods(ARCHIVE, succeed=False, message={"error": "archive destination unreachable"})
-        kube.wait_phase("springfield", "Failed")
+        kube.wait_phase("springfield", "Failed", timeout=90)
         wait_for(lambda: any(i.startswith("failed.") for i, _ in recorded(kube)), what="Failed recorded")
     arrivals = receivers.received()
     # PauseAhead may be dropped on a loaded machine (1.5 s between it and the pause at x36000).
@@ -167,22 +183,25 @@ def test_a_failed_archive_tells_what_broke_and_what_the_csm_does_next(
     failed = arrivals[-1].body
     assert failed["Subject"].endswith("the rollover failed")
     text = failed.get_body(("plain",)).get_content()
-    assert "archive destination unreachable" in text
+    assert f"archive destination {jobs_on_node.archive} is unreachable" in text and s3.secret_key not in text
     assert "nothing was deleted" in text and "kubectl rollover retry" in text
 
 
 def test_a_cycle_held_before_its_reset_tells_the_district_held_not_completed(
-    control_plane: RunningControlPlane, kube: Kube, receivers: Receivers, tmp_path: Path
+    control_plane: RunningControlPlane,
+    kube: Kube,
+    jobs_on_node: JobsOnNode,
+    receivers: Receivers,
+    tmp_path: Path,
 ) -> None:
-    config = receivers.write_config(tmp_path / "config.yaml", CHANNELS)
+    config = receivers.write_config(
+        tmp_path / "config.yaml", CHANNELS, defaultJob=jobs_on_node.default_job(), preflight=NO_PREFLIGHT
+    )
     kube.cronjob("clever-sync", LABELS)
     hold = {"by": "counsel:kim.lee", "reason": "litigation hold 2027-114"}
     kube.apply(rollover_doc(kube.ns, products=["twig-science"], notify=NOTIFY, legalHold=hold))
     with operator(control_plane, kube.ns, tmp_path / "operator.log", config=config):
-        kube.wait_phase("springfield", "Archiving", timeout=60)
-        wait_for(lambda: kube.items("pods", "-l", ARCHIVE), what="archive pod")
-        kube.finish_pods(ARCHIVE, message={"rows": {"twig.classes": 17}})
-        kube.wait_phase("springfield", "Completed")
+        done = kube.wait_phase("springfield", "Completed", timeout=90)
         wait_for(lambda: any(i.startswith("held.") for i, _ in recorded(kube)), what="Held recorded")
         wait_for(lambda: len([i for i, _ in recorded(kube) if i.startswith("held.")]) == 3, what="3 channels")
     assert not kube.items("pods", "-l", RESET)
@@ -193,7 +212,12 @@ def test_a_cycle_held_before_its_reset_tells_the_district_held_not_completed(
     email = next(a for a in arrivals if a.channel == "email" and a.id.startswith("held."))
     text = email.body.get_body(("plain",)).get_content()
     assert "archived but not reset" in text
-    assert "counsel:kim.lee (litigation hold 2027-114)" in text and "twig-science: 17 rows archived" in text
+    (archived,) = [j["result"]["rows"] for j in done["status"]["jobs"] if j["step"] == "archive"]
+    rows = sum(archived.values())
+    assert (
+        "counsel:kim.lee (litigation hold 2027-114)" in text
+        and f"twig-science: {rows:,} rows archived" in text
+    )
     event = next(a for a in arrivals if a.channel == "webhook:ops" and a.id.startswith("held.")).body
     assert event["type"] == "dev.k12.rostering.rollover.held"
     assert event["data"]["legalHold"] == "counsel:kim.lee (litigation hold 2027-114)"
