@@ -220,7 +220,7 @@ class Cache:
         me = _holder_of(rollover)
         return {h for h in view.claim.holders.values() if h != me and h not in self.gone_holders}
 
-    def put_target(self, kind: SyncTargetKind, body: dict[str, Any]) -> str:
+    def put_target(self, kind: SyncTargetKind, body: dict[str, Any]) -> TargetEntry:
         meta, spec = body["metadata"], body.get("spec", {})
         namespace, key = sys.intern(meta["namespace"]), (kind.value, meta["name"])
         annotation = (meta.get("annotations") or {}).get(ORIGINAL_STATE_ANNOTATION)
@@ -241,7 +241,7 @@ class Cache:
             _add(self._targets_by_label, namespace, label, key)
         if entry.original is not None:
             _add(self._targets_paused_by, namespace, entry.original.rollover, key)
-        return namespace
+        return entry
 
     def drop_target(self, kind: SyncTargetKind, namespace: str, name: str) -> None:
         key = (kind.value, name)
@@ -285,14 +285,17 @@ class Cache:
 
     def target_changed(self, kind: SyncTargetKind, event: str, body: dict[str, Any]) -> list[Key]:
         """Cache a watch event of a possible sync target; the rollovers it concerns (those selecting
-        it and the one that paused it), or none when the event told nothing new."""
+        it and the one that paused it), or none when the event told nothing the planner reads (a
+        replay, a CronJob's lastScheduleTime, a Deployment's rollout status)."""
         meta = body["metadata"]
         if event == "DELETED":
             self.drop_target(kind, meta["namespace"], meta["name"])
         elif not self.changed(kind.value, body):
             return []
         else:
-            self.put_target(kind, body)
+            old = _in(self.targets, meta["namespace"]).get((kind.value, meta["name"]))
+            if self.put_target(kind, body) == old:
+                return []
         annotation = (meta.get("annotations") or {}).get(ORIGINAL_STATE_ANNOTATION, "")
         original = OriginalState.from_annotation(annotation)
         paused_by = original.rollover if original is not None else None
@@ -302,14 +305,19 @@ class Cache:
         """Cache a watch event of a Job; the rollovers it concerns: one labelled for a rollover wakes
         that rollover (which decides whether it is really its own), a Job of a CronJob wakes the
         rollovers of its namespace (they may be waiting for sync Jobs to drain), and so does any
-        deleted Job (it may have held the name of one of theirs)."""
+        deleted Job (it may have held the name of one of theirs). A change the planner does not read
+        wakes nobody: the Job controller updates a Job's status several times before it finishes
+        (active, ready, pods counted), and each woke its rollover for a reconcile that decided
+        nothing."""
         meta = body["metadata"]
         if event == "DELETED":
             self.drop_job(meta["namespace"], meta["name"])
         elif not self.changed("Job", body):
             return []
         else:
-            self.put_job(body)
+            old = _in(self.jobs, meta["namespace"]).get(meta["name"])
+            if self.put_job(body) == old:
+                return []
         owner = (meta.get("labels") or {}).get(LABEL_ROLLOVER)
         if owner:
             return [(meta["namespace"], owner)]
