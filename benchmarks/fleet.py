@@ -182,6 +182,19 @@ async def watch_phase(
     raise TimeoutError(f"{len(done)} of {fleet.rollovers} rollovers reached {phase} within {within_s}s")
 
 
+async def watched_as_by_watch_phase(kubeconfig: Path) -> None:
+    """The load `watch_phase` adds while the operator works (a watch of every rollover, each event
+    decoded), until cancelled: a floor runs beside it, so that both share the apiserver and the
+    cores with the same watcher (without it, the floor was spared the benchmark's own watch)."""
+    client = bench_client(kubeconfig)
+    try:
+        while True:
+            async for _, dro in client.watch(DistrictRollover, namespace="*"):
+                (dro.get("status") or {}).get("phase")
+    finally:
+        await client.close()
+
+
 def cpu_seconds(pid: int) -> float:
     """User+system CPU seconds of a running process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

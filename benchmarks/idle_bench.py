@@ -127,7 +127,7 @@ async def _cold_start_floor(
         )
 
     try:
-        seconds, _, _ = await timed_at_best_concurrency(build, (concurrency,))
+        seconds, _, _ = await timed_at_best_concurrency(kubeconfig, build, (concurrency,))
         count = len(await build(9))
     finally:
         await floor.close()
