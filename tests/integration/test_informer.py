@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 from lightkube import AsyncClient, KubeConfig
-from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.batch_v1 import CronJob
-from lightkube.resources.core_v1 import ConfigMap
 
 from rollover.controller import informer as informer_module
 from rollover.controller.handlers import CRONJOBS
@@ -111,10 +109,10 @@ async def test_gone_relists_and_reports_what_vanished_meanwhile(
 async def test_a_quiet_scope_s_stream_is_kept_current_by_bookmarks(
     control_plane: RunningControlPlane, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Writes elsewhere move the cluster's version on; the apiserver's bookmarks tell the stream of
-    a namespace where nothing happens, so it resumes from a version the watch cache still holds (no
-    410 and re-list at a thousand quiet namespaces). The apiserver bookmarks 2 s before a stream's
-    timeout, which is shortened here from 10 minutes to seconds."""
+    """CronJob writes in other namespaces move the CronJobs' watch cache on; the apiserver's bookmarks
+    tell the stream of a namespace where nothing happens, so that it resumes from a version the
+    watch cache still holds (no 410 and re-list at a thousand quiet namespaces). The apiserver
+    bookmarks 2 s before a stream's timeout, which is shortened here from 10 minutes to seconds."""
     monkeypatch.setattr(informer_module, "WATCH_TIMEOUT_S", 4)
     seen = Seen()
     elsewhere = f"bookmark-{uuid.uuid4().hex[:8]}"
@@ -124,11 +122,11 @@ async def test_a_quiet_scope_s_stream_is_kept_current_by_bookmarks(
         listed = int(watched._versions[namespace])
         task = asyncio.create_task(watched.watch_all())
         try:
-            await client.create(ConfigMap(metadata=ObjectMeta(name=elsewhere, namespace="default")))
+            await create(client, "default", elsewhere)
             async with asyncio.timeout(WAIT_S):
                 while int(watched._versions[namespace]) <= listed:  # noqa: ASYNC110 (no event tells of it)
                     await asyncio.sleep(0.2)
         finally:
             task.cancel()
-            await client.delete(ConfigMap, elsewhere, namespace="default")
+            await client.delete(CronJob, elsewhere, namespace="default")
     assert seen.events == []  # a bookmark is no event of the namespace's
