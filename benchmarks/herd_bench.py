@@ -157,9 +157,11 @@ class Floor:
         return ns.replace(f"{self.herd.prefix}-", f"{self.floor.prefix}-", 1), name
 
     async def status_requests(self, writes: Writes, round_: int) -> Requests:
-        """Each herd rollover's status (as the operator wrote it) onto its floor copy, plus the same
-        number of Events and finalizer patches per rollover as the operator made in the window."""
+        """Each herd rollover's status (as the operator wrote it) onto its floor copy as many times as
+        the operator wrote it (a pause writes its record before pausing, then the outcome), plus the
+        same number of Events and finalizer patches per rollover as the operator made in the window."""
         rollovers = await self._rollovers()
+        statuses = max(1, round(writes[("PATCH", "districtrollovers/status")] / self.herd.rollovers))
         events = round(writes[("POST", "events")] / self.herd.rollovers)
         finalizers = round(writes[("PATCH", "districtrollovers")] / self.herd.rollovers)
         requests: Requests = []
@@ -168,9 +170,11 @@ class Floor:
                 continue
             fns, fname = self._floor_key(ns, name)
             self._uids[(fns, fname)] = rollovers[(fns, fname)].metadata.uid
-            # The operator's status, with a field that differs per round so that every round writes.
-            status = dict(dro.get("status") or {}) | {"observedGeneration": 100 + round_}
-            requests.append(self._patch_status(fns, fname, status))
+            # The operator's status, with a field that differs per write so that every write writes.
+            for write in range(statuses):
+                generation = 100 + round_ * statuses + write
+                status = dict(dro.get("status") or {}) | {"observedGeneration": generation}
+                requests.append(self._patch_status(fns, fname, status))
             requests += [self._event(fns, fname) for _ in range(events)]
             requests += [self._touch(fns, fname, round_) for _ in range(finalizers)]
         return requests
