@@ -63,6 +63,7 @@ from benchmarks.fleet import (
     scratch_plane,
     wait_all_observed,
     watch_phase,
+    watched_as_by_watch_phase,
 )
 from rollover import FIELD_MANAGER
 from rollover.api.models import DistrictRolloverSpec
@@ -91,12 +92,13 @@ Requests = list[Callable[[], Awaitable[Any]]]
 
 
 async def timed_at_best_concurrency(
-    build: Callable[[int], Awaitable[Requests]], concurrencies: tuple[int, ...]
+    kubeconfig: Path, build: Callable[[int], Awaitable[Requests]], concurrencies: tuple[int, ...]
 ) -> tuple[float, int, dict[int, float]]:
     """Run round n of `build(n)` at each concurrency in turn; (best seconds, its concurrency, all).
 
     Each round's writes really change the objects (a PATCH repeating the stored value would skip
-    etcd and flatter the floor)."""
+    etcd and flatter the floor), and run beside the watch the benchmark keeps on the operator's
+    windows (`watched_as_by_watch_phase`)."""
     seconds: dict[int, float] = {}
     for round_, concurrency in enumerate(concurrencies):
         requests = await build(round_)
@@ -106,9 +108,14 @@ async def timed_at_best_concurrency(
             async with sem:
                 await request()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one(r) for r in requests))
-        seconds[concurrency] = time.perf_counter() - started
+        watcher = asyncio.create_task(watched_as_by_watch_phase(kubeconfig))
+        try:
+            started = time.perf_counter()
+            await asyncio.gather(*(one(r) for r in requests))
+            seconds[concurrency] = time.perf_counter() - started
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
     best = min(seconds, key=seconds.__getitem__)
     return seconds[best], best, seconds
 
@@ -150,9 +157,11 @@ class Floor:
         return ns.replace(f"{self.herd.prefix}-", f"{self.floor.prefix}-", 1), name
 
     async def status_requests(self, writes: Writes, round_: int) -> Requests:
-        """Each herd rollover's status (as the operator wrote it) onto its floor copy, plus the same
-        number of Events and finalizer patches per rollover as the operator made in the window."""
+        """Each herd rollover's status (as the operator wrote it) onto its floor copy as many times as
+        the operator wrote it (a pause writes its record before pausing, then the outcome), plus the
+        same number of Events and finalizer patches per rollover as the operator made in the window."""
         rollovers = await self._rollovers()
+        statuses = max(1, round(writes[("PATCH", "districtrollovers/status")] / self.herd.rollovers))
         events = round(writes[("POST", "events")] / self.herd.rollovers)
         finalizers = round(writes[("PATCH", "districtrollovers")] / self.herd.rollovers)
         requests: Requests = []
@@ -161,9 +170,11 @@ class Floor:
                 continue
             fns, fname = self._floor_key(ns, name)
             self._uids[(fns, fname)] = rollovers[(fns, fname)].metadata.uid
-            # The operator's status, with a field that differs per round so that every round writes.
-            status = dict(dro.get("status") or {}) | {"observedGeneration": 100 + round_}
-            requests.append(self._patch_status(fns, fname, status))
+            # The operator's status, with a field that differs per write so that every write writes.
+            for write in range(statuses):
+                generation = 100 + round_ * statuses + write
+                status = dict(dro.get("status") or {}) | {"observedGeneration": generation}
+                requests.append(self._patch_status(fns, fname, status))
             requests += [self._event(fns, fname) for _ in range(events)]
             requests += [self._touch(fns, fname, round_) for _ in range(finalizers)]
         return requests
@@ -519,7 +530,7 @@ async def _pause_floor(kubeconfig: Path, herd: Fleet, floor_fleet: Fleet, writes
         return await floor.pause_requests(round_) + await floor.status_requests(writes, round_)
 
     try:
-        best, concurrency, all_rounds = await timed_at_best_concurrency(build, CONCURRENCIES)
+        best, concurrency, all_rounds = await timed_at_best_concurrency(kubeconfig, build, CONCURRENCIES)
         count = len(await build(0))
     finally:
         await floor.close()
@@ -543,7 +554,7 @@ async def _archive_floor(
     # Job creates cost the cluster more than PATCHes (the job controller creates a pod for each),
     # and cannot be repeated under the same names: one round, at the pause floor's best concurrency.
     try:
-        best, _, all_rounds = await timed_at_best_concurrency(build, (concurrency,))
+        best, _, all_rounds = await timed_at_best_concurrency(kubeconfig, build, (concurrency,))
         count = len(await build(9))
     finally:
         await floor.close()

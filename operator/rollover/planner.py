@@ -1380,7 +1380,7 @@ def _stall_and_warn_once(draft: _Draft, reason: Reason, event: EventReason, mess
 
 def _failures(jobs: Iterable[JobRecord], step: Step) -> str:
     failed = [j for j in _latest(jobs, step).values() if j.state is JobState.FAILED]
-    return "; ".join(f"{j.product}: Job {j.name} failed: {j.message or 'no message'}" for j in failed)
+    return "; ".join(f"{j.product}: Job {j.name} failed: {_job_error(j)}" for j in failed)
 
 
 def _mark_failed(draft: _Draft, step: Step, message: str) -> None:

@@ -44,7 +44,7 @@ def paused_namespace() -> Cache:
     allowed = {DISTRICTS_ANNOTATION: spec()["districtId"]}
     cache.namespace_changed("ADDED", {"metadata": {"name": NAMESPACE, "annotations": allowed}})
     for name in DISTRICTS:
-        cache.rollovers[NAMESPACE][name] = rollover_body(name)
+        cache.put_rollover(rollover_body(name))
         cache.put_target(SyncTargetKind.CRON_JOB, cronjob_body(f"sync-{name}", {"district": name}, name))
     return cache
 

@@ -116,3 +116,26 @@ def test_a_stale_job_event_wakes_nobody(cache: Cache) -> None:
     assert (
         cache.job_changed("MODIFIED", job("springfield-archive", "8", {LABEL_ROLLOVER: "springfield"})) == []
     )
+
+
+def test_a_target_change_the_planner_does_not_read_wakes_nobody_and_one_it_reads_wakes(cache: Cache) -> None:
+    cache.target_changed(SyncTargetKind.CRON_JOB, "ADDED", cronjob("sync", "5", {"app": "roster-sync"}))
+    scheduled = cronjob("sync", "6", {"app": "roster-sync"}) | {
+        "status": {"lastScheduleTime": "2027-01-01T03:00:00Z"}
+    }
+    assert cache.target_changed(SyncTargetKind.CRON_JOB, "MODIFIED", scheduled) == []
+    suspended = cronjob("sync", "7", {"app": "roster-sync"}) | {"spec": {"suspend": True}}
+    assert cache.target_changed(SyncTargetKind.CRON_JOB, "MODIFIED", suspended) == [(NS, "springfield")]
+
+
+def test_a_job_status_update_the_planner_does_not_read_wakes_nobody_and_its_end_wakes_its_rollover(
+    cache: Cache,
+) -> None:
+    labels = {LABEL_ROLLOVER: "springfield"}
+    cache.job_changed("ADDED", job("springfield-archive", "7", labels))
+    running = job("springfield-archive", "8", labels) | {"status": {"active": 1, "ready": 0}}
+    assert cache.job_changed("MODIFIED", running) == []
+    complete = {"conditions": [{"type": "Complete", "status": "True"}]}
+    assert cache.job_changed("MODIFIED", job("springfield-archive", "9", labels) | {"status": complete}) == [
+        (NS, "springfield")
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
 
 from rollover.api.models import DistrictRolloverStatus, Phase
 from rollover.controller import metrics
@@ -42,3 +42,18 @@ def test_a_rollover_with_no_next_transition_has_no_such_series_and_a_deleted_one
     assert next_transition("b") is None
     metrics.forget("ns-m", "b")
     assert phase("b", Phase.COMPLETED) is None
+
+
+def test_a_scrape_of_the_workqueue_gauges_alone_builds_no_per_rollover_series(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def never(self: metrics.RolloverStates) -> None:
+        raise AssertionError("per-rollover series were built for a scrape that did not ask for them")
+
+    metrics.follow_reconciler(depth=lambda: 3, armed=lambda: 15000)
+    monkeypatch.setattr(metrics.RolloverStates, "collect", never)
+    scrape = generate_latest(
+        REGISTRY.restricted_registry(["rollover_wakeups_armed", "rollover_workqueue_depth"])
+    )
+    assert b"rollover_wakeups_armed 15000.0" in scrape
+    assert b"rollover_workqueue_depth 3.0" in scrape

@@ -341,6 +341,23 @@ def test_a_failed_archive_fails_the_rollover_keeps_sync_paused_and_retry_reruns_
     assert not actions(again, CreateJob)
 
 
+def test_a_failed_job_s_stalled_message_names_the_cause_its_result_gave_not_the_job_controller_s() -> None:
+    failed = replace(
+        job(
+            Step.ARCHIVE,
+            "twig-science",
+            JobState.FAILED,
+            message="Job has reached the specified backoff limit",
+        ),
+        result={"error": "cannot write the archive: s3://*** refused the credentials"},
+    )
+    p = step_through(rollover(paused_status()), paused_observed(failed), RESET_AT)
+    stalled = p.status.condition(ConditionType.STALLED)
+    assert stalled is not None
+    assert "cannot write the archive: s3://*** refused the credentials" in stalled.message
+    assert "backoff limit" not in stalled.message
+
+
 def test_after_every_reset_job_targets_are_restored_exactly_then_completed() -> None:
     jobs = [job(s, p, JobState.SUCCEEDED) for s in Step for p in ("imagine-math", "twig-science")]
     targets = (

@@ -114,6 +114,7 @@ class Reconciler:
 
     def start(self) -> None:
         """Start the workers and the timer."""
+        metrics.follow_reconciler(self._queue.qsize, lambda: len(self._due))
         self._tasks = [
             asyncio.create_task(self._worker(), name=f"reconcile-{i}") for i in range(self.config.workers)
         ]
