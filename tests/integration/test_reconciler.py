@@ -126,12 +126,13 @@ def test_failed_archive_blocks_reset_keeps_sync_paused_and_retry_succeeds(
         failed = kube.wait_phase("springfield", "Failed", timeout=90)
         stalled = condition(failed, "Stalled")
         assert stalled["status"] == "True" and stalled["reason"] == "ArchiveFailed"
-        # The cause, from the pod's termination message, is in the Job's record (the condition names
-        # the Job and the job controller's "backoff limit").
+        # The cause, from the pod's termination message, is in the Job's record and in the condition
+        # (not the job controller's "reached the specified backoff limit").
         (archive,) = [j for j in failed["status"]["jobs"] if j["step"] == "archive"]
         assert archive["name"] in stalled["message"], stalled
         cause = archive["result"]["error"]
         assert f"archive destination {jobs_on_node.archive} is unreachable" in cause, archive
+        assert cause in stalled["message"] and "backoff limit" not in stalled["message"], stalled
         assert s3.secret_key not in json.dumps(failed["status"]), "status is read by everyone"
         time.sleep(1)  # ten simulated hours: nothing may move on its own
         assert not kube.items("jobs", "-l", RESET)
