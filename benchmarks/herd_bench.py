@@ -63,7 +63,7 @@ from benchmarks.fleet import (
     scratch_plane,
     wait_all_observed,
     watch_phase,
-    watched_as_by_watch_phase,
+    watcher_beside,
 )
 from rollover import FIELD_MANAGER
 from rollover.api.models import DistrictRolloverSpec
@@ -98,7 +98,7 @@ async def timed_at_best_concurrency(
 
     Each round's writes really change the objects (a PATCH repeating the stored value would skip
     etcd and flatter the floor), and run beside the watch the benchmark keeps on the operator's
-    windows (`watched_as_by_watch_phase`)."""
+    windows (`watcher_beside`)."""
     seconds: dict[int, float] = {}
     for round_, concurrency in enumerate(concurrencies):
         requests = await build(round_)
@@ -108,14 +108,10 @@ async def timed_at_best_concurrency(
             async with sem:
                 await request()
 
-        watcher = asyncio.create_task(watched_as_by_watch_phase(kubeconfig))
-        try:
+        with watcher_beside(kubeconfig):
             started = time.perf_counter()
             await asyncio.gather(*(one(r) for r in requests))
             seconds[concurrency] = time.perf_counter() - started
-        finally:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
     best = min(seconds, key=seconds.__getitem__)
     return seconds[best], best, seconds
 
