@@ -200,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         settings: dict[str, Any] = {
             "defaultJob": {
-                "backoffLimit": 0,
+                # The chart's default backoffLimit (2): on the node a dozen Job pods share two cores
+                # with PostgreSQL, and a pod's connection once timed out; the Job controller retries
+                # that pod, as it would in a user's cluster (every step is safe to repeat).
                 "env": job_env(pg.pod_url("postgres") if node else db, s3, recipient),
                 # The demo's Jobs are small: requests that let a 2-core node run a dozen at once
                 # (the chart's default asks half a core for each).
