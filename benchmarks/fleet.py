@@ -24,6 +24,7 @@ from ruamel.yaml import YAML
 
 from rollover.cluster.client import pooled_client
 from rollover.cluster.resources import DistrictRollover
+from rollover.controller.informer import GONE
 from rollover.devcluster import default_crd_dir
 from rollover.devcluster.apf import token_kubeconfig
 from rollover.devcluster.binaries import ensure_binaries, repo_root
@@ -42,7 +43,6 @@ OUR_RESOURCES = frozenset(
 #: Seconds the benchmarks' own clients wait for a response: a LIST of every rollover, answered late by
 #: an apiserver busy with a thousand namespaces' start-up, ended a run at lightkube's 10 s.
 BENCH_TIMEOUT_S = 120.0
-HTTP_GONE = 410
 
 
 def bench_client(kubeconfig: Path) -> AsyncClient:
@@ -164,7 +164,7 @@ async def _every_rollover_event(client: AsyncClient) -> AsyncIterator[Any]:
             async for _, dro in client.watch(DistrictRollover, namespace="*"):
                 yield dro
         except ApiError as exc:
-            if exc.status.code != HTTP_GONE:
+            if exc.status.code != GONE:
                 raise
 
 
@@ -199,6 +199,10 @@ async def watch_phase(
     raise TimeoutError(f"{len(done)} of {fleet.rollovers} rollovers reached {phase} within {within_s}s")
 
 
+#: `watch_phase` starts 2 s before the operator's window; the spawned watcher's imports take about 1.5 s.
+WATCHER_HEAD_START_S = 3.5
+
+
 @contextmanager
 def watcher_beside(kubeconfig: Path) -> Iterator[None]:
     """The load `watch_phase` adds while the operator works (a watch of every rollover, each event
@@ -215,10 +219,6 @@ def watcher_beside(kubeconfig: Path) -> Iterator[None]:
     finally:
         process.terminate()
         process.join(10)
-
-
-#: `watch_phase` starts 2 s before the operator's window; the spawned watcher's imports take about 1.5 s.
-WATCHER_HEAD_START_S = 3.5
 
 
 def _watch_every_rollover(kubeconfig: str) -> None:
