@@ -1,5 +1,5 @@
-"""The slim informer against the real apiserver: LIST then WATCH, bookmarks, and recovery from 410
-Gone."""
+"""The slim informer against the real apiserver: LIST then WATCH, bookmarks, recovery from 410
+Gone, and from a connection that stops carrying bytes without being closed."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import yaml
 from lightkube import AsyncClient, KubeConfig
 from lightkube.resources.batch_v1 import CronJob
 
@@ -45,7 +48,13 @@ class Seen:
 
 @contextlib.asynccontextmanager
 async def client_for(control_plane: RunningControlPlane) -> AsyncIterator[AsyncClient]:
-    client = AsyncClient(KubeConfig.from_file(control_plane.kubeconfig))
+    async with client_at(Path(control_plane.kubeconfig)) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def client_at(kubeconfig: Path) -> AsyncIterator[AsyncClient]:
+    client = AsyncClient(KubeConfig.from_file(kubeconfig))
     try:
         yield client
     finally:
@@ -133,3 +142,93 @@ async def test_a_quiet_scope_s_stream_is_kept_current_by_bookmarks(
             for name in elsewhere:
                 await client.delete(CronJob, name, namespace="default")
     assert seen.events == []  # a bookmark is no event of the namespace's
+
+
+class Relay:
+    """A TCP relay to the apiserver whose open connections can be made to stop carrying bytes
+    without being closed: what a client sees of a half-open connection (the apiserver's host lost
+    power, a NAT or load balancer forgot the flow). Connections opened later are relayed as before."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.upstream = (host, port)
+        self.opened = 0
+        self._open: set[int] = set()
+        self._dead: set[int] = set()
+
+    async def start(self) -> asyncio.Server:
+        return await asyncio.start_server(self._relay, "127.0.0.1", 0)
+
+    def kill_open_connections(self) -> None:
+        """From now on, every connection open now swallows whatever either side sends."""
+        self._dead |= self._open
+
+    async def _relay(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
+        connection, self.opened = self.opened, self.opened + 1
+        self._open.add(connection)
+        server_in, server_out = await asyncio.open_connection(*self.upstream)
+        try:
+            await asyncio.gather(
+                self._pump(connection, client_in, server_out), self._pump(connection, server_in, client_out)
+            )
+        finally:
+            self._open.discard(connection)
+            for writer in (client_out, server_out):
+                writer.close()
+
+    async def _pump(self, connection: int, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        while chunk := await source.read(65536):
+            if connection not in self._dead:
+                sink.write(chunk)
+                await sink.drain()
+        sink.close()  # one side closed: so does the other (a dead connection's too, once the client gives up)
+
+
+def through_relay(kubeconfig: Path, port: int, into: Path) -> Path:
+    """A copy of `kubeconfig` that reaches the apiserver through the relay on `port`."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    for cluster in config["clusters"]:  # the apiserver's certificate names 127.0.0.1, whatever the port
+        cluster["cluster"]["server"] = f"https://127.0.0.1:{port}"
+    path = into / "relayed.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+async def test_a_stream_whose_connection_goes_silent_resumes_on_a_new_one_and_misses_nothing(
+    control_plane: RunningControlPlane, namespace: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Streams ask for bookmarks, so a healthy one is never silent for long; one that is has a dead
+    connection, which HTTP/1.1 would wait on forever. The informer gives it up after its silence
+    (shortened here from 150 s) and resumes from the last version it delivered, on a new connection:
+    the CronJob created while the old connection was dead arrives."""
+    silence_s = 3.0
+    server = urlsplit(str(KubeConfig.from_file(control_plane.kubeconfig).get().cluster.server))
+    assert server.hostname is not None and server.port is not None
+    relay = Relay(server.hostname, server.port)
+    relaying = await relay.start()
+    relayed_config = through_relay(
+        Path(control_plane.kubeconfig), relaying.sockets[0].getsockname()[1], tmp_path
+    )
+    seen = Seen()
+    caplog.set_level(logging.WARNING, logger="rollover.controller.informer")
+    async with client_for(control_plane) as direct, client_at(relayed_config) as relayed:
+        watched = Informer(relayed, CRONJOBS, [namespace], lambda ns: ns == namespace, seen.handle)
+        watched.silence_s = silence_s
+        await watched.list_all()
+        task = asyncio.create_task(watched.watch_all())
+        try:
+            await create(direct, namespace, "before")
+            await seen.until(("ADDED", "before"))  # the stream is open and just delivered: not silent
+            relay.kill_open_connections()
+            killed_at = asyncio.get_running_loop().time()
+            await create(direct, namespace, "meanwhile")
+            await seen.until(("ADDED", "meanwhile"))
+            waited = asyncio.get_running_loop().time() - killed_at
+        finally:
+            task.cancel()
+            relaying.close()
+    assert waited >= silence_s, f"arrived after {waited:.1f}s: the dead connection was not what delayed it"
+    assert (
+        f"watch of CronJob in {namespace} failed (StreamSilent: no event or bookmark for 3s)" in caplog.text
+    )
+    assert relay.opened >= 2  # the resumed stream came on a new connection
+    assert seen.events == [("ADDED", "before"), ("ADDED", "meanwhile")]  # nothing twice, nothing lost

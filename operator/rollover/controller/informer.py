@@ -48,6 +48,21 @@ OPEN_STAGGER_S = 0.02
 #: the streams opened together all ended together, and those whose namespace had been quiet asked for
 #: a version the apiserver no longer had (410), so that every scope was listed again at once.
 WATCH_TIMEOUT_S = 600
+#: A stream that delivers nothing for this long is given up and resumed on a new connection. Every
+#: stream asks for bookmarks, and the apiserver's watch cache sends one about every minute even to
+#: a stream whose scope is quiet, so this much silence means a dead connection that was never
+#: closed: the apiserver's host lost power or the network between dropped it (a half-open TCP
+#: connection). HTTP/1.1 would wait on it forever, and the scope's changes would never arrive.
+#: (client-go's answer is HTTP/2 health pings; on HTTP/1.1 the bookmarks serve as the heartbeat.)
+WATCH_SILENCE_S = 150.0
+
+
+class StreamSilent(TimeoutError):
+    """A watch stream delivered neither an event nor a bookmark for too long."""
+
+
+#: What ends a stream that is resumed: an API failure worth retrying, or a dead connection.
+RESUMABLE: tuple[type[Exception], ...] = (*RETRIABLE, StreamSilent)
 
 #: (event type, object): ADDED, MODIFIED or DELETED, and the object as the apiserver sent it.
 Handler = Callable[[str, dict[str, Any]], None]
@@ -108,6 +123,7 @@ class Informer:
     served: Callable[[str], bool]
     handle: Handler
     labels: dict[str, str] | None = None
+    silence_s: float = WATCH_SILENCE_S
     _known: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # scope -> (ns, name)
     _versions: dict[str, str] = field(default_factory=dict)  # scope -> last version delivered
 
@@ -159,17 +175,17 @@ class Informer:
             version = self._versions[scope]
             try:
                 await self._stream(scope)
-            except RETRIABLE as exc:
+            except RESUMABLE as exc:
                 if isinstance(exc, ApiError) and exc.status.code == GONE:
                     # Our version was compacted away: what happened meanwhile is only in a fresh LIST.
                     log.info("watch of %s in %s expired (410 Gone); listing again", self.kind, scope)
                     await self._relist(scope)
                     failures = 0
                     continue
-                if not is_retriable(exc):
+                if not isinstance(exc, StreamSilent) and not is_retriable(exc):
                     raise  # RBAC or a resource no longer served: no retry will help
-                # An apiserver restart, a dropped connection, an etcd error inside the stream,
-                # throttling: resume from the last version delivered.
+                # An apiserver restart, a dropped or dead connection, an etcd error inside the
+                # stream, throttling: resume from the last version delivered.
                 failures = 1 if self._versions[scope] != version else failures + 1
                 # Jittered: the streams an apiserver restart cut off at once must not return at once.
                 throttled_for = retry_after(exc)
@@ -201,7 +217,7 @@ class Informer:
                 "allowWatchBookmarks": "true",
             },
         )
-        async for kind, obj in generic.watch(request):
+        async for kind, obj in _until_silent(generic.watch(request), self.silence_s):
             raw = as_dict(obj)
             meta = raw["metadata"]
             self._versions[scope] = meta["resourceVersion"]
@@ -225,6 +241,23 @@ class Informer:
 async def until_listed(listing: Callable[[], Awaitable[None]], what: str) -> None:
     """Run `listing` until it succeeds: an unreachable or throttling apiserver is waited for."""
     await until_done(listing, what, BACKOFF)
+
+
+async def _until_silent(events: AsyncIterator[Any], silence_s: float) -> AsyncIterator[Any]:
+    """`events`, until none arrives for `silence_s`: then StreamSilent (the stream is closed, and
+    its connection with it: a response not read to its end is never reused)."""
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(silence_s):
+                    event = await anext(events)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise StreamSilent(f"no event or bookmark for {silence_s:g}s") from None
+            yield event
+    finally:
+        await cast(Any, events).aclose()
 
 
 async def _dicts(listing: Any) -> AsyncIterator[dict[str, Any]]:

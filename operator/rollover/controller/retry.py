@@ -33,9 +33,8 @@ def status_code(exc: BaseException) -> int | None:
     """The HTTP status of an API failure, if it had one."""
     if isinstance(exc, ApiError):
         return int(exc.status.code or 0) or None
-    if isinstance(exc, httpx2.HTTPStatusError):
-        return exc.response.status_code
-    return None
+    response = _response(exc)
+    return response.status_code if response is not None else None
 
 
 def is_retriable(exc: BaseException) -> bool:
@@ -45,22 +44,30 @@ def is_retriable(exc: BaseException) -> bool:
 
 def describe(exc: BaseException) -> str:
     """One line for an API failure (never a whole response body)."""
-    if isinstance(exc, httpx2.HTTPStatusError):
-        return f"HTTP {exc.response.status_code} {exc.response.reason_phrase}"
+    response = _response(exc)
+    if response is not None:
+        return f"HTTP {response.status_code} {response.reason_phrase}"
     return f"{type(exc).__name__}: {exc}"
 
 
 def retry_after(exc: BaseException) -> float | None:
     """Seconds the apiserver asked us to wait when it throttled us (429), else None."""
-    seconds: float | None = None
-    if isinstance(exc, ApiError) and exc.status.code == THROTTLED:
-        seconds = exc.status.details.retryAfterSeconds if exc.status.details else None
-    elif isinstance(exc, httpx2.HTTPStatusError) and exc.response.status_code == THROTTLED:
-        header = exc.response.headers.get("Retry-After", "")
-        seconds = float(header) if header.isdigit() else None
-    else:
+    if status_code(exc) != THROTTLED:
         return None
+    seconds: float | None = None
+    response = _response(exc)
+    if isinstance(exc, ApiError):
+        seconds = exc.status.details.retryAfterSeconds if exc.status.details else None
+    elif response is not None:
+        header = response.headers.get("Retry-After", "")
+        seconds = float(header) if header.isdigit() else None
     return float(seconds or DEFAULT_RETRY_AFTER_S)
+
+
+def _response(exc: BaseException) -> httpx2.Response | None:
+    """The HTTP response an API failure came with. An ApiError raised for an error event inside a
+    watch stream (an etcd failure under the watch) has none: it is one line of a 200 response."""
+    return exc.response if isinstance(exc, httpx2.HTTPStatusError) else None
 
 
 @dataclass(frozen=True)
