@@ -130,16 +130,16 @@ async def test_bookmarks_keep_a_quiet_stream_alive() -> None:
     """A stream that carries only bookmarks, more often than the silence allows, is never given up."""
 
     async def bookmarks() -> AsyncIterator[bytes]:
-        for version in range(11, 30):
+        for version in range(11, 41):
             yield line(
                 "BOOKMARK",
                 {"kind": "CronJob", "apiVersion": "batch/v1", "metadata": {"resourceVersion": str(version)}},
             )
-            await asyncio.sleep(0.05)
-        yield line("ADDED", cronjob("sync-a", 30))
+            await asyncio.sleep(0.1)
+        yield line("ADDED", cronjob("sync-a", 41))
         await asyncio.Event().wait()
 
     server = ScriptedServer(bookmarks)
-    seen = await run_until(server, {"sync-a"}, silence_s=0.3)  # 19 bookmarks: about 1 s of stream
+    seen = await run_until(server, {"sync-a"}, silence_s=2.0)  # 30 bookmarks: 3 s of stream
     assert seen == [("ADDED", "sync-a")]
     assert server.watched_from == ["10"]  # one request: the stream was never given up
