@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.core import resource as res
 from lightkube.core.dictmixin import DictMixin
@@ -57,12 +58,10 @@ WATCH_TIMEOUT_S = 600
 WATCH_SILENCE_S = 150.0
 
 
-class StreamSilent(TimeoutError):
-    """A watch stream delivered neither an event nor a bookmark for too long."""
+class StreamSilent(httpx2.ReadTimeout):
+    """A watch stream delivered neither an event nor a bookmark for too long: a read timeout of the
+    stream as a whole, retried like any other (lightkube sets no read timeout on watches)."""
 
-
-#: What ends a stream that is resumed: an API failure worth retrying, or a dead connection.
-RESUMABLE: tuple[type[Exception], ...] = (*RETRIABLE, StreamSilent)
 
 #: (event type, object): ADDED, MODIFIED or DELETED, and the object as the apiserver sent it.
 Handler = Callable[[str, dict[str, Any]], None]
@@ -175,14 +174,14 @@ class Informer:
             version = self._versions[scope]
             try:
                 await self._stream(scope)
-            except RESUMABLE as exc:
+            except RETRIABLE as exc:
                 if isinstance(exc, ApiError) and exc.status.code == GONE:
                     # Our version was compacted away: what happened meanwhile is only in a fresh LIST.
                     log.info("watch of %s in %s expired (410 Gone); listing again", self.kind, scope)
                     await self._relist(scope)
                     failures = 0
                     continue
-                if not isinstance(exc, StreamSilent) and not is_retriable(exc):
+                if not is_retriable(exc):
                     raise  # RBAC or a resource no longer served: no retry will help
                 # An apiserver restart, a dropped or dead connection, an etcd error inside the
                 # stream, throttling: resume from the last version delivered.
@@ -243,7 +242,7 @@ async def until_listed(listing: Callable[[], Awaitable[None]], what: str) -> Non
     await until_done(listing, what, BACKOFF)
 
 
-async def _until_silent(events: AsyncIterator[Any], silence_s: float) -> AsyncIterator[Any]:
+async def _until_silent(events: AsyncGenerator[Any, None], silence_s: float) -> AsyncIterator[Any]:
     """`events`, until none arrives for `silence_s`: then StreamSilent (the stream is closed, and
     its connection with it: a response not read to its end is never reused)."""
     try:
@@ -257,7 +256,7 @@ async def _until_silent(events: AsyncIterator[Any], silence_s: float) -> AsyncIt
                 raise StreamSilent(f"no event or bookmark for {silence_s:g}s") from None
             yield event
     finally:
-        await cast(Any, events).aclose()
+        await events.aclose()
 
 
 async def _dicts(listing: Any) -> AsyncIterator[dict[str, Any]]:
