@@ -45,8 +45,8 @@ class Kube:
     ) -> subprocess.CompletedProcess[str]:
         return self.cp.kubectl("-n", self.ns, *args, input=input, check=check)
 
-    def get(self, kind: str, name: str) -> dict[str, Any]:
-        return dict(json.loads(self.run("get", kind, name, "-o", "json").stdout))
+    def get(self, kind: str, name: str, *flags: str) -> dict[str, Any]:
+        return dict(json.loads(self.run("get", kind, name, "-o", "json", *flags).stdout))
 
     def items(self, kind: str, *selector: str) -> list[dict[str, Any]]:
         return list(json.loads(self.run("get", kind, *selector, "-o", "json").stdout)["items"])

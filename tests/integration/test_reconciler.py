@@ -391,9 +391,7 @@ def test_resuming_starts_at_most_one_catch_up_run(
     # regular run as a catch-up).
     resumed_at = max(
         dt.datetime.fromisoformat(entry["time"])
-        for entry in json.loads(
-            kube.run("get", "cronjob", "minutely", "-o", "json", "--show-managed-fields").stdout
-        )["metadata"]["managedFields"]
+        for entry in kube.get("cronjob", "minutely", "--show-managed-fields")["metadata"]["managedFields"]
         if entry["manager"] == FIELD_MANAGER
     )
     # Catch-up runs are those scheduled before the resume; a minute boundary inside the sleep may
