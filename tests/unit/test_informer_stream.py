@@ -19,6 +19,7 @@ from lightkube.config.models import Cluster, User
 
 from rollover.controller.handlers import CRONJOBS
 from rollover.controller.informer import Informer
+from rollover.devcluster.objects import sync_cronjob
 
 pytestmark = pytest.mark.unit
 
@@ -38,12 +39,10 @@ def line(event: str, obj: dict[str, Any]) -> bytes:
 
 
 def cronjob(name: str, version: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": {"name": name, "namespace": NS, "uid": f"uid-{name}", "resourceVersion": str(version)},
-        "spec": {"schedule": "15 3 1 1 *", "suspend": False},
-    }
+    """A sync CronJob as the apiserver sends it: with its uid and version."""
+    body = sync_cronjob(name, NS, {"app": "sync"})
+    body["metadata"] |= {"uid": f"uid-{name}", "resourceVersion": str(version)}
+    return body
 
 
 async def then_nothing(*lines: bytes) -> AsyncIterator[bytes]:
