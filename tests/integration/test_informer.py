@@ -211,7 +211,7 @@ async def test_a_stream_whose_connection_goes_silent_resumes_on_a_new_one_and_mi
     seen = Seen()
     caplog.set_level(logging.WARNING, logger="rollover.controller.informer")
     async with client_for(control_plane) as direct, client_at(relayed_config) as relayed:
-        watched = Informer(relayed, CRONJOBS, [namespace], lambda ns: ns == namespace, seen.handle)
+        watched = informer(relayed, [namespace], namespace, seen)
         watched.silence_s = silence_s
         await watched.list_all()
         task = asyncio.create_task(watched.watch_all())
